@@ -1,0 +1,56 @@
+/**
+ * Loads `config/hookd.yaml`, applies environment overrides, validates.
+ * Raw file → with env → validated `Config`; a bad config throws a
+ * `ConfigError` naming file, line and key.
+ */
+import { readFileSync } from 'node:fs';
+import { ConfigError, type Problem } from './problems.ts';
+import { type Config, ConfigSchema } from './schema.ts';
+import { applyEnv } from './env.ts';
+import { parseYaml, zodProblems } from './yaml-source.ts';
+
+export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+  let raw: Record<string, unknown> = {};
+  let src = parseYaml(file ?? '<defaults>', '');
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError([{ file, line: 1, col: 1, message: `cannot read config: ${(err as Error).message}` }]);
+    }
+    src = parseYaml(file, text);
+    if (src.problems.length) throw new ConfigError(src.problems);
+    if (src.value !== null && src.value !== undefined) {
+      if (typeof src.value !== 'object' || Array.isArray(src.value)) {
+        throw new ConfigError([src.problem([], 'the config must be a mapping of sections (nats, store, http, ...)')]);
+      }
+      raw = src.value as Record<string, unknown>;
+    }
+  }
+  const { value, problems: envProblems } = applyEnv(ConfigSchema, raw, env);
+  if (envProblems.length) throw new ConfigError(envProblems);
+  const parsed = ConfigSchema.safeParse(value);
+  if (!parsed.success) throw new ConfigError(zodProblems(src, parsed.error));
+  const config = parsed.data;
+  const problems: Problem[] = [];
+  config.api.tokens.forEach((t, i) => {
+    if (t.tokenEnv !== undefined && !env[t.tokenEnv]) {
+      problems.push(src.problem(['api', 'tokens', i, 'tokenEnv'], `api.tokens[${i}].tokenEnv: environment variable ${t.tokenEnv} is not set`));
+    }
+  });
+  if (config.api.tokens.length === 0 && !isLoopback(config.http.host)) {
+    problems.push(
+      src.problem(
+        ['http', 'host'],
+        `http.host: no api.tokens are configured, so hookd only listens on loopback; set http.host to 127.0.0.1 or configure api.tokens (got "${config.http.host}")`,
+      ),
+    );
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return config;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host);
+}

@@ -1,0 +1,108 @@
+/**
+ * The daemon configuration (`config/hookd.yaml`, DESIGN.md section 1). One
+ * zod schema gives the type, the validation with paths, and the JSON Schema.
+ * Every key can be overridden by `HOOKD_<SECTION>_<KEY>` (see env.ts).
+ */
+import { z } from 'zod';
+import { DurationSchema } from './duration.ts';
+
+export const PERMISSIONS = ['WEBHOOKS:VIEW', 'WEBHOOKS:ADD', 'WEBHOOKS:EDIT', 'WEBHOOKS:REMOVE', 'EVENTS:PUBLISH'] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+const Port = z.number().int().min(0).max(65535);
+
+export const ConfigSchema = z.strictObject({
+  nats: z
+    .strictObject({
+      /** No url: no NATS, HTTP ingest only. */
+      url: z.string().min(1).optional(),
+      stream: z.string().min(1).default('EVENTS'),
+      subjects: z.array(z.string().min(1)).min(1).default(['events.>']),
+      consumer: z.string().min(1).default('hookd'),
+      /** Messages pulled per batch. */
+      batch: z.number().int().min(1).max(10_000).default(512),
+      /** How long JetStream waits for an ack before redelivering. */
+      ackWaitMs: z.number().int().min(1000).default(30_000),
+    })
+    .prefault({}),
+  store: z.strictObject({ path: z.string().min(1).default('./data/hookd.db') }).prefault({}),
+  http: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: Port.default(8080),
+    })
+    .prefault({}),
+  events: z
+    .strictObject({
+      /** Largest accepted event in bytes. */
+      maxBytes: z.number().int().min(1).default(1_048_576),
+      /** Topic attributes: name → JSON pointer into the event. */
+      attributes: z.record(z.string(), z.string().regex(/^(\/.*)?$/, 'a JSON pointer such as /data/language')).default({}),
+    })
+    .prefault({}),
+  delivery: z
+    .strictObject({
+      concurrency: z.number().int().min(1).default(64),
+      /** Attempts in flight to one webhook at once (the webhook's `concurrency` overrides it). */
+      perWebhookConcurrency: z.number().int().min(1).default(8),
+      timeoutMs: z.number().int().min(1).default(15_000),
+      shutdownTimeoutMs: z.number().int().min(0).default(10_000),
+      retry: z
+        .strictObject({
+          schedule: z.array(DurationSchema).min(1).default(['0s', '5s', '5m', '30m', '2h', '5h', '10h', '10h']),
+          jitter: z.number().min(0).max(1).default(0.2),
+          /** Longest `Retry-After` honoured. */
+          maxRetryAfterMs: z.number().int().min(0).default(3_600_000),
+        })
+        .prefault({}),
+      breaker: z
+        .strictObject({
+          failures: z.number().int().min(1).default(10),
+          rate: z.number().gt(0).max(1).default(0.5),
+          minAttempts: z.number().int().min(1).default(20),
+          windowMs: z.number().int().min(1).default(60_000),
+          cooldownMs: z.number().int().min(1).default(30_000),
+          maxCooldownMs: z.number().int().min(1).default(600_000),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  security: z
+    .strictObject({
+      allowPrivateNetworks: z.boolean().default(false),
+      /** Host names, IP addresses or CIDR ranges that may be reached even when private. */
+      allowList: z.array(z.string().min(1)).default([]),
+    })
+    .prefault({}),
+  api: z
+    .strictObject({
+      tokens: z
+        .array(
+          z
+            .strictObject({
+              name: z.string().min(1),
+              token: z.string().min(1).optional(),
+              tokenEnv: z.string().min(1).optional(),
+              permissions: z.array(z.enum(PERMISSIONS)).default([...PERMISSIONS]),
+            })
+            .refine((t) => (t.token === undefined) !== (t.tokenEnv === undefined), {
+              message: 'give exactly one of token or tokenEnv',
+            }),
+        )
+        .default([]),
+    })
+    .prefault({}),
+  plugins: z.strictObject({ dir: z.string().min(1).optional() }).prefault({}),
+  log: z
+    .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
+    .prefault({}),
+  metrics: z
+    .strictObject({
+      /** Label per-webhook series with the identifier; turn off for very large installations. */
+      perWebhookLabels: z.boolean().default(true),
+    })
+    .prefault({}),
+});
+
+export type Config = z.output<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;

@@ -1,0 +1,113 @@
+/**
+ * Reads `rules/*.yaml` (each a `webhooks:` list), validates every webhook
+ * against the model and its transport's `data` schema, and remembers where
+ * each came from so later compile errors can name file, line and column.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { z } from 'zod';
+import { formatPath, type Problem } from '../config/problems.ts';
+import { parseYaml, type YamlSource, zodProblems } from '../config/yaml-source.ts';
+import type { TransportRegistry } from '../transports/registry.ts';
+import { fileWebhookId, normalizeWebhook, type Webhook, WebhookInputSchema, WebhookModelError } from './webhook-schema.ts';
+
+const RuleFileSchema = z.strictObject({ webhooks: z.array(z.unknown()).default([]) });
+
+/** Where a webhook was defined: its file and the path of its entry there. */
+export interface Origin {
+  src: YamlSource;
+  prefix: (string | number)[];
+}
+
+export interface LoadedRules {
+  webhooks: Webhook[];
+  origins: Map<string, Origin>;
+  problems: Problem[];
+}
+
+export function ruleFiles(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  return names.filter((n) => /\.ya?ml$/.test(n) && !n.startsWith('.')).sort().map((n) => join(dir, n));
+}
+
+/** Validates one parsed webhook entry; problems are pushed with their positions. */
+export function validateWebhook(
+  raw: unknown,
+  ctx: { src: YamlSource; prefix: (string | number)[]; id: string; source: 'file' | 'api'; file?: string; registry: TransportRegistry },
+  problems: Problem[],
+): Webhook | undefined {
+  const { src, prefix, registry } = ctx;
+  const parsed = WebhookInputSchema.safeParse(raw);
+  if (!parsed.success) {
+    problems.push(...zodProblems(src, parsed.error, prefix));
+    return undefined;
+  }
+  let webhook: Webhook;
+  try {
+    webhook = normalizeWebhook(parsed.data, { id: ctx.id, source: ctx.source, file: ctx.file, resolveType: (t) => registry.resolveType(t) });
+  } catch (err) {
+    if (!(err instanceof WebhookModelError)) throw err;
+    const path = [...prefix, ...err.path];
+    const msg = err.path[0] === 'type' ? registry.unknownTypeMessage(parsed.data.type) : err.message;
+    problems.push(src.problem(path, `${formatPath(path)}: ${msg}`));
+    return undefined;
+  }
+  const transport = registry.get(webhook.type)!;
+  const data = transport.dataSchema.safeParse(webhook.data);
+  if (!data.success) {
+    problems.push(...zodProblems(src, data.error, [...prefix, 'data']));
+    return undefined;
+  }
+  webhook.data = data.data as Record<string, unknown>;
+  const extra = transport.validate?.(webhook) ?? [];
+  for (const p of extra) {
+    const path = [...prefix, ...p.path];
+    problems.push(src.problem(path, `${formatPath(path)}: ${p.message}`));
+  }
+  return extra.length ? undefined : webhook;
+}
+
+export function loadRuleFiles(dir: string, registry: TransportRegistry): LoadedRules {
+  const webhooks: Webhook[] = [];
+  const origins = new Map<string, Origin>();
+  const problems: Problem[] = [];
+  for (const file of ruleFiles(dir)) {
+    const rel = relative(dir, file);
+    const src = parseYaml(file, readFileSync(file, 'utf8'));
+    if (src.problems.length) {
+      problems.push(...src.problems);
+      continue;
+    }
+    const top = RuleFileSchema.safeParse(src.value ?? {});
+    if (!top.success) {
+      problems.push(...zodProblems(src, top.error));
+      continue;
+    }
+    const seen = new Map<string, number>();
+    top.data.webhooks.forEach((raw, i) => {
+      const prefix = ['webhooks', i];
+      const identifier = (raw as { identifier?: unknown } | null)?.identifier;
+      const key = typeof identifier === 'string' ? identifier : `#${i}`;
+      // Stable ids: file + identifier (+ occurrence, since identifiers may repeat).
+      const n = seen.get(key) ?? 0;
+      seen.set(key, n + 1);
+      const explicitId = (raw as { id?: unknown } | null)?.id;
+      const id = typeof explicitId === 'string' ? explicitId : fileWebhookId(rel, key, n);
+      if (origins.has(id)) {
+        problems.push(src.problem([...prefix, 'id'], `${formatPath([...prefix, 'id'])}: duplicate webhook id "${id}"`));
+        return;
+      }
+      const w = validateWebhook(raw, { src, prefix, id, source: 'file', file: rel, registry }, problems);
+      if (!w) return;
+      webhooks.push(w);
+      origins.set(id, { src, prefix });
+    });
+  }
+  return { webhooks, origins, problems };
+}

@@ -1,0 +1,95 @@
+/**
+ * The transport contract (DESIGN.md section 8). A transport only sends one
+ * rendered delivery and classifies the outcome; the dispatcher owns retries,
+ * breakers and limits.
+ */
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { Webhook } from '../rules/webhook-schema.ts';
+
+/**
+ * The request as rendered when the delivery was stored. Retries send exactly
+ * this; signatures and tokens are made per attempt.
+ */
+export interface RenderedRequest {
+  /** HTTP method (http transport). */
+  method?: string;
+  /** Target URL (http transport). */
+  url?: string;
+  /** Rendered header values by name; secret headers are kept out of this and added at send time. */
+  headers: Record<string, string>;
+  /** The serialized body. */
+  body: string;
+  contentType: string;
+  /** Rendered transport fields (e.g. sftp `directory` and `fileName`, email `to`/`subject`, nats `subject`). */
+  fields: Record<string, unknown>;
+}
+
+/** What a transport gets for one attempt. */
+export interface Delivery {
+  /** Stable across retries; the Standard Webhooks `webhook-id` and the receiver's idempotency key. */
+  id: string;
+  eventId: string;
+  eventType: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  request: RenderedRequest;
+  /** The webhook as currently configured (secrets, credentials, transport settings). */
+  webhook: Webhook;
+}
+
+export type SendResult =
+  | { outcome: 'success'; status?: number; response?: string }
+  | { outcome: 'retryable'; error: string; status?: number; response?: string; retryAfterMs?: number }
+  | {
+      outcome: 'permanent';
+      error: string;
+      status?: number;
+      response?: string;
+      /** The receiver asked never to be called again (HTTP 410): the dispatcher stops the webhook. */
+      stopWebhook?: boolean;
+    };
+
+export const success = (status?: number, response?: string): SendResult => ({ outcome: 'success', status, response });
+export const retryable = (
+  error: string,
+  extra: { status?: number; response?: string; retryAfterMs?: number } = {},
+): SendResult => ({ outcome: 'retryable', error, ...extra });
+export const permanent = (
+  error: string,
+  extra: { status?: number; response?: string; stopWebhook?: boolean } = {},
+): SendResult => ({ outcome: 'permanent', error, ...extra });
+
+/** Daemon-wide settings a transport may need. */
+export interface TransportContext {
+  logger: Logger;
+  /** Default per-attempt timeout in milliseconds (the webhook's `timeoutMs` overrides it). */
+  timeoutMs: number;
+  security: SecuritySettings;
+}
+
+export interface SecuritySettings {
+  allowPrivateNetworks: boolean;
+  /** Host names, IPs or CIDRs that may be reached even when private. */
+  allowList: string[];
+}
+
+export interface TransportInstance {
+  send(delivery: Delivery, signal: AbortSignal): Promise<SendResult>;
+  /** Closes pooled connections. */
+  close(): Promise<void>;
+}
+
+export interface TransportModule<Data = Record<string, unknown>> {
+  /** The transport name first, then aliases: `['http', 'webhook']`. */
+  types: readonly string[];
+  /** Validates the webhook's `data`; issues carry the path inside `data`. */
+  dataSchema: z.ZodType<Data>;
+  /** Paths inside `data` (dot separated) that are write-only secrets. */
+  secretFields?: readonly string[];
+  /** Keys of `data` whose string values are templates rendered when the delivery is stored into `request.fields`. */
+  templateFields?: readonly string[];
+  /** Checks the whole webhook beyond `data` (e.g. http needs a url); returns problems with paths. */
+  validate?(webhook: Webhook): { path: (string | number)[]; message: string }[];
+  create(ctx: TransportContext): TransportInstance;
+}
