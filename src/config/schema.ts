@@ -49,7 +49,7 @@ export const ConfigSchema = z.strictObject({
       shutdownTimeoutMs: z.number().int().min(0).default(10_000),
       retry: z
         .strictObject({
-          schedule: z.array(DurationSchema).min(1).default(['0s', '5s', '5m', '30m', '2h', '5h', '10h', '10h']),
+          schedule: z.array(DurationSchema).min(1).prefault(['0s', '5s', '5m', '30m', '2h', '5h', '10h', '10h']),
           jitter: z.number().min(0).max(1).default(0.2),
           /** Longest `Retry-After` honoured. */
           maxRetryAfterMs: z.number().int().min(0).default(3_600_000),
