@@ -1,0 +1,74 @@
+/**
+ * `POST /v1/events` (DESIGN.md section 2): one event or an array; 202 once
+ * the deliveries are durably stored. Bad events are kept with their reason
+ * and answered 400 (413 when too large), naming the problem.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Rejection } from '../outbox/store.ts';
+import { decodeEvent } from '../source/decode.ts';
+import type { HookEvent } from '../source/event.ts';
+import type { Authenticator } from './auth.ts';
+import { requires } from './server.ts';
+
+export interface IngestDeps {
+  auth: Authenticator;
+  maxBytes: number;
+  accept: (events: HookEvent[], rejections: Rejection[]) => Promise<{ deliveries: number; perEvent: string[][] }>;
+  onReceived: (n: number) => void;
+  onRejected: (reason: string) => void;
+}
+
+export function registerIngest(app: FastifyInstance, deps: IngestDeps): void {
+  app.post('/v1/events', { preHandler: requires(deps.auth, 'EVENTS:PUBLISH') }, async (req, reply) => {
+    const text = typeof req.body === 'string' ? req.body : '';
+    const now = Date.now();
+    let items: { payload: string; path: string }[];
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (Array.isArray(parsed)) {
+      items = parsed.map((e, i) => ({ payload: JSON.stringify(e), path: `[${i}]` }));
+    } else items = [{ payload: text, path: '' }];
+    const events: HookEvent[] = [];
+    const rejections: Rejection[] = [];
+    const problems: { path: string; reason: string; message: string }[] = [];
+    for (const item of items) {
+      const d = decodeEvent({ payload: item.payload, subject: 'http', requireId: true, maxBytes: deps.maxBytes, receivedAt: now });
+      if (d.ok) events.push(d.event);
+      else {
+        const field = d.reason === 'missing_id' || d.reason === 'invalid_id' ? `${item.path}${item.path ? '.' : ''}id` : item.path || '$';
+        problems.push({ path: field, reason: d.reason, message: d.detail });
+        rejections.push({
+          receivedAt: now,
+          source: 'http',
+          subject: 'http',
+          reason: d.reason,
+          detail: `${field}: ${d.detail}`,
+          payload: Buffer.from(item.payload).subarray(0, deps.maxBytes),
+        });
+      }
+    }
+    // Nothing accepted is lost: with any bad event, none of the request is stored but the rejections,
+    // so a client can fix and resend the whole request.
+    if (problems.length) {
+      await deps.accept([], rejections);
+      for (const r of rejections) deps.onRejected(r.reason);
+      const tooLarge = problems.every((p) => p.reason === 'too_large');
+      return reply.code(tooLarge ? 413 : 400).send({
+        error: tooLarge ? 'too_large' : 'invalid_event',
+        message: problems.map((p) => `${p.path}: ${p.message}`).join('; '),
+        problems,
+      });
+    }
+    const r = await deps.accept(events, []);
+    deps.onReceived(events.length);
+    return reply.code(202).send({
+      accepted: events.length,
+      deliveries: r.deliveries,
+      events: events.map((e, i) => ({ id: e.id, deliveries: r.perEvent[i] })),
+    });
+  });
+}

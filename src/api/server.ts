@@ -1,0 +1,64 @@
+/**
+ * The HTTP surface (DESIGN.md section 5) on one port: health, readiness,
+ * metrics, and event ingest. The management routes register here too.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Permission } from '../config/schema.ts';
+import type { Authenticator, Principal } from './auth.ts';
+
+export interface ServerDeps {
+  logger: Logger;
+  auth: Authenticator;
+  /** Largest request body, in bytes. */
+  bodyLimit: number;
+  /** Readiness checks: name → ok. */
+  ready: () => Record<string, boolean>;
+  metrics: () => Promise<string>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+/** A preHandler that requires `permission`; answers 401/403 with a JSON error. */
+export function requires(auth: Authenticator, permission: Permission) {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    const r = auth.check(req.headers, permission);
+    if (!r.ok) {
+      await reply.code(r.status).send({ error: r.status === 401 ? 'unauthorized' : 'forbidden', message: r.message });
+      return reply;
+    }
+    req.principal = r.principal;
+  };
+}
+
+export function createServer(deps: ServerDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: deps.bodyLimit,
+    // Keep the raw body as text: ingest measures and parses it itself so bad input is kept, not just refused.
+  });
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser(['application/json', 'text/plain', 'application/cloudevents+json', 'application/cloudevents-batch+json'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const checks = deps.ready();
+    const ok = Object.values(checks).every(Boolean);
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(await deps.metrics());
+  });
+  app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, _req, reply) => {
+    const status = err.statusCode ?? 500;
+    if (status >= 500) deps.logger.error({ err }, 'request failed');
+    void reply.code(status).send({ error: err.code ?? 'error', message: err.message });
+  });
+  return app;
+}

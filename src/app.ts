@@ -1,0 +1,219 @@
+/**
+ * The composition root: the only place where the stages meet. Data flows
+ * source → rules → templates → outbox → dispatcher → transports; store,
+ * metrics and the HTTP API are side lanes handed in here.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import type { Logger } from 'pino';
+import { Authenticator } from './api/auth.ts';
+import { registerIngest } from './api/ingest.ts';
+import { createServer } from './api/server.ts';
+import { ConfigError, formatProblem } from './config/problems.ts';
+import type { Config } from './config/schema.ts';
+import { Dispatcher } from './dispatch/dispatcher.ts';
+import { createLogger } from './logging.ts';
+import { Metrics } from './metrics/metrics.ts';
+import { DELIVERY_STATES, Outbox } from './outbox/store.ts';
+import type { Catalog } from './pipeline/catalog.ts';
+import { Intake } from './pipeline/intake.ts';
+import { loadCatalog } from './pipeline/load-catalog.ts';
+import type { Webhook } from './rules/webhook-schema.ts';
+import { NatsSource } from './source/nats.ts';
+import type { TransportInstance } from './transports/contract.ts';
+import { TransportRegistry } from './transports/registry.ts';
+
+export interface AppOptions {
+  config: Config;
+  rulesDir: string;
+  logger?: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** Watch `rulesDir` and reload on changes (default true). */
+  watchRules?: boolean;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  webhooks: number;
+  errors: string[];
+}
+
+export class App {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly outbox: Outbox;
+  readonly registry = new TransportRegistry();
+  readonly dispatcher: Dispatcher;
+  readonly intake: Intake;
+  readonly server;
+  private current: Catalog;
+  private readonly transports = new Map<string, TransportInstance>();
+  private nats: NatsSource | undefined;
+  private watcher: FSWatcher | undefined;
+  private reloadTimer: NodeJS.Timeout | undefined;
+  private readonly auth: Authenticator;
+  private stopping: Promise<void> | undefined;
+
+  /** Throws `ConfigError` when the rules are invalid: hookd does not start. */
+  constructor(private readonly opts: AppOptions) {
+    const { config } = opts;
+    this.config = config;
+    this.logger = opts.logger ?? createLogger(config.log.level);
+    this.metrics = new Metrics({ perWebhookLabels: config.metrics.perWebhookLabels });
+    this.current = this.compile().catalog;
+    this.outbox = new Outbox(config.store.path);
+    this.metrics.onScrape(() => {
+      const depth = this.outbox.depth();
+      for (const s of DELIVERY_STATES) this.metrics.queueDepth.set({ state: s }, depth[s]);
+    });
+
+    this.dispatcher = new Dispatcher({
+      outbox: this.outbox,
+      webhook: (id) => this.current.webhook(id),
+      transport: (type) => this.transport(type),
+      settings: config.delivery,
+      metrics: this.metrics,
+      logger: this.logger.child({ component: 'dispatch' }),
+      isHeld: (w) => w.state !== 'Active',
+    });
+    this.intake = new Intake({
+      catalog: () => this.current,
+      outbox: this.outbox,
+      metrics: this.metrics,
+      logger: this.logger.child({ component: 'intake' }),
+      firstDelay: (w) => (w.retry?.schedule ?? config.delivery.retry.schedule)[0] ?? 0,
+      onStored: () => this.dispatcher.wake(),
+    });
+
+    this.auth = new Authenticator(config.api.tokens, opts.env ?? process.env);
+    this.server = createServer({
+      logger: this.logger,
+      auth: this.auth,
+      bodyLimit: Math.max(config.events.maxBytes * 16, 1_048_576),
+      ready: () => this.readiness(),
+      metrics: () => this.metrics.text(),
+    });
+    registerIngest(this.server, {
+      auth: this.auth,
+      maxBytes: config.events.maxBytes,
+      accept: (events, rejections) => this.intake.accept(events, rejections),
+      onReceived: (n) => this.metrics.eventsReceived.inc({ source: 'http' }, n),
+      onRejected: (reason) => this.metrics.eventsRejected.inc({ reason }),
+    });
+  }
+
+  private compile(extra: readonly Webhook[] = []) {
+    return loadCatalog({
+      config: this.config,
+      rulesDir: this.opts.rulesDir,
+      registry: this.registry,
+      extra,
+      onConditionError: (w) => this.metrics.conditionErrors.inc({ webhook: this.metrics.webhookLabel(w.identifier) }),
+    });
+  }
+
+  get catalog(): Catalog {
+    return this.current;
+  }
+
+  private transport(type: string): TransportInstance | undefined {
+    let t = this.transports.get(type);
+    if (!t) {
+      const module = this.registry.get(type);
+      if (!module) return undefined;
+      t = module.create({
+        logger: this.logger.child({ transport: type }),
+        timeoutMs: this.config.delivery.timeoutMs,
+        security: this.config.security,
+      });
+      this.transports.set(type, t);
+    }
+    return t;
+  }
+
+  private readiness(): Record<string, boolean> {
+    const checks: Record<string, boolean> = {};
+    try {
+      this.outbox.probe();
+      checks.store = true;
+    } catch {
+      checks.store = false;
+    }
+    if (this.config.nats.url) checks.nats = this.nats?.connected ?? false;
+    return checks;
+  }
+
+  /** Validates everything, then swaps the catalog at once; an invalid change keeps the old rules. */
+  reload(reason: string): ReloadResult {
+    try {
+      const { catalog } = this.compile();
+      this.current = catalog;
+      this.metrics.configReloads.inc({ result: 'success' });
+      this.logger.info({ reason, webhooks: catalog.size }, 'rules reloaded');
+      this.dispatcher.wake();
+      return { ok: true, webhooks: catalog.size, errors: [] };
+    } catch (err) {
+      this.metrics.configReloads.inc({ result: 'error' });
+      const errors = err instanceof ConfigError ? err.problems.map(formatProblem) : [(err as Error).message];
+      this.logger.error({ reason, errors }, 'rules reload failed; the previous rules stay in force');
+      return { ok: false, webhooks: this.current.size, errors };
+    }
+  }
+
+  /** Starts serving: HTTP, the dispatcher, NATS (in the background), the rules watcher. */
+  async start(): Promise<{ port: number }> {
+    const { config } = this;
+    await this.server.listen({ host: config.http.host, port: config.http.port });
+    const port = (this.server.server.address() as { port: number }).port;
+    this.dispatcher.start();
+    if (config.nats.url) {
+      this.nats = new NatsSource({
+        settings: { ...config.nats, url: config.nats.url },
+        maxBytes: config.events.maxBytes,
+        logger: this.logger.child({ component: 'nats' }),
+        accept: (events, rejections) => this.intake.accept(events, rejections),
+        onReceived: (n) => this.metrics.eventsReceived.inc({ source: 'nats' }, n),
+        onRejected: (reason) => this.metrics.eventsRejected.inc({ reason }),
+        onPending: (n) => this.metrics.natsPending.set(n),
+      });
+      this.nats.start();
+    }
+    if (this.opts.watchRules ?? true) this.watchRules();
+    this.logger.info(
+      { http: `${config.http.host}:${port}`, nats: config.nats.url ?? null, store: config.store.path, webhooks: this.current.size },
+      'hookd started',
+    );
+    return { port };
+  }
+
+  private watchRules(): void {
+    try {
+      this.watcher = watch(this.opts.rulesDir, () => {
+        clearTimeout(this.reloadTimer);
+        this.reloadTimer = setTimeout(() => this.reload('rules changed'), 300);
+      });
+      this.watcher.on('error', (err) => this.logger.warn({ err }, 'cannot watch the rules directory; reload with SIGHUP'));
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'cannot watch the rules directory; reload with SIGHUP');
+    }
+  }
+
+  /**
+   * Stops taking events, finishes or releases in-flight attempts within
+   * `delivery.shutdownTimeoutMs`, and closes everything.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.logger.info('hookd stopping');
+      this.watcher?.close();
+      clearTimeout(this.reloadTimer);
+      await this.nats?.stop();
+      await this.server.close();
+      await this.dispatcher.stop(this.config.delivery.shutdownTimeoutMs);
+      await Promise.all([...this.transports.values()].map((t) => t.close().catch(() => {})));
+      this.outbox.close();
+      this.logger.info('hookd stopped');
+    })();
+    return this.stopping;
+  }
+}

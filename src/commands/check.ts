@@ -1,0 +1,22 @@
+/**
+ * `hookd check`: validates the config and every rule file without starting
+ * anything. Exit 0 when valid; 1 with one `file:line:col: message` per problem.
+ */
+import { loadConfig } from '../config/load.ts';
+import { ConfigError, formatProblem } from '../config/problems.ts';
+import { loadCatalog } from '../pipeline/load-catalog.ts';
+import { TransportRegistry } from '../transports/registry.ts';
+import type { Output } from './output.ts';
+
+export function runCheck(opts: { config?: string; rules: string }, out: Output, env: NodeJS.ProcessEnv = process.env): number {
+  try {
+    const config = loadConfig(opts.config, env);
+    const { catalog } = loadCatalog({ config, rulesDir: opts.rules, registry: new TransportRegistry() });
+    out.stdout(`ok: config valid, ${catalog.size} webhook${catalog.size === 1 ? '' : 's'} in ${opts.rules}`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const p of err.problems) out.stdout(formatProblem(p));
+    return 1;
+  }
+}

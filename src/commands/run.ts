@@ -1,0 +1,45 @@
+/** `hookd run`: the daemon, until SIGTERM/SIGINT; SIGHUP reloads the rules. */
+import { App } from '../app.ts';
+import { loadConfig } from '../config/load.ts';
+import { ConfigError, formatProblem } from '../config/problems.ts';
+import { createLogger } from '../logging.ts';
+import type { Output } from './output.ts';
+
+export async function runDaemon(opts: { config?: string; rules: string }, out: Output): Promise<number> {
+  let app: App;
+  try {
+    const config = loadConfig(opts.config);
+    app = new App({ config, rulesDir: opts.rules, logger: createLogger(config.log.level) });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) out.stderr(formatProblem(p));
+      out.stderr('hookd: not starting: the configuration is invalid');
+      return 1;
+    }
+    throw err;
+  }
+  await app.start();
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      app.logger.info({ signal }, 'signal received');
+      // Exit even if a library left a handle open: shutdown is bounded by shutdownTimeoutMs.
+      const exit = (code: number) => {
+        resolve(code);
+        setTimeout(() => process.exit(code), 200).unref();
+      };
+      app.stop().then(
+        () => exit(0),
+        (err) => {
+          app.logger.error({ err }, 'error while stopping');
+          exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => app.reload('SIGHUP'));
+  });
+}

@@ -1,0 +1,301 @@
+/**
+ * The durable outbox (DESIGN.md section 4): SQLite in WAL mode. Intake
+ * writes deliveries in one transaction per batch; the dispatcher claims due
+ * rows and writes attempt results in batches. One hookd process owns a store
+ * file; several processes share the NATS consumer, each with its own store.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { SCHEMA } from './schema.sql.ts';
+
+export type DeliveryState = 'pending' | 'inflight' | 'succeeded' | 'failed';
+export const DELIVERY_STATES: readonly DeliveryState[] = ['pending', 'inflight', 'succeeded', 'failed'];
+
+export interface NewDelivery {
+  id: string;
+  eventId: string;
+  eventType: string;
+  webhookId: string;
+  identifier: string;
+  transport: string;
+  priority: number;
+  receivedAt: number;
+  /** When the first attempt is due. */
+  nextAttemptAt: number;
+  /** The rendered request as JSON text. */
+  request: string;
+  /** Set when rendering failed: the delivery is stored as failed with this reason. */
+  renderError?: string;
+}
+
+export interface DeliveryRow {
+  id: string;
+  event_id: string;
+  event_type: string;
+  webhook_id: string;
+  identifier: string;
+  transport: string;
+  priority: number;
+  state: DeliveryState;
+  attempts: number;
+  next_attempt_at: number;
+  received_at: number;
+  updated_at: number;
+  request: string;
+  last_error: string | null;
+}
+
+export interface AttemptRow {
+  id: number;
+  delivery_id: string;
+  attempt: number;
+  started_at: number;
+  duration_ms: number;
+  outcome: 'success' | 'retryable' | 'permanent';
+  status: number | null;
+  error: string | null;
+  response: string | null;
+}
+
+/** The result of one attempt and what happens next. */
+export interface AttemptResult {
+  deliveryId: string;
+  attempt: number;
+  startedAt: number;
+  durationMs: number;
+  outcome: 'success' | 'retryable' | 'permanent';
+  status?: number;
+  error?: string;
+  response?: string;
+  /** The delivery's new state: pending (retry at nextAttemptAt), succeeded or failed. */
+  next: { state: 'pending'; at: number } | { state: 'succeeded' } | { state: 'failed' };
+}
+
+export interface Rejection {
+  receivedAt: number;
+  source: string;
+  subject?: string;
+  reason: string;
+  detail?: string;
+  payload?: Uint8Array;
+}
+
+export class StoreError extends Error {
+  readonly code = 'HOOKD_STORE_FAILED';
+}
+
+export class Outbox {
+  readonly db: Database.Database;
+  private readonly stmts;
+  /** Live counts by state, kept in memory so scrapes never count the table. */
+  private readonly counts = new Map<DeliveryState, number>();
+
+  constructor(readonly path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: an event acknowledged upstream survives a power loss, not just a process kill.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    const db = this.db;
+    this.stmts = {
+      insert: db.prepare(
+        `INSERT OR IGNORE INTO deliveries (id, event_id, event_type, webhook_id, identifier, transport, priority, state, attempts, next_attempt_at, received_at, updated_at, request, last_error)
+         VALUES (@id, @eventId, @eventType, @webhookId, @identifier, @transport, @priority, @state, 0, @nextAttemptAt, @receivedAt, @receivedAt, @request, @lastError)`,
+      ),
+      insertAttempt: db.prepare(
+        `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, outcome, status, error, response)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      due: db.prepare(
+        `SELECT * FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY priority, next_attempt_at LIMIT ?`,
+      ),
+      claim: db.prepare(`UPDATE deliveries SET state = 'inflight', updated_at = ? WHERE id = ? AND state = 'pending'`),
+      finish: db.prepare(
+        `UPDATE deliveries SET state = @state, attempts = @attempt, next_attempt_at = @at, updated_at = @now, last_error = @error WHERE id = @id`,
+      ),
+      release: db.prepare(`UPDATE deliveries SET state = 'pending', updated_at = ? WHERE id = ? AND state = 'inflight'`),
+      nextDue: db.prepare(`SELECT MIN(next_attempt_at) AS at FROM deliveries WHERE state = 'pending'`),
+      reject: db.prepare(
+        `INSERT INTO rejected_events (received_at, source, subject, reason, detail, payload) VALUES (?, ?, ?, ?, ?, ?)`,
+      ),
+      get: db.prepare(`SELECT * FROM deliveries WHERE id = ?`),
+      attempts: db.prepare(`SELECT * FROM attempts WHERE delivery_id = ? ORDER BY attempt, id`),
+    };
+    // A previous process may have died with attempts in flight: they go back to the queue.
+    db.prepare(`UPDATE deliveries SET state = 'pending' WHERE state = 'inflight'`).run();
+    for (const s of DELIVERY_STATES) this.counts.set(s, 0);
+    for (const r of db.prepare(`SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state`).all() as {
+      state: DeliveryState;
+      n: number;
+    }[]) {
+      this.counts.set(r.state, r.n);
+    }
+  }
+
+  private bump(state: DeliveryState, by: number): void {
+    this.counts.set(state, (this.counts.get(state) ?? 0) + by);
+  }
+
+  /** Deliveries by state (from memory; exact for this process). */
+  depth(): Record<DeliveryState, number> {
+    return Object.fromEntries(DELIVERY_STATES.map((s) => [s, this.counts.get(s) ?? 0])) as Record<DeliveryState, number>;
+  }
+
+  /**
+   * Stores a batch of new deliveries and rejected events in one transaction.
+   * Returns how many deliveries were new (a redelivered event adds none).
+   */
+  insert(deliveries: readonly NewDelivery[], rejections: readonly Rejection[] = []): number {
+    let added = 0;
+    let failed = 0;
+    this.db.transaction(() => {
+      for (const d of deliveries) {
+        const state = d.renderError === undefined ? 'pending' : 'failed';
+        const r = this.stmts.insert.run({ ...d, state, lastError: d.renderError ?? null });
+        if (r.changes === 0) continue;
+        added++;
+        if (d.renderError !== undefined) {
+          failed++;
+          this.stmts.insertAttempt.run(d.id, 1, d.receivedAt, 0, 'permanent', null, d.renderError, null);
+          this.stmts.finish.run({ id: d.id, state: 'failed', attempt: 1, at: d.receivedAt, now: d.receivedAt, error: d.renderError });
+        }
+      }
+      for (const r of rejections) {
+        this.stmts.reject.run(r.receivedAt, r.source, r.subject ?? null, r.reason, r.detail ?? null, r.payload ?? null);
+      }
+    })();
+    this.bump('pending', added - failed);
+    this.bump('failed', failed);
+    return added;
+  }
+
+  /** Reads due deliveries (lowest priority number first) without claiming them. */
+  due(now: number, limit: number): DeliveryRow[] {
+    return this.stmts.due.all(now, limit) as DeliveryRow[];
+  }
+
+  /** Marks deliveries in flight. */
+  claim(ids: readonly string[], now: number): void {
+    let n = 0;
+    this.db.transaction(() => {
+      for (const id of ids) n += this.stmts.claim.run(now, id).changes;
+    })();
+    this.bump('pending', -n);
+    this.bump('inflight', n);
+  }
+
+  /** Puts in-flight deliveries back in the queue untouched (shutdown, breaker). */
+  release(ids: readonly string[], now: number): void {
+    let n = 0;
+    this.db.transaction(() => {
+      for (const id of ids) n += this.stmts.release.run(now, id).changes;
+    })();
+    this.bump('inflight', -n);
+    this.bump('pending', n);
+  }
+
+  /** Records attempts and moves their deliveries on, in one transaction. */
+  complete(results: readonly AttemptResult[], now: number): void {
+    this.db.transaction(() => {
+      for (const r of results) {
+        this.stmts.insertAttempt.run(
+          r.deliveryId,
+          r.attempt,
+          r.startedAt,
+          r.durationMs,
+          r.outcome,
+          r.status ?? null,
+          r.error ?? null,
+          r.response ?? null,
+        );
+        this.stmts.finish.run({
+          id: r.deliveryId,
+          state: r.next.state,
+          attempt: r.attempt,
+          at: r.next.state === 'pending' ? r.next.at : now,
+          now,
+          error: r.outcome === 'success' ? null : (r.error ?? null),
+        });
+      }
+    })();
+    for (const r of results) {
+      this.bump('inflight', -1);
+      this.bump(r.next.state, 1);
+    }
+  }
+
+  /** When the earliest pending delivery is due, or undefined when none is pending. */
+  nextDueAt(): number | undefined {
+    const r = this.stmts.nextDue.get() as { at: number | null };
+    return r.at ?? undefined;
+  }
+
+  get(id: string): DeliveryRow | undefined {
+    return this.stmts.get.get(id) as DeliveryRow | undefined;
+  }
+
+  attempts(deliveryId: string): AttemptRow[] {
+    return this.stmts.attempts.all(deliveryId) as AttemptRow[];
+  }
+
+  /** Deliveries of one webhook, newest first. */
+  listByWebhook(webhookId: string, opts: { state?: DeliveryState; limit?: number; before?: number } = {}): DeliveryRow[] {
+    const where = ['webhook_id = ?'];
+    const args: unknown[] = [webhookId];
+    if (opts.state) {
+      where.push('state = ?');
+      args.push(opts.state);
+    }
+    if (opts.before !== undefined) {
+      where.push('updated_at < ?');
+      args.push(opts.before);
+    }
+    args.push(opts.limit ?? 100);
+    return this.db
+      .prepare(`SELECT * FROM deliveries WHERE ${where.join(' AND ')} ORDER BY updated_at DESC LIMIT ?`)
+      .all(...args) as DeliveryRow[];
+  }
+
+  /**
+   * Puts failed (dead-lettered) deliveries back in the queue with a fresh
+   * retry budget. `webhookId` undefined means every webhook; `ids` restricts to those deliveries.
+   */
+  retryFailed(opts: { webhookId?: string; since?: number; ids?: readonly string[] }, now: number): number {
+    const where = [`state = 'failed'`];
+    const args: unknown[] = [];
+    if (opts.webhookId !== undefined) {
+      where.push('webhook_id = ?');
+      args.push(opts.webhookId);
+    }
+    if (opts.since !== undefined) {
+      where.push('updated_at >= ?');
+      args.push(opts.since);
+    }
+    if (opts.ids !== undefined) {
+      where.push(`id IN (${opts.ids.map(() => '?').join(',') || 'NULL'})`);
+      args.push(...opts.ids);
+    }
+    const r = this.db
+      .prepare(`UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE ${where.join(' AND ')}`)
+      .run(now, now, ...args);
+    this.bump('failed', -r.changes);
+    this.bump('pending', r.changes);
+    return r.changes;
+  }
+
+  rejected(limit = 100): { id: number; received_at: number; source: string; subject: string | null; reason: string; detail: string | null; payload: Buffer | null }[] {
+    return this.db.prepare(`SELECT * FROM rejected_events ORDER BY id DESC LIMIT ?`).all(limit) as never;
+  }
+
+  /** A cheap write to prove the store is writable (readiness). */
+  probe(): void {
+    this.db.prepare(`SELECT 1`).get();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Loads every rule file, validates it, and compiles the catalog, reporting
+ * every problem as `file:line:col: message`. Shared by `hookd run`,
+ * `hookd check` and reloads, so all three agree on what is valid.
+ */
+import type { Config } from '../config/schema.ts';
+import { ConfigError, formatPath, type Problem } from '../config/problems.ts';
+import { loadRuleFiles, type Origin } from '../rules/load.ts';
+import type { Webhook } from '../rules/webhook-schema.ts';
+import type { TransportRegistry } from '../transports/registry.ts';
+import { buildCatalog, type Catalog, CatalogError } from './catalog.ts';
+
+export interface LoadedCatalog {
+  catalog: Catalog;
+  fileWebhooks: Webhook[];
+}
+
+export interface LoadCatalogOptions {
+  config: Config;
+  rulesDir: string;
+  registry: TransportRegistry;
+  /** Webhooks from other sources (the API), joined into the same index. */
+  extra?: readonly Webhook[];
+  onConditionError?: (webhook: Webhook, error: Error) => void;
+}
+
+/** Maps compile problems (webhook id + field path) back to the rule file positions. */
+export function locate(problems: CatalogError['problems'], origins: Map<string, Origin>): Problem[] {
+  return problems.map((p) => {
+    const o = origins.get(p.webhookId);
+    if (!o) return { file: `webhook ${p.webhookId}`, line: 1, col: 1, message: `${formatPath(p.path)}: ${p.message}` };
+    const path = [...o.prefix, ...p.path];
+    return o.src.problem(path, `${formatPath(path)}: ${p.message}`);
+  });
+}
+
+export function loadCatalog(opts: LoadCatalogOptions): LoadedCatalog {
+  const loaded = loadRuleFiles(opts.rulesDir, opts.registry);
+  if (loaded.problems.length) throw new ConfigError(loaded.problems);
+  const fileIds = new Set(loaded.webhooks.map((w) => w.id));
+  const extra = (opts.extra ?? []).filter((w) => !fileIds.has(w.id));
+  try {
+    const catalog = buildCatalog([...loaded.webhooks, ...extra], {
+      registry: opts.registry,
+      attributes: opts.config.events.attributes,
+      onConditionError: opts.onConditionError,
+    });
+    return { catalog, fileWebhooks: loaded.webhooks };
+  } catch (err) {
+    if (err instanceof CatalogError) throw new ConfigError(locate(err.problems, loaded.origins));
+    throw err;
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * The JetStream source (DESIGN.md section 2): a durable pull consumer that
+ * hands micro-batches to the intake and acknowledges each message only after
+ * its deliveries are stored. Bad messages are rejected (kept with their
+ * reason) and acknowledged so they never block the stream. Several hookd
+ * processes on the same consumer split the work.
+ */
+import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.ts';
+import type { Rejection } from '../outbox/store.ts';
+import { decodeEvent } from './decode.ts';
+import type { HookEvent } from './event.ts';
+
+export interface NatsSourceDeps {
+  settings: Config['nats'] & { url: string };
+  maxBytes: number;
+  logger: Logger;
+  /** Stores a batch; resolves when it is on disk. */
+  accept: (events: HookEvent[], rejections: Rejection[]) => Promise<unknown>;
+  onReceived: (n: number) => void;
+  onRejected: (reason: string) => void;
+  onPending?: (pending: number) => void;
+}
+
+/** How long a message waits before JetStream redelivers it after a failed store. */
+const NAK_DELAY_MS = 2000;
+const PENDING_POLL_MS = 5000;
+
+export class NatsSource {
+  private nc: NatsConnection | undefined;
+  private messages: ConsumerMessages | undefined;
+  private buffer: JsMsg[] = [];
+  private flushing: Promise<void> | undefined;
+  private stopped = false;
+  private storeHealthy = true;
+  private pendingTimer: NodeJS.Timeout | undefined;
+  private readonly settings;
+
+  constructor(private readonly deps: NatsSourceDeps) {
+    this.settings = deps.settings;
+  }
+
+  /** True when connected to NATS (readiness). */
+  get connected(): boolean {
+    return this.nc !== undefined && !this.nc.isClosed() && this.messages !== undefined && !this.disconnected;
+  }
+  private disconnected = false;
+
+  /**
+   * Connects in the background: a NATS that is down at start is retried
+   * forever while HTTP ingest keeps working.
+   */
+  start(): void {
+    void this.run().catch((err) => {
+      if (!this.stopped) this.deps.logger.error({ err }, 'NATS source stopped');
+    });
+  }
+
+  private async run(): Promise<void> {
+    const { logger } = this.deps;
+    const s = this.settings;
+    this.nc = await connect({
+      servers: s.url,
+      name: 'hookd',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1000,
+      waitOnFirstConnect: true,
+    });
+    if (this.stopped) {
+      await this.nc.close();
+      return;
+    }
+    logger.info({ url: s.url }, 'connected to NATS');
+    void this.watchStatus(this.nc);
+    const jsm = await jetstreamManager(this.nc);
+    try {
+      await jsm.streams.info(s.stream);
+    } catch {
+      await jsm.streams.add({ name: s.stream, subjects: s.subjects });
+      logger.info({ stream: s.stream, subjects: s.subjects }, 'created JetStream stream');
+    }
+    try {
+      await jsm.consumers.info(s.stream, s.consumer);
+    } catch {
+      await jsm.consumers.add(s.stream, {
+        durable_name: s.consumer,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: nanos(s.ackWaitMs),
+        max_ack_pending: s.batch * 8,
+      });
+      logger.info({ stream: s.stream, consumer: s.consumer }, 'created JetStream consumer');
+    }
+    const consumer = await jetstream(this.nc).consumers.get(s.stream, s.consumer);
+    this.pendingTimer = setInterval(() => {
+      consumer
+        .info()
+        .then((i) => this.deps.onPending?.(i.num_pending))
+        .catch(() => {});
+    }, PENDING_POLL_MS);
+    this.pendingTimer.unref();
+    this.messages = await consumer.consume({
+      max_messages: s.batch,
+      callback: (m) => {
+        this.buffer.push(m);
+        if (!this.flushing) this.flushing = this.drain();
+      },
+    });
+  }
+
+  private async watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const st of nc.status()) {
+      if (st.type === 'disconnect') {
+        this.disconnected = true;
+        this.deps.logger.warn('disconnected from NATS; reconnecting');
+      } else if (st.type === 'reconnect') {
+        this.disconnected = false;
+        this.deps.logger.info('reconnected to NATS');
+      }
+    }
+  }
+
+  /** Processes buffered messages batch by batch, one batch at a time. */
+  private async drain(): Promise<void> {
+    // Let the callback fill the buffer with what arrived together.
+    await new Promise((r) => setImmediate(r));
+    while (this.buffer.length > 0) {
+      const batch = this.buffer.splice(0, this.settings.batch);
+      await this.process(batch);
+    }
+    this.flushing = undefined;
+  }
+
+  private async process(batch: JsMsg[]): Promise<void> {
+    const now = Date.now();
+    const events: HookEvent[] = [];
+    const rejections: Rejection[] = [];
+    for (const m of batch) {
+      const headers = new Map<string, string>();
+      if (m.headers) for (const [k, v] of m.headers) headers.set(k.toLowerCase(), v[0] ?? '');
+      const decoded = decodeEvent({
+        payload: m.data,
+        subject: m.subject,
+        headers,
+        fallbackId: `${this.settings.stream}:${m.seq}`,
+        maxBytes: this.deps.maxBytes,
+        receivedAt: now,
+      });
+      if (decoded.ok) events.push(decoded.event);
+      else {
+        rejections.push({
+          receivedAt: now,
+          source: 'nats',
+          subject: m.subject,
+          reason: decoded.reason,
+          detail: decoded.detail,
+          // Keep what fits: a huge payload is kept truncated, the reason says how big it was.
+          payload: m.data.subarray(0, this.deps.maxBytes),
+        });
+      }
+    }
+    try {
+      await this.deps.accept(events, rejections);
+    } catch (err) {
+      // Not stored: never ack. Redelivery after a delay; the store may recover meanwhile.
+      if (this.storeHealthy) this.deps.logger.error({ err }, 'could not store events; not acknowledging them');
+      this.storeHealthy = false;
+      for (const m of batch) m.nak(NAK_DELAY_MS);
+      await new Promise((r) => setTimeout(r, 500));
+      return;
+    }
+    if (!this.storeHealthy) this.deps.logger.info('storing events works again');
+    this.storeHealthy = true;
+    this.deps.onReceived(events.length);
+    for (const r of rejections) {
+      this.deps.onRejected(r.reason);
+      this.deps.logger.warn({ subject: r.subject, reason: r.reason, detail: r.detail }, 'rejected an event; kept it with the reason');
+    }
+    for (const m of batch) m.ack();
+  }
+
+  /** Stops taking messages; waits for the batch being stored, then closes the connection (flushing acks). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.pendingTimer);
+    this.messages?.stop();
+    await this.flushing;
+    // Anything still buffered was never stored: leave it unacknowledged for redelivery.
+    this.buffer = [];
+    if (this.nc && !this.nc.isClosed()) {
+      await this.nc.drain().catch(() => this.nc?.close());
+    }
+  }
+}
