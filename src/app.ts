@@ -47,6 +47,8 @@ export class App {
   readonly intake: Intake;
   readonly server;
   private current: Catalog;
+  /** Webhooks of the current catalog whose state holds their deliveries. */
+  private held: readonly string[] = [];
   private readonly transports = new Map<string, TransportInstance>();
   private nats: NatsSource | undefined;
   private watcher: FSWatcher | undefined;
@@ -61,6 +63,7 @@ export class App {
     this.logger = opts.logger ?? createLogger(config.log.level);
     this.metrics = new Metrics({ perWebhookLabels: config.metrics.perWebhookLabels });
     this.current = this.compile().catalog;
+    this.held = heldIds(this.current);
     this.outbox = new Outbox(config.store.path);
     this.metrics.onScrape(() => {
       const depth = this.outbox.depth();
@@ -74,7 +77,7 @@ export class App {
       settings: config.delivery,
       metrics: this.metrics,
       logger: this.logger.child({ component: 'dispatch' }),
-      isHeld: (w) => w.state !== 'Active',
+      heldWebhookIds: () => this.held,
     });
     this.intake = new Intake({
       catalog: () => this.current,
@@ -82,7 +85,9 @@ export class App {
       metrics: this.metrics,
       logger: this.logger.child({ component: 'intake' }),
       firstDelay: (w) => (w.retry?.schedule ?? config.delivery.retry.schedule)[0] ?? 0,
-      onStored: () => this.dispatcher.wake(),
+      onStored: (due) => {
+        for (const [id, at] of due) this.dispatcher.notify(id, at);
+      },
     });
 
     this.auth = new Authenticator(config.api.tokens, opts.env ?? process.env);
@@ -148,6 +153,7 @@ export class App {
     try {
       const { catalog } = this.compile();
       this.current = catalog;
+      this.held = heldIds(catalog);
       this.metrics.configReloads.inc({ result: 'success' });
       this.logger.info({ reason, webhooks: catalog.size }, 'rules reloaded');
       this.dispatcher.wake();
@@ -216,4 +222,8 @@ export class App {
     })();
     return this.stopping;
   }
+}
+
+function heldIds(catalog: Catalog): string[] {
+  return catalog.rules.webhooks.filter((w) => w.state !== 'Active').map((w) => w.id);
 }

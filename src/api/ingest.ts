@@ -40,13 +40,14 @@ export function registerIngest(app: FastifyInstance, deps: IngestDeps): void {
       if (d.ok) events.push(d.event);
       else {
         const field = d.reason === 'missing_id' || d.reason === 'invalid_id' ? `${item.path}${item.path ? '.' : ''}id` : item.path || '$';
-        problems.push({ path: field, reason: d.reason, message: d.detail });
+        const message = d.detail.replace(/^id: /, '');
+        problems.push({ path: field, reason: d.reason, message });
         rejections.push({
           receivedAt: now,
           source: 'http',
           subject: 'http',
           reason: d.reason,
-          detail: `${field}: ${d.detail}`,
+          detail: `${field}: ${message}`,
           payload: Buffer.from(item.payload).subarray(0, deps.maxBytes),
         });
       }

@@ -2,7 +2,8 @@
  * The HTTP surface (DESIGN.md section 5) on one port: health, readiness,
  * metrics, and event ingest. The management routes register here too.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Permission } from '../config/schema.ts';
 import type { Authenticator, Principal } from './auth.ts';
@@ -38,7 +39,7 @@ export function requires(auth: Authenticator, permission: Permission) {
 export function createServer(deps: ServerDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimit,
     // Keep the raw body as text: ingest measures and parses it itself so bad input is kept, not just refused.
   });

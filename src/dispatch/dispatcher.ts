@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import type { AttemptResult, DeliveryRow, Outbox } from '../outbox/store.ts';
+import type { AttemptResult, DueRow, Outbox } from '../outbox/store.ts';
 import type { Webhook } from '../rules/webhook-schema.ts';
 import type { RenderedRequest, SendResult, TransportInstance } from '../transports/contract.ts';
 import { nextRetryDelay, type RetryPolicy } from './retry-policy.ts';
@@ -20,8 +20,8 @@ export interface DispatcherDeps {
   settings: Config['delivery'];
   metrics: Metrics;
   logger: Logger;
-  /** True while a webhook's deliveries must be held (Stopped, TooManyErrors). */
-  isHeld?: (webhook: Webhook) => boolean;
+  /** Ids of webhooks whose deliveries are held (Stopped, TooManyErrors); cheap, called per pump. */
+  heldWebhookIds?: () => readonly string[];
   /** Told of every finished attempt (breaker bookkeeping, state changes). */
   onAttempt?: (webhook: Webhook, result: SendResult, attempt: AttemptResult) => void;
   now?: () => number;
@@ -31,12 +31,24 @@ export interface DispatcherDeps {
 /** How long results may wait before they are written in one transaction. */
 const FLUSH_MS = 5;
 const FLUSH_MAX = 512;
-/** Poll at least this often, so deliveries released by other means are picked up. */
+/** Wake at least this often even when nothing is known to be due. */
 const IDLE_POLL_MS = 1000;
 
 export class Dispatcher {
+  /** Attempts in flight, by delivery id. */
   private readonly inflight = new Map<string, { controller: AbortController; webhookId: string }>();
-  private readonly perWebhook = new Map<string, number>();
+  /** Per webhook: attempts in flight now. */
+  private readonly busy = new Map<string, number>();
+  /**
+   * Per webhook: deliveries that must not be read again yet: in flight, or
+   * finished with their result not yet written.
+   */
+  private readonly excluded = new Map<string, Set<string>>();
+  /** Per webhook with pending deliveries: the earliest time one may be due (never later than the truth). */
+  private readonly dueAt = new Map<string, number>();
+  /** Per webhook: when it was last served, for round-robin among equals. */
+  private readonly served = new Map<string, number>();
+  private serveTick = 0;
   private results: AttemptResult[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private wakeTimer: NodeJS.Timeout | undefined;
@@ -53,12 +65,27 @@ export class Dispatcher {
     this.random = deps.random ?? Math.random;
   }
 
+  /** Reads which webhooks have pending deliveries from the store, then starts sending. */
   start(): void {
     this.stopped = false;
+    this.rescan();
+  }
+
+  /** Re-reads every webhook's earliest due delivery (at start, after bulk requeues). */
+  rescan(): void {
+    for (const { webhookId, at } of this.deps.outbox.dueByWebhook()) this.dueAt.set(webhookId, at);
     this.wake();
   }
 
-  /** Something may be due now (new deliveries stored, a webhook resumed). */
+  /** New or requeued deliveries of `webhookId` are due at `at`. */
+  notify(webhookId: string, at: number): void {
+    const cur = this.dueAt.get(webhookId);
+    if (cur === undefined || at < cur) this.dueAt.set(webhookId, at);
+    if (at <= this.now()) this.wake();
+    else this.scheduleWake();
+  }
+
+  /** Something may be due now (deliveries stored, a webhook resumed). */
   wake(): void {
     if (this.stopped) return;
     if (this.pumping) {
@@ -66,48 +93,68 @@ export class Dispatcher {
       return;
     }
     this.pumping = true;
-    queueMicrotask(() => this.pump());
+    // setImmediate, not a microtask: completions that land together share one pump.
+    setImmediate(() => this.pump());
   }
 
   get inFlight(): number {
     return this.inflight.size;
   }
 
-  private limitFor(w: Webhook): number {
-    return w.concurrency ?? this.deps.settings.perWebhookConcurrency;
+  private limitFor(w: Webhook | undefined): number {
+    return w?.concurrency ?? this.deps.settings.perWebhookConcurrency;
   }
 
+  private excludedOf(webhookId: string): Set<string> {
+    let s = this.excluded.get(webhookId);
+    if (!s) {
+      s = new Set();
+      this.excluded.set(webhookId, s);
+    }
+    return s;
+  }
+
+  /**
+   * Serves webhooks with due deliveries: lower priority numbers first, then
+   * the one served longest ago, each up to its own concurrency limit, so a
+   * slow or huge backlog never holds the global capacity.
+   */
   private pump(): void {
     const { outbox, settings } = this.deps;
     try {
       do {
         this.again = false;
         if (this.stopped) break;
-        const capacity = settings.concurrency - this.inflight.size;
+        let capacity = settings.concurrency - this.inflight.size;
         if (capacity <= 0) break;
         const now = this.now();
-        const rows = outbox.due(now, capacity * 4);
-        const picked: { row: DeliveryRow; webhook: Webhook | undefined }[] = [];
-        const taken = new Map<string, number>();
-        for (const row of rows) {
-          if (picked.length >= capacity) break;
-          const webhook = this.deps.webhook(row.webhook_id);
-          if (webhook) {
-            if (this.deps.isHeld?.(webhook)) continue;
-            const busy = (this.perWebhook.get(row.webhook_id) ?? 0) + (taken.get(row.webhook_id) ?? 0);
-            if (busy >= this.limitFor(webhook)) continue;
-          }
-          taken.set(row.webhook_id, (taken.get(row.webhook_id) ?? 0) + 1);
-          picked.push({ row, webhook });
+        const held = new Set(this.deps.heldWebhookIds?.() ?? []);
+        const ready: { id: string; webhook: Webhook | undefined; priority: number; free: number }[] = [];
+        for (const [id, at] of this.dueAt) {
+          if (at > now || held.has(id)) continue;
+          const webhook = this.deps.webhook(id);
+          const free = this.limitFor(webhook) - (this.busy.get(id) ?? 0);
+          if (free > 0) ready.push({ id, webhook, priority: webhook?.priority ?? 0, free });
         }
-        if (picked.length === 0) break;
-        outbox.claim(
-          picked.map((p) => p.row.id),
-          now,
-        );
-        for (const p of picked) this.run(p.row, p.webhook);
-        // A full page may have more behind it.
-        if (rows.length === capacity * 4) this.again = true;
+        ready.sort((a, b) => a.priority - b.priority || (this.served.get(a.id) ?? 0) - (this.served.get(b.id) ?? 0));
+        let started = 0;
+        for (const r of ready) {
+          if (capacity <= 0) break;
+          const want = Math.min(r.free, capacity);
+          const skip = this.excludedOf(r.id);
+          const rows = outbox.due(r.id, now, want, [...skip]);
+          for (const row of rows) this.run(row, r.webhook);
+          started += rows.length;
+          capacity -= rows.length;
+          this.served.set(r.id, ++this.serveTick);
+          if (rows.length < want) {
+            // Nothing more due now: remember when this webhook's next delivery is.
+            const next = outbox.nextDueOf(r.id, [...skip]);
+            if (next === undefined) this.dueAt.delete(r.id);
+            else this.dueAt.set(r.id, next);
+          }
+        }
+        outbox.claimed(started);
       } while (this.again);
     } catch (err) {
       this.deps.logger.error({ err }, 'dispatcher could not read the outbox; retrying');
@@ -117,35 +164,34 @@ export class Dispatcher {
     }
   }
 
+  /** Sleeps until the earliest future due time (completions and notifications wake it sooner). */
   private scheduleWake(): void {
     if (this.stopped) return;
     clearTimeout(this.wakeTimer);
-    let delay = IDLE_POLL_MS;
-    try {
-      const at = this.deps.outbox.nextDueAt();
-      if (at !== undefined) delay = Math.min(delay, Math.max(0, at - this.now()));
-    } catch {}
-    // When every due row is blocked by limits, completions wake us; do not spin.
-    if (delay === 0) delay = this.inflight.size > 0 ? IDLE_POLL_MS : 10;
-    this.wakeTimer = setTimeout(() => this.wake(), delay);
+    const now = this.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const at of this.dueAt.values()) if (at > now && at < next) next = at;
+    const delay = Math.min(IDLE_POLL_MS, Number.isFinite(next) ? next - now : IDLE_POLL_MS);
+    this.wakeTimer = setTimeout(() => this.wake(), Math.max(1, delay));
     this.wakeTimer.unref?.();
   }
 
-  private run(row: DeliveryRow, webhook: Webhook | undefined): void {
+  private run(row: DueRow, webhook: Webhook | undefined): void {
     const controller = new AbortController();
     this.inflight.set(row.id, { controller, webhookId: row.webhook_id });
-    this.perWebhook.set(row.webhook_id, (this.perWebhook.get(row.webhook_id) ?? 0) + 1);
+    this.busy.set(row.webhook_id, (this.busy.get(row.webhook_id) ?? 0) + 1);
+    this.excludedOf(row.webhook_id).add(row.id);
     void this.attempt(row, webhook, controller).finally(() => {
       this.inflight.delete(row.id);
-      const n = (this.perWebhook.get(row.webhook_id) ?? 1) - 1;
-      if (n <= 0) this.perWebhook.delete(row.webhook_id);
-      else this.perWebhook.set(row.webhook_id, n);
+      const n = (this.busy.get(row.webhook_id) ?? 1) - 1;
+      if (n <= 0) this.busy.delete(row.webhook_id);
+      else this.busy.set(row.webhook_id, n);
       if (this.inflight.size === 0) for (const fn of this.idle) fn();
       this.wake();
     });
   }
 
-  private async attempt(row: DeliveryRow, webhook: Webhook | undefined, controller: AbortController): Promise<void> {
+  private async attempt(row: DueRow, webhook: Webhook | undefined, controller: AbortController): Promise<void> {
     const { metrics, logger, settings } = this.deps;
     const attemptNo = row.attempts + 1;
     const startedAt = this.now();
@@ -161,15 +207,10 @@ export class Dispatcher {
         const timeout = AbortSignal.timeout(webhook.timeoutMs ?? settings.timeoutMs);
         const signal = AbortSignal.any([timeout, controller.signal, this.shutdown.signal]);
         try {
+          const request = JSON.parse(this.deps.outbox.request(row.id) ?? 'null') as RenderedRequest | null;
+          if (!request) throw new Error('the delivery has no stored request');
           result = await transport.send(
-            {
-              id: row.id,
-              eventId: row.event_id,
-              eventType: row.event_type,
-              attempt: attemptNo,
-              request: JSON.parse(row.request) as RenderedRequest,
-              webhook,
-            },
+            { id: row.id, eventId: row.event_id, eventType: row.event_type, attempt: attemptNo, request, webhook },
             signal,
           );
         } catch (err) {
@@ -181,7 +222,8 @@ export class Dispatcher {
     const durationMs = performance.now() - t0;
     // Attempts cut short by shutdown are released, not counted against the retries.
     if (this.shutdown.signal.aborted && result.outcome === 'retryable') {
-      this.deps.outbox.release([row.id], this.now());
+      this.deps.outbox.released(1);
+      this.excluded.get(row.webhook_id)?.delete(row.id);
       return;
     }
     const policy: RetryPolicy = {
@@ -207,7 +249,7 @@ export class Dispatcher {
       response: result.response,
       next,
     };
-    this.record(attempt);
+    this.record(attempt, row.webhook_id);
 
     const type = webhook?.type ?? row.transport;
     const label = metrics.webhookLabel(row.identifier);
@@ -236,7 +278,11 @@ export class Dispatcher {
     if (webhook) this.deps.onAttempt?.(webhook, result, attempt);
   }
 
-  private record(r: AttemptResult): void {
+  /** Delivery id → webhook id for results not yet written. */
+  private readonly inflightWebhook = new Map<string, string>();
+
+  private record(r: AttemptResult, webhookId: string): void {
+    this.inflightWebhook.set(r.deliveryId, webhookId);
     this.results.push(r);
     if (this.results.length >= FLUSH_MAX) this.flush();
     else if (!this.flushTimer) {
@@ -253,6 +299,13 @@ export class Dispatcher {
     this.results = [];
     try {
       this.deps.outbox.complete(batch, this.now());
+      for (const r of batch) {
+        const webhookId = this.inflightWebhook.get(r.deliveryId);
+        this.inflightWebhook.delete(r.deliveryId);
+        if (webhookId === undefined) continue;
+        this.excluded.get(webhookId)?.delete(r.deliveryId);
+        if (r.next.state === 'pending') this.notify(webhookId, r.next.at);
+      }
     } catch (err) {
       // Keep them and try again: an unrecorded result would resend, never lose, the delivery.
       this.deps.logger.error({ err, results: batch.length }, 'could not record attempt results; retrying');

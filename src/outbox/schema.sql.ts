@@ -12,7 +12,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
   identifier      TEXT NOT NULL,
   transport       TEXT NOT NULL,
   priority        INTEGER NOT NULL,
-  state           TEXT NOT NULL,          -- pending | inflight | succeeded | failed
+  state           TEXT NOT NULL,          -- pending | succeeded | failed (in flight is tracked in memory)
   attempts        INTEGER NOT NULL DEFAULT 0,
   next_attempt_at INTEGER NOT NULL,
   received_at     INTEGER NOT NULL,
@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
   last_error      TEXT,
   UNIQUE (event_id, webhook_id)
 );
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (priority, next_attempt_at) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (webhook_id, next_attempt_at) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS deliveries_webhook ON deliveries (webhook_id, state, updated_at);
 
 CREATE TABLE IF NOT EXISTS attempts (

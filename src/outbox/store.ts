@@ -29,6 +29,19 @@ export interface NewDelivery {
   renderError?: string;
 }
 
+/** What the dispatcher needs to schedule a delivery (the request is read when it is sent). */
+export interface DueRow {
+  id: string;
+  event_id: string;
+  event_type: string;
+  webhook_id: string;
+  identifier: string;
+  transport: string;
+  priority: number;
+  attempts: number;
+  received_at: number;
+}
+
 export interface DeliveryRow {
   id: string;
   event_id: string;
@@ -110,21 +123,32 @@ export class Outbox {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       due: db.prepare(
-        `SELECT * FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY priority, next_attempt_at LIMIT ?`,
+        `SELECT id, event_id, event_type, webhook_id, identifier, transport, priority, attempts, received_at
+         FROM deliveries
+         WHERE state = 'pending' AND webhook_id = ? AND next_attempt_at <= ?
+           AND id NOT IN (SELECT value FROM json_each(?))
+         ORDER BY next_attempt_at LIMIT ?`,
       ),
-      claim: db.prepare(`UPDATE deliveries SET state = 'inflight', updated_at = ? WHERE id = ? AND state = 'pending'`),
+      nextDueOf: db
+        .prepare(
+          `SELECT MIN(next_attempt_at) FROM deliveries
+           WHERE state = 'pending' AND webhook_id = ? AND id NOT IN (SELECT value FROM json_each(?))`,
+        )
+        .pluck(),
+      dueByWebhook: db.prepare(
+        `SELECT webhook_id AS webhookId, MIN(next_attempt_at) AS at FROM deliveries WHERE state = 'pending' GROUP BY webhook_id`,
+      ),
+      request: db.prepare(`SELECT request FROM deliveries WHERE id = ?`).pluck(),
       finish: db.prepare(
         `UPDATE deliveries SET state = @state, attempts = @attempt, next_attempt_at = @at, updated_at = @now, last_error = @error WHERE id = @id`,
       ),
-      release: db.prepare(`UPDATE deliveries SET state = 'pending', updated_at = ? WHERE id = ? AND state = 'inflight'`),
-      nextDue: db.prepare(`SELECT MIN(next_attempt_at) AS at FROM deliveries WHERE state = 'pending'`),
       reject: db.prepare(
         `INSERT INTO rejected_events (received_at, source, subject, reason, detail, payload) VALUES (?, ?, ?, ?, ?, ?)`,
       ),
       get: db.prepare(`SELECT * FROM deliveries WHERE id = ?`),
       attempts: db.prepare(`SELECT * FROM attempts WHERE delivery_id = ? ORDER BY attempt, id`),
     };
-    // A previous process may have died with attempts in flight: they go back to the queue.
+    // Rows of older versions that tracked in-flight on disk go back to the queue.
     db.prepare(`UPDATE deliveries SET state = 'pending' WHERE state = 'inflight'`).run();
     for (const s of DELIVERY_STATES) this.counts.set(s, 0);
     for (const r of db.prepare(`SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state`).all() as {
@@ -151,6 +175,7 @@ export class Outbox {
   insert(deliveries: readonly NewDelivery[], rejections: readonly Rejection[] = []): number {
     let added = 0;
     let failed = 0;
+    this.db.pragma('synchronous = FULL');
     this.db.transaction(() => {
       for (const d of deliveries) {
         const state = d.renderError === undefined ? 'pending' : 'failed';
@@ -172,33 +197,49 @@ export class Outbox {
     return added;
   }
 
-  /** Reads due deliveries (lowest priority number first) without claiming them. */
-  due(now: number, limit: number): DeliveryRow[] {
-    return this.stmts.due.all(now, limit) as DeliveryRow[];
+  /** Due deliveries of one webhook, oldest first, leaving out those already in flight. */
+  due(webhookId: string, now: number, limit: number, inflight: readonly string[]): DueRow[] {
+    return this.stmts.due.all(webhookId, now, JSON.stringify(inflight), limit) as DueRow[];
   }
 
-  /** Marks deliveries in flight. */
-  claim(ids: readonly string[], now: number): void {
-    let n = 0;
-    this.db.transaction(() => {
-      for (const id of ids) n += this.stmts.claim.run(now, id).changes;
-    })();
+  /** When the next pending delivery of a webhook is due (undefined: none pending). */
+  nextDueOf(webhookId: string, inflight: readonly string[]): number | undefined {
+    return (this.stmts.nextDueOf.get(webhookId, JSON.stringify(inflight)) as number | null) ?? undefined;
+  }
+
+  /** Every webhook with pending deliveries and when its earliest is due (a scan: at start and after bulk changes). */
+  dueByWebhook(): { webhookId: string; at: number }[] {
+    return this.stmts.dueByWebhook.all() as { webhookId: string; at: number }[];
+  }
+
+  /** The stored rendered request of a delivery (JSON text). */
+  request(id: string): string | undefined {
+    return this.stmts.request.get(id) as string | undefined;
+  }
+
+  /**
+   * In-flight is tracked in memory: one process owns the store, and rows of
+   * a process that died are simply still pending. These keep the counts right.
+   */
+  claimed(n: number): void {
     this.bump('pending', -n);
     this.bump('inflight', n);
   }
 
-  /** Puts in-flight deliveries back in the queue untouched (shutdown, breaker). */
-  release(ids: readonly string[], now: number): void {
-    let n = 0;
-    this.db.transaction(() => {
-      for (const id of ids) n += this.stmts.release.run(now, id).changes;
-    })();
+  /** In-flight deliveries going back to the queue untouched (shutdown). */
+  released(n: number): void {
     this.bump('inflight', -n);
     this.bump('pending', n);
   }
 
-  /** Records attempts and moves their deliveries on, in one transaction. */
+  /**
+   * Records attempts and moves their deliveries on, in one transaction.
+   * Written with synchronous=NORMAL: a result lost to a power cut only makes
+   * hookd send that attempt again, with the same webhook-id; new events
+   * (which are acknowledged upstream) are always written with FULL.
+   */
   complete(results: readonly AttemptResult[], now: number): void {
+    this.db.pragma('synchronous = NORMAL');
     this.db.transaction(() => {
       for (const r of results) {
         this.stmts.insertAttempt.run(
@@ -225,12 +266,6 @@ export class Outbox {
       this.bump('inflight', -1);
       this.bump(r.next.state, 1);
     }
-  }
-
-  /** When the earliest pending delivery is due, or undefined when none is pending. */
-  nextDueAt(): number | undefined {
-    const r = this.stmts.nextDue.get() as { at: number | null };
-    return r.at ?? undefined;
   }
 
   get(id: string): DeliveryRow | undefined {

@@ -21,8 +21,8 @@ export interface IntakeDeps {
   logger: Logger;
   /** First-attempt delay of a webhook (its retry schedule's first entry). */
   firstDelay: (webhook: Webhook) => number;
-  /** Called after deliveries were stored. */
-  onStored: () => void;
+  /** Called after deliveries were stored: the earliest due time per webhook. */
+  onStored: (due: ReadonlyMap<string, number>) => void;
 }
 
 export interface IntakeResult {
@@ -88,7 +88,15 @@ export class Intake {
     }
     if (pending.length) await Promise.all(pending);
     const added = this.deps.outbox.insert(rows, rejections);
-    if (added > 0) this.deps.onStored();
+    if (added > 0) {
+      const due = new Map<string, number>();
+      for (const r of rows) {
+        if (r.renderError !== undefined) continue;
+        const cur = due.get(r.webhookId);
+        if (cur === undefined || r.nextAttemptAt < cur) due.set(r.webhookId, r.nextAttemptAt);
+      }
+      this.deps.onStored(due);
+    }
     return { events: events.length, deliveries: added, perEvent };
   }
 }

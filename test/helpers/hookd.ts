@@ -1,0 +1,142 @@
+/**
+ * Runs hookd for tests: in process (`startHookd`) or as a child process
+ * (`spawnHookd`, for kill -9 tests), with a temp store, temp rules and a
+ * free port. Loopback targets are allowed (tests deliver to local receivers).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { App } from '../../src/app.ts';
+import { type Config, type ConfigInput, ConfigSchema } from '../../src/config/schema.ts';
+import { createLogger } from '../../src/logging.ts';
+import { freePort } from './ports.ts';
+
+export interface TestDirs {
+  dir: string;
+  rulesDir: string;
+  storePath: string;
+  configPath: string;
+  cleanup(): void;
+}
+
+export function makeDirs(rules: Record<string, string> = {}): TestDirs {
+  const dir = mkdtempSync(join(tmpdir(), 'hookd-test-'));
+  const rulesDir = join(dir, 'rules');
+  mkdirSync(rulesDir);
+  for (const [name, text] of Object.entries(rules)) writeFileSync(join(rulesDir, name), text);
+  writeFileSync(join(dir, 'hookd.yaml'), '# test config: settings come from HOOKD_* variables\n');
+  return {
+    dir,
+    rulesDir,
+    storePath: join(dir, 'hookd.db'),
+    configPath: join(dir, 'hookd.yaml'),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Deep-merges test overrides onto sensible test defaults. */
+export function testConfig(dirs: TestDirs, overrides: ConfigInput = {}): Config {
+  const base: ConfigInput = {
+    store: { path: dirs.storePath },
+    http: { host: '127.0.0.1', port: 0 },
+    security: { allowPrivateNetworks: true },
+    log: { level: 'silent' },
+  };
+  return ConfigSchema.parse(merge(base, overrides));
+}
+
+function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const cur = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur)
+        ? merge(cur as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
+export interface RunningHookd {
+  app: App;
+  url: string;
+  dirs: TestDirs;
+  /** Every log line, parsed. */
+  logs: Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+export async function startHookd(opts: { rules?: Record<string, string>; config?: ConfigInput; dirs?: TestDirs; watchRules?: boolean }): Promise<RunningHookd> {
+  const dirs = opts.dirs ?? makeDirs(opts.rules);
+  const config = testConfig(dirs, opts.config);
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line));
+      cb();
+    },
+  });
+  const app = new App({ config, rulesDir: dirs.rulesDir, logger: createLogger('info', sink), watchRules: opts.watchRules ?? false });
+  const { port } = await app.start();
+  return {
+    app,
+    url: `http://127.0.0.1:${port}`,
+    dirs,
+    logs,
+    stop: async () => {
+      await app.stop();
+      if (!opts.dirs) dirs.cleanup();
+    },
+  };
+}
+
+export interface HookdProcess {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  output: () => string;
+  /** Resolves when the process exits. */
+  exited: Promise<number | null>;
+}
+
+/** Starts `hookd run` as a child process with env overrides; resolves when /readyz answers. */
+export async function spawnHookd(dirs: TestDirs, env: Record<string, string>, opts: { configPath?: string } = {}): Promise<HookdProcess> {
+  const port = await freePort();
+  let output = '';
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli.ts', 'run', '--config', opts.configPath ?? dirs.configPath, '--rules', dirs.rulesDir],
+    {
+      cwd: join(import.meta.dirname, '../..'),
+      env: {
+        ...process.env,
+        HOOKD_HTTP_PORT: String(port),
+        HOOKD_STORE_PATH: dirs.storePath,
+        HOOKD_SECURITY_ALLOW_PRIVATE_NETWORKS: 'true',
+        HOOKD_LOG_LEVEL: 'warn',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const append = (b: Buffer) => {
+    output = (output + b.toString()).slice(-20_000);
+  };
+  child.stdout!.on('data', append);
+  child.stderr!.on('data', append);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`hookd exited with ${child.exitCode}:\n${output}`);
+    try {
+      const r = await fetch(`${url}/healthz`);
+      if (r.ok) break;
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`hookd did not start within 30 s:\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, port, url, output: () => output, exited };
+}

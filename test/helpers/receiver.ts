@@ -1,0 +1,86 @@
+/**
+ * A real HTTP receiver on a free loopback port that records every request
+ * and answers from a script (per request), for delivery tests.
+ */
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+
+export interface Received {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  at: number;
+}
+
+export interface Reply {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Delay before answering, in ms. */
+  delayMs?: number;
+}
+
+export interface Receiver {
+  url: string;
+  port: number;
+  requests: Received[];
+  /** Sets how to answer; called with the request and its 1-based number. */
+  respond(fn: (req: Received, n: number) => Reply): void;
+  /** Resolves once `n` requests have arrived (or rejects after `timeoutMs`). */
+  waitFor(n: number, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startReceiver(): Promise<Receiver> {
+  const requests: Received[] = [];
+  let script: (req: Received, n: number) => Reply = () => ({ status: 200 });
+  const waiters: { n: number; resolve: () => void }[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const r: Received = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString(), at: Date.now() };
+      requests.push(r);
+      const reply = script(r, requests.length);
+      const send = () => {
+        res.writeHead(reply.status, reply.headers);
+        res.end(reply.body ?? '');
+        for (const w of [...waiters]) {
+          if (requests.length >= w.n) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve();
+          }
+        }
+      };
+      if (reply.delayMs) setTimeout(send, reply.delayMs);
+      else send();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    respond(fn) {
+      script = fn;
+    },
+    waitFor(n, timeoutMs = 30_000) {
+      if (requests.length >= n) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const w = { n, resolve: () => (clearTimeout(t), resolve()) };
+        const t = setTimeout(() => {
+          waiters.splice(waiters.indexOf(w), 1);
+          reject(new Error(`receiver got ${requests.length} of ${n} requests within ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiters.push(w);
+      });
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
