@@ -20,8 +20,9 @@ export interface YamlSource {
 export function parseYaml(file: string, text: string): YamlSource {
   const lineCounter = new LineCounter();
   const doc: Document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const problems: Problem[] = doc.errors.map((e) => {
-    const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
+  // The first syntax error only: the ones after it are usually its echoes.
+  const problems: Problem[] = doc.errors.slice(0, 1).map((e) => {
+    const pos = lineCounter.linePos(e.pos[0]);
     return { file, line: pos.line, col: pos.col, message: `invalid YAML: ${e.message.split('\n')[0]}` };
   });
   const pos = (offset: number) => {
