@@ -30,7 +30,14 @@ export function leaves(schema: z.core.$ZodType, prefix: string[] = []): Leaf[] {
   if (def.type === 'object' && def.shape) {
     return Object.entries(def.shape).flatMap(([k, v]) => leaves(v, [...prefix, k]));
   }
-  const kind = def.type === 'string' ? 'string' : def.type === 'number' ? 'number' : def.type === 'boolean' ? 'boolean' : 'json';
+  const kind =
+    def.type === 'string' || def.type === 'enum' || def.type === 'literal'
+      ? 'string'
+      : def.type === 'number'
+        ? 'number'
+        : def.type === 'boolean'
+          ? 'boolean'
+          : 'json';
   return [{ path: prefix, kind }];
 }
 
@@ -42,10 +49,10 @@ export function applyEnv(
   schema: z.core.$ZodType,
   value: Record<string, unknown>,
   env: NodeJS.ProcessEnv,
-): { value: Record<string, unknown>; problems: Problem[]; applied: string[] } {
+): { value: Record<string, unknown>; problems: Problem[]; applied: { name: string; path: string[] }[] } {
   const out = structuredClone(value);
   const problems: Problem[] = [];
-  const applied: string[] = [];
+  const applied: { name: string; path: string[] }[] = [];
   for (const leaf of leaves(schema)) {
     const name = `HOOKD_${leaf.path.map(upperSnake).join('_')}`;
     const raw = env[name];
@@ -76,7 +83,7 @@ export function applyEnv(
       node = node[seg] as Record<string, unknown>;
     }
     node[leaf.path[leaf.path.length - 1]!] = v;
-    applied.push(name);
+    applied.push({ name, path: leaf.path });
   }
   return { value: out, problems, applied };
 }

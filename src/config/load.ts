@@ -28,10 +28,19 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       raw = src.value as Record<string, unknown>;
     }
   }
-  const { value, problems: envProblems } = applyEnv(ConfigSchema, raw, env);
+  const { value, problems: envProblems, applied } = applyEnv(ConfigSchema, raw, env);
   if (envProblems.length) throw new ConfigError(envProblems);
   const parsed = ConfigSchema.safeParse(value);
-  if (!parsed.success) throw new ConfigError(zodProblems(src, parsed.error));
+  if (!parsed.success) {
+    // A bad value that came from the environment is named by its variable, not a file position.
+    throw new ConfigError(
+      zodProblems(src, parsed.error).map((p, i) => {
+        const path = parsed.error.issues[i]?.path.map(String) ?? [];
+        const from = applied.find((a) => a.path.every((seg, j) => path[j] === seg));
+        return from ? { file: `env ${from.name}`, line: 1, col: 1, message: p.message } : p;
+      }),
+    );
+  }
   const config = parsed.data;
   const problems: Problem[] = [];
   config.api.tokens.forEach((t, i) => {

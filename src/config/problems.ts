@@ -10,6 +10,8 @@ export interface Problem {
 }
 
 export function formatProblem(p: Problem): string {
+  // Values from environment variables have no position: `env HOOKD_HTTP_PORT: message`.
+  if (p.file.startsWith('env ')) return `${p.file}: ${p.message}`;
   return `${p.file}:${p.line}:${p.col}: ${p.message}`;
 }
 
