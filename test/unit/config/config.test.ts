@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { parseDuration } from '../../../src/config/duration.ts';
+import { loadConfig } from '../../../src/config/load.ts';
+import { ConfigError } from '../../../src/config/problems.ts';
+import { makeDirs } from '../../helpers/hookd.ts';
+
+test('durations take a unit', () => {
+  assert.equal(parseDuration('200ms'), 200);
+  assert.equal(parseDuration('5s'), 5000);
+  assert.equal(parseDuration('5m'), 300_000);
+  assert.equal(parseDuration('2h'), 7_200_000);
+  assert.equal(parseDuration('1.5s'), 1500);
+  assert.equal(parseDuration('5'), undefined);
+  assert.equal(parseDuration('5 minutes'), undefined);
+});
+
+test('defaults match DESIGN.md when the file is empty', () => {
+  const c = loadConfig(undefined, {});
+  assert.equal(c.http.port, 8080);
+  assert.equal(c.nats.stream, 'EVENTS');
+  assert.deepEqual(c.nats.subjects, ['events.>']);
+  assert.equal(c.nats.consumer, 'hookd');
+  assert.equal(c.nats.url, undefined, 'no url: HTTP ingest only');
+  assert.deepEqual(c.delivery.retry.schedule, [0, 5000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]);
+  assert.equal(c.delivery.retry.jitter, 0.2);
+  assert.equal(c.delivery.breaker.failures, 10);
+  assert.equal(c.security.allowPrivateNetworks, false);
+});
+
+test('HOOKD_<SECTION>_<KEY> overrides every setting', () => {
+  const dirs = makeDirs();
+  writeFileSync(dirs.configPath, 'http:\n  port: 9000\nnats:\n  url: nats://a:1\n');
+  const c = loadConfig(dirs.configPath, {
+    HOOKD_NATS_URL: 'nats://127.0.0.1:4333',
+    HOOKD_HTTP_PORT: '9100',
+    HOOKD_STORE_PATH: '/tmp/x.db',
+    HOOKD_SECURITY_ALLOW_PRIVATE_NETWORKS: 'true',
+    HOOKD_DELIVERY_TIMEOUT_MS: '2500',
+    HOOKD_DELIVERY_RETRY_SCHEDULE: '0s,1s,10s',
+    HOOKD_NATS_SUBJECTS: '["a.>","b.>"]',
+    HOOKD_LOG_LEVEL: 'debug',
+  });
+  dirs.cleanup();
+  assert.equal(c.nats.url, 'nats://127.0.0.1:4333');
+  assert.equal(c.http.port, 9100);
+  assert.equal(c.store.path, '/tmp/x.db');
+  assert.equal(c.security.allowPrivateNetworks, true);
+  assert.equal(c.delivery.timeoutMs, 2500);
+  assert.deepEqual(c.delivery.retry.schedule, [0, 1000, 10_000]);
+  assert.deepEqual(c.nats.subjects, ['a.>', 'b.>']);
+  assert.equal(c.log.level, 'debug');
+});
+
+test('without api tokens hookd refuses to listen beyond loopback', () => {
+  assert.throws(
+    () => loadConfig(undefined, { HOOKD_HTTP_HOST: '0.0.0.0' }),
+    (e: unknown) => e instanceof ConfigError && /no api\.tokens are configured/.test(e.message),
+  );
+  const c = loadConfig(undefined, { HOOKD_HTTP_HOST: '0.0.0.0', HOOKD_API_TOKENS: '[{"name":"a","token":"t"}]' });
+  assert.equal(c.api.tokens[0]!.name, 'a');
+});
+
+test('a token taken from an unset environment variable is a config error naming it', () => {
+  assert.throws(
+    () => loadConfig(undefined, { HOOKD_API_TOKENS: '[{"name":"a","tokenEnv":"NOPE_TOKEN"}]' }),
+    /environment variable NOPE_TOKEN is not set/,
+  );
+});

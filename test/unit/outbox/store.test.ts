@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { deliveryId } from '../../../src/outbox/delivery-id.ts';
+import { type NewDelivery, Outbox } from '../../../src/outbox/store.ts';
+
+const row = (eventId: string, webhookId = 'w1', at = 0): NewDelivery => ({
+  id: deliveryId(eventId, webhookId),
+  eventId,
+  eventType: 'x.y',
+  webhookId,
+  identifier: webhookId,
+  transport: 'http',
+  priority: 0,
+  receivedAt: at,
+  nextAttemptAt: at,
+  request: '{"headers":{},"body":"{}","contentType":"application/json","fields":{}}',
+});
+
+test('the same (event, webhook) is stored once: redelivery adds nothing', () => {
+  const o = new Outbox(':memory:');
+  assert.equal(o.insert([row('e1'), row('e1', 'w2')]), 2);
+  assert.equal(o.insert([row('e1'), row('e1', 'w2'), row('e2')]), 1);
+  assert.equal(o.depth().pending, 3);
+  assert.equal(deliveryId('e1', 'w1'), deliveryId('e1', 'w1'), 'ids are stable');
+  assert.notEqual(deliveryId('e1', 'w1'), deliveryId('e1', 'w2'));
+});
+
+test('due rows come per webhook, oldest first, leaving out those in flight', () => {
+  const o = new Outbox(':memory:');
+  o.insert([row('a', 'w1', 30), row('b', 'w1', 10), row('c', 'w1', 20), row('d', 'w2', 5), row('e', 'w1', 100)]);
+  assert.deepEqual(
+    o.due('w1', 50, 10, []).map((r) => r.event_id),
+    ['b', 'c', 'a'],
+  );
+  assert.deepEqual(
+    o.due('w1', 50, 10, [deliveryId('b', 'w1')]).map((r) => r.event_id),
+    ['c', 'a'],
+  );
+  assert.equal(o.nextDueOf('w1', [deliveryId('b', 'w1'), deliveryId('c', 'w1'), deliveryId('a', 'w1')]), 100);
+  assert.deepEqual(o.dueByWebhook().sort((x, y) => x.webhookId.localeCompare(y.webhookId)), [
+    { webhookId: 'w1', at: 10 },
+    { webhookId: 'w2', at: 5 },
+  ]);
+});
+
+test('completing attempts records them and moves deliveries on; failed ones can be retried', () => {
+  const o = new Outbox(':memory:');
+  o.insert([row('a'), row('b')]);
+  const [a, b] = [deliveryId('a', 'w1'), deliveryId('b', 'w1')];
+  o.claimed(2);
+  o.complete(
+    [
+      { deliveryId: a, attempt: 1, startedAt: 1, durationMs: 3, outcome: 'success', status: 200, next: { state: 'succeeded' } },
+      { deliveryId: b, attempt: 1, startedAt: 1, durationMs: 3, outcome: 'permanent', status: 400, error: 'HTTP 400', next: { state: 'failed' } },
+    ],
+    2,
+  );
+  assert.deepEqual(o.depth(), { pending: 0, inflight: 0, succeeded: 1, failed: 1 });
+  assert.equal(o.get(b)!.last_error, 'HTTP 400');
+  assert.equal(o.attempts(b)[0]!.status, 400);
+  assert.equal(o.retryFailed({ webhookId: 'w1' }, 5), 1);
+  assert.equal(o.get(b)!.state, 'pending');
+  assert.equal(o.get(b)!.attempts, 0, 'a fresh retry budget');
+  assert.deepEqual(o.depth(), { pending: 1, inflight: 0, succeeded: 1, failed: 0 });
+});
+
+test('a delivery whose request could not be rendered is stored as failed with the reason on its attempt', () => {
+  const o = new Outbox(':memory:');
+  o.insert([{ ...row('a'), renderError: 'render failed: url needs /data/id' }]);
+  const id = deliveryId('a', 'w1');
+  assert.equal(o.get(id)!.state, 'failed');
+  assert.equal(o.attempts(id)[0]!.error, 'render failed: url needs /data/id');
+  assert.equal(o.depth().failed, 1);
+});
