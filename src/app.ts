@@ -3,7 +3,7 @@
  * source → rules → templates → outbox → dispatcher → transports; store,
  * metrics and the HTTP API are side lanes handed in here.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { type FSWatcher, watch } from 'node:fs';
 import type { Logger } from 'pino';
 import { Authenticator } from './api/auth.ts';
 import { registerIngest } from './api/ingest.ts';
@@ -113,7 +113,8 @@ export class App {
       rulesDir: this.opts.rulesDir,
       registry: this.registry,
       extra,
-      onConditionError: (w) => this.metrics.conditionErrors.inc({ webhook: this.metrics.webhookLabel(w.identifier) }),
+      onConditionError: (w) =>
+        this.metrics.conditionErrors.inc({ webhook: this.metrics.webhookLabel(w.identifier) }),
     });
   }
 
@@ -186,7 +187,12 @@ export class App {
     }
     if (this.opts.watchRules ?? true) this.watchRules();
     this.logger.info(
-      { http: `${config.http.host}:${port}`, nats: config.nats.url ?? null, store: config.store.path, webhooks: this.current.size },
+      {
+        http: `${config.http.host}:${port}`,
+        nats: config.nats.url ?? null,
+        store: config.store.path,
+        webhooks: this.current.size,
+      },
       'hookd started',
     );
     return { port };
@@ -198,9 +204,14 @@ export class App {
         clearTimeout(this.reloadTimer);
         this.reloadTimer = setTimeout(() => this.reload('rules changed'), 300);
       });
-      this.watcher.on('error', (err) => this.logger.warn({ err }, 'cannot watch the rules directory; reload with SIGHUP'));
+      this.watcher.on('error', (err) =>
+        this.logger.warn({ err }, 'cannot watch the rules directory; reload with SIGHUP'),
+      );
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'cannot watch the rules directory; reload with SIGHUP');
+      this.logger.warn(
+        { err: (err as Error).message },
+        'cannot watch the rules directory; reload with SIGHUP',
+      );
     }
   }
 

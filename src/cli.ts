@@ -58,7 +58,10 @@ export async function main(argv: string[]): Promise<number> {
         out.stderr('hookd publish: --count must be a whole number of at least 1');
         return 2;
       }
-      return runPublish({ url: values.url!, subject: values.subject, file: values.file, data: values.data, count }, out);
+      return runPublish(
+        { url: values.url!, subject: values.subject, file: values.file, data: values.data, count },
+        out,
+      );
     }
     case 'retry': {
       const { values } = parseArgs({

@@ -11,7 +11,9 @@ export interface Principal {
   permissions: ReadonlySet<Permission>;
 }
 
-export type AuthResult = { ok: true; principal: Principal } | { ok: false; status: 401 | 403; message: string };
+export type AuthResult =
+  | { ok: true; principal: Principal }
+  | { ok: false; status: 401 | 403; message: string };
 
 interface TokenEntry {
   digest: Buffer;
@@ -56,12 +58,18 @@ export class Authenticator {
   check(headers: Record<string, string | string[] | undefined>, needs: Permission): AuthResult {
     if (this.open) return { ok: true, principal: { name: 'anonymous', permissions: new Set() } };
     const token = Authenticator.presented(headers);
-    if (!token) return { ok: false, status: 401, message: 'a token is required (Authorization: Bearer, X-AUTH-TOKEN or Basic)' };
+    if (!token)
+      return {
+        ok: false,
+        status: 401,
+        message: 'a token is required (Authorization: Bearer, X-AUTH-TOKEN or Basic)',
+      };
     const d = digest(token);
     let found: Principal | undefined;
     for (const t of this.tokens) if (timingSafeEqual(t.digest, d)) found = t.principal;
     if (!found) return { ok: false, status: 401, message: 'the token is not valid' };
-    if (!found.permissions.has(needs)) return { ok: false, status: 403, message: `the token "${found.name}" lacks the ${needs} permission` };
+    if (!found.permissions.has(needs))
+      return { ok: false, status: 403, message: `the token "${found.name}" lacks the ${needs} permission` };
     return { ok: true, principal: found };
   }
 }

@@ -13,7 +13,10 @@ import { requires } from './server.ts';
 export interface IngestDeps {
   auth: Authenticator;
   maxBytes: number;
-  accept: (events: HookEvent[], rejections: Rejection[]) => Promise<{ deliveries: number; perEvent: string[][] }>;
+  accept: (
+    events: HookEvent[],
+    rejections: Rejection[],
+  ) => Promise<{ deliveries: number; perEvent: string[][] }>;
   onReceived: (n: number) => void;
   onRejected: (reason: string) => void;
 }
@@ -36,10 +39,19 @@ export function registerIngest(app: FastifyInstance, deps: IngestDeps): void {
     const rejections: Rejection[] = [];
     const problems: { path: string; reason: string; message: string }[] = [];
     for (const item of items) {
-      const d = decodeEvent({ payload: item.payload, subject: 'http', requireId: true, maxBytes: deps.maxBytes, receivedAt: now });
+      const d = decodeEvent({
+        payload: item.payload,
+        subject: 'http',
+        requireId: true,
+        maxBytes: deps.maxBytes,
+        receivedAt: now,
+      });
       if (d.ok) events.push(d.event);
       else {
-        const field = d.reason === 'missing_id' || d.reason === 'invalid_id' ? `${item.path}${item.path ? '.' : ''}id` : item.path || '$';
+        const field =
+          d.reason === 'missing_id' || d.reason === 'invalid_id'
+            ? `${item.path}${item.path ? '.' : ''}id`
+            : item.path || '$';
         const message = d.detail.replace(/^id: /, '');
         problems.push({ path: field, reason: d.reason, message });
         rejections.push({

@@ -3,7 +3,12 @@
  * metrics, and event ingest. The management routes register here too.
  */
 import Fastify, {
-  LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { Logger } from 'pino';
 import type { Permission } from '../config/schema.ts';
 import type { Authenticator, Principal } from './auth.ts';
@@ -29,7 +34,9 @@ export function requires(auth: Authenticator, permission: Permission) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const r = auth.check(req.headers, permission);
     if (!r.ok) {
-      await reply.code(r.status).send({ error: r.status === 401 ? 'unauthorized' : 'forbidden', message: r.message });
+      await reply
+        .code(r.status)
+        .send({ error: r.status === 401 ? 'unauthorized' : 'forbidden', message: r.message });
       return reply;
     }
     req.principal = r.principal;
@@ -44,7 +51,11 @@ export function createServer(deps: ServerDeps): FastifyInstance {
     // Keep the raw body as text: ingest measures and parses it itself so bad input is kept, not just refused.
   });
   app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser(['application/json', 'text/plain', 'application/cloudevents+json', 'application/cloudevents-batch+json'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(
+    ['application/json', 'text/plain', 'application/cloudevents+json', 'application/cloudevents-batch+json'],
+    { parseAs: 'string' },
+    (_req, body, done) => done(null, body),
+  );
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -8,7 +8,11 @@ import { loadCatalog } from '../pipeline/load-catalog.ts';
 import { TransportRegistry } from '../transports/registry.ts';
 import type { Output } from './output.ts';
 
-export function runCheck(opts: { config?: string; rules: string }, out: Output, env: NodeJS.ProcessEnv = process.env): number {
+export function runCheck(
+  opts: { config?: string; rules: string },
+  out: Output,
+  env: NodeJS.ProcessEnv = process.env,
+): number {
   try {
     const config = loadConfig(opts.config, env);
     const { catalog } = loadCatalog({ config, rulesDir: opts.rules, registry: new TransportRegistry() });

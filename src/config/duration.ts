@@ -28,7 +28,10 @@ export const DurationSchema = z.union([z.number().min(0), z.string()]).transform
   if (typeof v === 'number') return v;
   const ms = parseDuration(v);
   if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration; write it with a unit such as 200ms, 5s, 5m or 2h` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${v}" is not a duration; write it with a unit such as 200ms, 5s, 5m or 2h`,
+    });
     return z.NEVER;
   }
   return ms;

@@ -61,12 +61,22 @@ export function applyEnv(
     if (leaf.kind === 'number') {
       v = Number(raw);
       if (raw.trim() === '' || Number.isNaN(v)) {
-        problems.push({ file: `env ${name}`, line: 1, col: 1, message: `${name}: expected a number, got "${raw}"` });
+        problems.push({
+          file: `env ${name}`,
+          line: 1,
+          col: 1,
+          message: `${name}: expected a number, got "${raw}"`,
+        });
         continue;
       }
     } else if (leaf.kind === 'boolean') {
       if (!/^(true|false|1|0)$/i.test(raw)) {
-        problems.push({ file: `env ${name}`, line: 1, col: 1, message: `${name}: expected true or false, got "${raw}"` });
+        problems.push({
+          file: `env ${name}`,
+          line: 1,
+          col: 1,
+          message: `${name}: expected true or false, got "${raw}"`,
+        });
         continue;
       }
       v = /^(true|1)$/i.test(raw);
@@ -74,7 +84,10 @@ export function applyEnv(
       try {
         v = JSON.parse(raw);
       } catch {
-        v = raw.split(',').map((x) => x.trim()).filter(Boolean);
+        v = raw
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean);
       }
     }
     let node = out as Record<string, unknown>;

@@ -4,9 +4,9 @@
  * `ConfigError` naming file, line and key.
  */
 import { readFileSync } from 'node:fs';
+import { applyEnv } from './env.ts';
 import { ConfigError, type Problem } from './problems.ts';
 import { type Config, ConfigSchema } from './schema.ts';
-import { applyEnv } from './env.ts';
 import { parseYaml, zodProblems } from './yaml-source.ts';
 
 export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
@@ -17,13 +17,17 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new ConfigError([{ file, line: 1, col: 1, message: `cannot read config: ${(err as Error).message}` }]);
+      throw new ConfigError([
+        { file, line: 1, col: 1, message: `cannot read config: ${(err as Error).message}` },
+      ]);
     }
     src = parseYaml(file, text);
     if (src.problems.length) throw new ConfigError(src.problems);
     if (src.value !== null && src.value !== undefined) {
       if (typeof src.value !== 'object' || Array.isArray(src.value)) {
-        throw new ConfigError([src.problem([], 'the config must be a mapping of sections (nats, store, http, ...)')]);
+        throw new ConfigError([
+          src.problem([], 'the config must be a mapping of sections (nats, store, http, ...)'),
+        ]);
       }
       raw = src.value as Record<string, unknown>;
     }
@@ -45,7 +49,12 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   const problems: Problem[] = [];
   config.api.tokens.forEach((t, i) => {
     if (t.tokenEnv !== undefined && !env[t.tokenEnv]) {
-      problems.push(src.problem(['api', 'tokens', i, 'tokenEnv'], `api.tokens[${i}].tokenEnv: environment variable ${t.tokenEnv} is not set`));
+      problems.push(
+        src.problem(
+          ['api', 'tokens', i, 'tokenEnv'],
+          `api.tokens[${i}].tokenEnv: environment variable ${t.tokenEnv} is not set`,
+        ),
+      );
     }
   });
   if (config.api.tokens.length === 0 && !isLoopback(config.http.host)) {

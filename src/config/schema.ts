@@ -6,7 +6,13 @@
 import { z } from 'zod';
 import { DurationSchema } from './duration.ts';
 
-export const PERMISSIONS = ['WEBHOOKS:VIEW', 'WEBHOOKS:ADD', 'WEBHOOKS:EDIT', 'WEBHOOKS:REMOVE', 'EVENTS:PUBLISH'] as const;
+export const PERMISSIONS = [
+  'WEBHOOKS:VIEW',
+  'WEBHOOKS:ADD',
+  'WEBHOOKS:EDIT',
+  'WEBHOOKS:REMOVE',
+  'EVENTS:PUBLISH',
+] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 const Port = z.number().int().min(0).max(65535);
@@ -37,7 +43,9 @@ export const ConfigSchema = z.strictObject({
       /** Largest accepted event in bytes. */
       maxBytes: z.number().int().min(1).default(1_048_576),
       /** Topic attributes: name → JSON pointer into the event. */
-      attributes: z.record(z.string(), z.string().regex(/^(\/.*)?$/, 'a JSON pointer such as /data/language')).default({}),
+      attributes: z
+        .record(z.string(), z.string().regex(/^(\/.*)?$/, 'a JSON pointer such as /data/language'))
+        .default({}),
     })
     .prefault({}),
   delivery: z
@@ -49,7 +57,10 @@ export const ConfigSchema = z.strictObject({
       shutdownTimeoutMs: z.number().int().min(0).default(10_000),
       retry: z
         .strictObject({
-          schedule: z.array(DurationSchema).min(1).prefault(['0s', '5s', '5m', '30m', '2h', '5h', '10h', '10h']),
+          schedule: z
+            .array(DurationSchema)
+            .min(1)
+            .prefault(['0s', '5s', '5m', '30m', '2h', '5h', '10h', '10h']),
           jitter: z.number().min(0).max(1).default(0.2),
           /** Longest `Retry-After` honoured. */
           maxRetryAfterMs: z.number().int().min(0).default(3_600_000),
@@ -94,7 +105,9 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
   plugins: z.strictObject({ dir: z.string().min(1).optional() }).prefault({}),
   log: z
-    .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    })
     .prefault({}),
   metrics: z
     .strictObject({

@@ -2,7 +2,7 @@
  * Parses a YAML file keeping positions, so every problem can be reported as
  * `file:line:col` for the exact key or value at fault.
  */
-import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { type Document, isMap, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { formatPath, type Problem } from './problems.ts';
 
@@ -58,7 +58,11 @@ export function parseYaml(file: string, text: string): YamlSource {
 }
 
 /** Turns zod issues into located problems, naming the key path. `prefix` is where the validated value sits. */
-export function zodProblems(src: YamlSource, error: z.ZodError, prefix: readonly PropertyKey[] = []): Problem[] {
+export function zodProblems(
+  src: YamlSource,
+  error: z.ZodError,
+  prefix: readonly PropertyKey[] = [],
+): Problem[] {
   const out: Problem[] = [];
   for (const issue of error.issues) {
     const path = [...prefix, ...issue.path];
@@ -72,7 +76,7 @@ export function zodProblems(src: YamlSource, error: z.ZodError, prefix: readonly
       // Report the branch that got furthest, rather than "invalid input".
       const branches = (issue as unknown as { errors: z.core.$ZodIssue[][] }).errors;
       const best = branches.sort((a, b) => depth(b) - depth(a))[0];
-      if (best && best.length && depth(best) > 0) {
+      if (best?.length && depth(best) > 0) {
         for (const sub of best) out.push(...zodProblems(src, { issues: [sub] } as z.ZodError, path));
         continue;
       }

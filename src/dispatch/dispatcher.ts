@@ -136,7 +136,9 @@ export class Dispatcher {
           const free = this.limitFor(webhook) - (this.busy.get(id) ?? 0);
           if (free > 0) ready.push({ id, webhook, priority: webhook?.priority ?? 0, free });
         }
-        ready.sort((a, b) => a.priority - b.priority || (this.served.get(a.id) ?? 0) - (this.served.get(b.id) ?? 0));
+        ready.sort(
+          (a, b) => a.priority - b.priority || (this.served.get(a.id) ?? 0) - (this.served.get(b.id) ?? 0),
+        );
         let started = 0;
         for (const r of ready) {
           if (capacity <= 0) break;
@@ -191,7 +193,11 @@ export class Dispatcher {
     });
   }
 
-  private async attempt(row: DueRow, webhook: Webhook | undefined, controller: AbortController): Promise<void> {
+  private async attempt(
+    row: DueRow,
+    webhook: Webhook | undefined,
+    controller: AbortController,
+  ): Promise<void> {
     const { metrics, logger, settings } = this.deps;
     const attemptNo = row.attempts + 1;
     const startedAt = this.now();
@@ -210,7 +216,14 @@ export class Dispatcher {
           const request = JSON.parse(this.deps.outbox.request(row.id) ?? 'null') as RenderedRequest | null;
           if (!request) throw new Error('the delivery has no stored request');
           result = await transport.send(
-            { id: row.id, eventId: row.event_id, eventType: row.event_type, attempt: attemptNo, request, webhook },
+            {
+              id: row.id,
+              eventId: row.event_id,
+              eventType: row.event_type,
+              attempt: attemptNo,
+              request,
+              webhook,
+            },
             signal,
           );
         } catch (err) {

@@ -165,7 +165,10 @@ export class Outbox {
 
   /** Deliveries by state (from memory; exact for this process). */
   depth(): Record<DeliveryState, number> {
-    return Object.fromEntries(DELIVERY_STATES.map((s) => [s, this.counts.get(s) ?? 0])) as Record<DeliveryState, number>;
+    return Object.fromEntries(DELIVERY_STATES.map((s) => [s, this.counts.get(s) ?? 0])) as Record<
+      DeliveryState,
+      number
+    >;
   }
 
   /**
@@ -185,11 +188,25 @@ export class Outbox {
         if (d.renderError !== undefined) {
           failed++;
           this.stmts.insertAttempt.run(d.id, 1, d.receivedAt, 0, 'permanent', null, d.renderError, null);
-          this.stmts.finish.run({ id: d.id, state: 'failed', attempt: 1, at: d.receivedAt, now: d.receivedAt, error: d.renderError });
+          this.stmts.finish.run({
+            id: d.id,
+            state: 'failed',
+            attempt: 1,
+            at: d.receivedAt,
+            now: d.receivedAt,
+            error: d.renderError,
+          });
         }
       }
       for (const r of rejections) {
-        this.stmts.reject.run(r.receivedAt, r.source, r.subject ?? null, r.reason, r.detail ?? null, r.payload ?? null);
+        this.stmts.reject.run(
+          r.receivedAt,
+          r.source,
+          r.subject ?? null,
+          r.reason,
+          r.detail ?? null,
+          r.payload ?? null,
+        );
       }
     })();
     this.bump('pending', added - failed);
@@ -277,7 +294,10 @@ export class Outbox {
   }
 
   /** Deliveries of one webhook, newest first. */
-  listByWebhook(webhookId: string, opts: { state?: DeliveryState; limit?: number; before?: number } = {}): DeliveryRow[] {
+  listByWebhook(
+    webhookId: string,
+    opts: { state?: DeliveryState; limit?: number; before?: number } = {},
+  ): DeliveryRow[] {
     const where = ['webhook_id = ?'];
     const args: unknown[] = [webhookId];
     if (opts.state) {
@@ -314,14 +334,26 @@ export class Outbox {
       args.push(...opts.ids);
     }
     const r = this.db
-      .prepare(`UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE ${where.join(' AND ')}`)
+      .prepare(
+        `UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE ${where.join(' AND ')}`,
+      )
       .run(now, now, ...args);
     this.bump('failed', -r.changes);
     this.bump('pending', r.changes);
     return r.changes;
   }
 
-  rejected(limit = 100): { id: number; received_at: number; source: string; subject: string | null; reason: string; detail: string | null; payload: Buffer | null }[] {
+  rejected(
+    limit = 100,
+  ): {
+    id: number;
+    received_at: number;
+    source: string;
+    subject: string | null;
+    reason: string;
+    detail: string | null;
+    payload: Buffer | null;
+  }[] {
     return this.db.prepare(`SELECT * FROM rejected_events ORDER BY id DESC LIMIT ?`).all(limit) as never;
   }
 

@@ -3,7 +3,13 @@
  * each webhook's compiled templates. Reloads build a new catalog and swap
  * it in at once, so no event is ever evaluated against a half-updated set.
  */
-import { type RuleEngineOptions, RuleCompileError, type RuleProblem, type RuleSet, compileRuleSet } from '../rules/engine.ts';
+import {
+  compileRuleSet,
+  RuleCompileError,
+  type RuleEngineOptions,
+  type RuleProblem,
+  type RuleSet,
+} from '../rules/engine.ts';
 import type { Webhook } from '../rules/webhook-schema.ts';
 import { compileWebhookTemplates, TemplateCompileError, type WebhookTemplates } from '../templates/render.ts';
 import type { TransportRegistry } from '../transports/registry.ts';
@@ -32,7 +38,10 @@ export function buildCatalog(webhooks: readonly Webhook[], opts: CatalogOptions)
   const templates = new Map<string, WebhookTemplates>();
   for (const w of webhooks) {
     try {
-      templates.set(w.id, compileWebhookTemplates(w, { templateFields: opts.registry.get(w.type)?.templateFields ?? [] }));
+      templates.set(
+        w.id,
+        compileWebhookTemplates(w, { templateFields: opts.registry.get(w.type)?.templateFields ?? [] }),
+      );
     } catch (err) {
       if (!(err instanceof TemplateCompileError)) throw err;
       problems.push({ webhookId: w.id, path: err.path, message: err.message });

@@ -67,9 +67,17 @@ export class Intake {
         const fail = (err: unknown) => {
           if (!(err instanceof RenderError)) throw err;
           row.renderError = `render failed: ${err.message}`;
-          row.request = JSON.stringify({ headers: {}, body: '', contentType: 'application/json', fields: {} });
+          row.request = JSON.stringify({
+            headers: {},
+            body: '',
+            contentType: 'application/json',
+            fields: {},
+          });
           metrics.renderErrors.inc({ webhook: metrics.webhookLabel(webhook.identifier) });
-          logger.warn({ webhook: webhook.identifier, event: event.id, error: err.message }, 'could not render the request; delivery failed');
+          logger.warn(
+            { webhook: webhook.identifier, event: event.id, error: err.message },
+            'could not render the request; delivery failed',
+          );
         };
         try {
           const out = catalog.templates.get(webhook.id)!.render(event);

@@ -3,8 +3,9 @@
  * every problem as `file:line:col: message`. Shared by `hookd run`,
  * `hookd check` and reloads, so all three agree on what is valid.
  */
-import type { Config } from '../config/schema.ts';
+
 import { ConfigError, formatPath, type Problem } from '../config/problems.ts';
+import type { Config } from '../config/schema.ts';
 import { loadRuleFiles, type Origin } from '../rules/load.ts';
 import type { Webhook } from '../rules/webhook-schema.ts';
 import type { TransportRegistry } from '../transports/registry.ts';
@@ -28,7 +29,13 @@ export interface LoadCatalogOptions {
 export function locate(problems: CatalogError['problems'], origins: Map<string, Origin>): Problem[] {
   return problems.map((p) => {
     const o = origins.get(p.webhookId);
-    if (!o) return { file: `webhook ${p.webhookId}`, line: 1, col: 1, message: `${formatPath(p.path)}: ${p.message}` };
+    if (!o)
+      return {
+        file: `webhook ${p.webhookId}`,
+        line: 1,
+        col: 1,
+        message: `${formatPath(p.path)}: ${p.message}`,
+      };
     const path = [...o.prefix, ...p.path];
     return o.src.problem(path, `${formatPath(path)}: ${p.message}`);
   });

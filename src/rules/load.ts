@@ -9,7 +9,13 @@ import { z } from 'zod';
 import { formatPath, type Problem } from '../config/problems.ts';
 import { parseYaml, type YamlSource, zodProblems } from '../config/yaml-source.ts';
 import type { TransportRegistry } from '../transports/registry.ts';
-import { fileWebhookId, normalizeWebhook, type Webhook, WebhookInputSchema, WebhookModelError } from './webhook-schema.ts';
+import {
+  fileWebhookId,
+  normalizeWebhook,
+  type Webhook,
+  WebhookInputSchema,
+  WebhookModelError,
+} from './webhook-schema.ts';
 
 const RuleFileSchema = z.strictObject({ webhooks: z.array(z.unknown()).default([]) });
 
@@ -33,13 +39,23 @@ export function ruleFiles(dir: string): string[] {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  return names.filter((n) => /\.ya?ml$/.test(n) && !n.startsWith('.')).sort().map((n) => join(dir, n));
+  return names
+    .filter((n) => /\.ya?ml$/.test(n) && !n.startsWith('.'))
+    .sort()
+    .map((n) => join(dir, n));
 }
 
 /** Validates one parsed webhook entry; problems are pushed with their positions. */
 export function validateWebhook(
   raw: unknown,
-  ctx: { src: YamlSource; prefix: (string | number)[]; id: string; source: 'file' | 'api'; file?: string; registry: TransportRegistry },
+  ctx: {
+    src: YamlSource;
+    prefix: (string | number)[];
+    id: string;
+    source: 'file' | 'api';
+    file?: string;
+    registry: TransportRegistry;
+  },
   problems: Problem[],
 ): Webhook | undefined {
   const { src, prefix, registry } = ctx;
@@ -50,7 +66,12 @@ export function validateWebhook(
   }
   let webhook: Webhook;
   try {
-    webhook = normalizeWebhook(parsed.data, { id: ctx.id, source: ctx.source, file: ctx.file, resolveType: (t) => registry.resolveType(t) });
+    webhook = normalizeWebhook(parsed.data, {
+      id: ctx.id,
+      source: ctx.source,
+      file: ctx.file,
+      resolveType: (t) => registry.resolveType(t),
+    });
   } catch (err) {
     if (!(err instanceof WebhookModelError)) throw err;
     const path = [...prefix, ...err.path];
@@ -100,7 +121,9 @@ export function loadRuleFiles(dir: string, registry: TransportRegistry): LoadedR
       const explicitId = (raw as { id?: unknown } | null)?.id;
       const id = typeof explicitId === 'string' ? explicitId : fileWebhookId(rel, key, n);
       if (origins.has(id)) {
-        problems.push(src.problem([...prefix, 'id'], `${formatPath([...prefix, 'id'])}: duplicate webhook id "${id}"`));
+        problems.push(
+          src.problem([...prefix, 'id'], `${formatPath([...prefix, 'id'])}: duplicate webhook id "${id}"`),
+        );
         return;
       }
       const w = validateWebhook(raw, { src, prefix, id, source: 'file', file: rel, registry }, problems);

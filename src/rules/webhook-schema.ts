@@ -73,10 +73,12 @@ export const RateLimitSchema = z.strictObject({
 export const WebhookState = z.enum(['Active', 'Stopped', 'TooManyErrors']);
 export type WebhookState = z.infer<typeof WebhookState>;
 
-const DateLike = z.union([z.string().min(1), z.date().transform((d) => d.toISOString())]).refine(
-  (s) => !Number.isNaN(Date.parse(s)),
-  'a date or date-time such as 2024-01-01 or 2024-01-01T00:00:00Z',
-);
+const DateLike = z
+  .union([z.string().min(1), z.date().transform((d) => d.toISOString())])
+  .refine(
+    (s) => !Number.isNaN(Date.parse(s)),
+    'a date or date-time such as 2024-01-01 or 2024-01-01T00:00:00Z',
+  );
 
 /**
  * A template: any JSON value; strings may hold `{/pointer}` placeholders and
@@ -125,7 +127,10 @@ export const WebhookInputSchema = z.strictObject({
   createdAt: z.string().optional(),
   updatedBy: z.string().optional(),
   updatedAt: z.string().optional(),
-  version: z.strictObject({ versionNo: z.union([z.string(), z.number()]) }).partial().optional(),
+  version: z
+    .strictObject({ versionNo: z.union([z.string(), z.number()]) })
+    .partial()
+    .optional(),
 });
 export type WebhookInput = z.input<typeof WebhookInputSchema>;
 export type ParsedWebhookInput = z.output<typeof WebhookInputSchema>;
@@ -223,11 +228,11 @@ export function normalizeWebhook(input: ParsedWebhookInput, ctx: NormalizeContex
   if (type === undefined) {
     throw new WebhookModelError(`unknown webhook type "${input.type}"`, ['type']);
   }
-  const identifier =
-    input.identifier ?? (typeof input.name === 'string' ? input.name : undefined) ?? ctx.id;
+  const identifier = input.identifier ?? (typeof input.name === 'string' ? input.name : undefined) ?? ctx.id;
   const headers: Record<string, HeaderSpec> = {};
   for (const [name, v] of Object.entries(input.headers ?? {})) {
-    headers[name] = typeof v === 'string' ? { value: v, secret: false } : { value: v.value, secret: v.secret ?? false };
+    headers[name] =
+      typeof v === 'string' ? { value: v, secret: false } : { value: v.value, secret: v.secret ?? false };
   }
   const topics = input.topics?.map((t) => {
     const out: Record<string, string[]> = {};

@@ -11,7 +11,18 @@ export type RejectReason = 'too_large' | 'invalid_json' | 'not_object' | 'missin
 export type Decoded = { ok: true; event: HookEvent } | { ok: false; reason: RejectReason; detail: string };
 
 /** CloudEvents context attributes that are not extensions. */
-const CE_CORE = new Set(['id', 'type', 'source', 'specversion', 'time', 'subject', 'datacontenttype', 'dataschema', 'data', 'data_base64']);
+const CE_CORE = new Set([
+  'id',
+  'type',
+  'source',
+  'specversion',
+  'time',
+  'subject',
+  'datacontenttype',
+  'dataschema',
+  'data',
+  'data_base64',
+]);
 
 export interface DecodeInput {
   payload: Uint8Array | string;
@@ -33,11 +44,17 @@ function scalarId(v: unknown): string | undefined {
 }
 
 export function decodeEvent(input: DecodeInput): Decoded {
-  const size = typeof input.payload === 'string' ? Buffer.byteLength(input.payload) : input.payload.byteLength;
+  const size =
+    typeof input.payload === 'string' ? Buffer.byteLength(input.payload) : input.payload.byteLength;
   if (size > input.maxBytes) {
-    return { ok: false, reason: 'too_large', detail: `event is ${size} bytes; events.maxBytes is ${input.maxBytes}` };
+    return {
+      ok: false,
+      reason: 'too_large',
+      detail: `event is ${size} bytes; events.maxBytes is ${input.maxBytes}`,
+    };
   }
-  const text = typeof input.payload === 'string' ? input.payload : Buffer.from(input.payload).toString('utf8');
+  const text =
+    typeof input.payload === 'string' ? input.payload : Buffer.from(input.payload).toString('utf8');
   const binary = input.headers?.has('ce-id') || input.headers?.has('ce-type');
   let parsed: unknown;
   try {
@@ -61,12 +78,17 @@ export function decodeEvent(input: DecodeInput): Decoded {
     body.data = parsed;
   } else {
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      return { ok: false, reason: 'not_object', detail: `an event must be a JSON object, got ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}` };
+      return {
+        ok: false,
+        reason: 'not_object',
+        detail: `an event must be a JSON object, got ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}`,
+      };
     }
     body = parsed as Record<string, unknown>;
     if (typeof body.specversion === 'string') {
       for (const [k, v] of Object.entries(body)) {
-        if (!CE_CORE.has(k) && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) extensions[k] = String(v);
+        if (!CE_CORE.has(k) && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'))
+          extensions[k] = String(v);
       }
     }
   }
@@ -75,9 +97,11 @@ export function decodeEvent(input: DecodeInput): Decoded {
     return { ok: false, reason: 'invalid_id', detail: 'id must be a non-empty string or a number' };
   }
   if (id === undefined) {
-    if (input.requireId) return { ok: false, reason: 'missing_id', detail: 'id: required (a non-empty string)' };
+    if (input.requireId)
+      return { ok: false, reason: 'missing_id', detail: 'id: required (a non-empty string)' };
     id = input.headers?.get('nats-msg-id') ?? input.fallbackId;
-    if (id === undefined) return { ok: false, reason: 'missing_id', detail: 'id: required (a non-empty string)' };
+    if (id === undefined)
+      return { ok: false, reason: 'missing_id', detail: 'id: required (a non-empty string)' };
   }
   const type = typeof body.type === 'string' ? body.type : '';
   return {

@@ -5,7 +5,14 @@
  * reason) and acknowledged so they never block the stream. Several hookd
  * processes on the same consumer split the work.
  */
-import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
 import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
@@ -165,7 +172,8 @@ export class NatsSource {
       await this.deps.accept(events, rejections);
     } catch (err) {
       // Not stored: never ack. Redelivery after a delay; the store may recover meanwhile.
-      if (this.storeHealthy) this.deps.logger.error({ err }, 'could not store events; not acknowledging them');
+      if (this.storeHealthy)
+        this.deps.logger.error({ err }, 'could not store events; not acknowledging them');
       this.storeHealthy = false;
       for (const m of batch) m.nak(NAK_DELAY_MS);
       await new Promise((r) => setTimeout(r, 500));
@@ -176,7 +184,10 @@ export class NatsSource {
     this.deps.onReceived(events.length);
     for (const r of rejections) {
       this.deps.onRejected(r.reason);
-      this.deps.logger.warn({ subject: r.subject, reason: r.reason, detail: r.detail }, 'rejected an event; kept it with the reason');
+      this.deps.logger.warn(
+        { subject: r.subject, reason: r.reason, detail: r.detail },
+        'rejected an event; kept it with the reason',
+      );
     }
     for (const m of batch) m.ack();
   }

@@ -62,7 +62,9 @@ test('SIGKILL during delivery loses nothing; duplicates keep their webhook-id', 
     const type = i % 2 === 0 ? 'even.created' : 'odd.created';
     expected.add(`/all ${i}`);
     if (i % 2 === 0) expected.add(`/even ${i}`);
-    pending.push(js.publish(`events.${type}`, JSON.stringify({ specversion: '1.0', id: String(i), type, source: '/t' })));
+    pending.push(
+      js.publish(`events.${type}`, JSON.stringify({ specversion: '1.0', id: String(i), type, source: '/t' })),
+    );
     if (pending.length >= 256) await Promise.all(pending.splice(0));
   }
   await Promise.all(pending);
@@ -94,8 +96,11 @@ test('SIGKILL during delivery loses nothing; duplicates keep their webhook-id', 
     idsByPair.set(k, set);
   }
   const duplicates = receiver.requests.length - expected.size;
-  for (const [k, ids] of idsByPair) if (k.startsWith('/all')) assert.equal(ids.size, 1, `${k} was sent with different webhook-ids`);
-  console.log(`# crash test: ${expected.size} pairs expected, ${atKill} delivered before SIGKILL, ${duplicates} duplicates after restart, 0 lost`);
+  for (const [k, ids] of idsByPair)
+    if (k.startsWith('/all')) assert.equal(ids.size, 1, `${k} was sent with different webhook-ids`);
+  console.log(
+    `# crash test: ${expected.size} pairs expected, ${atKill} delivered before SIGKILL, ${duplicates} duplicates after restart, 0 lost`,
+  );
 
   proc.child.kill('SIGTERM');
   assert.equal(await proc.exited, 0, 'a clean SIGTERM exit');

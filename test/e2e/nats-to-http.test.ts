@@ -75,7 +75,11 @@ test('1,000 CloudEvents reach both webhooks exactly once, signed', async () => {
 
   assert.equal(all.requests.length, N);
   assert.equal(contacts.requests.length, contactEvents);
-  assert.equal(new Set(all.requests.map((r) => JSON.parse(r.body).id)).size, N, 'each event once at the catch-all webhook');
+  assert.equal(
+    new Set(all.requests.map((r) => JSON.parse(r.body).id)).size,
+    N,
+    'each event once at the catch-all webhook',
+  );
   const contactIds = contacts.requests.map((r) => JSON.parse(r.body).id as string);
   assert.equal(new Set(contactIds).size, contactEvents, 'each contact event once');
 
@@ -90,9 +94,14 @@ test('1,000 CloudEvents reach both webhooks exactly once, signed', async () => {
     assert.equal(r.headers['x-tenant'], 't1', 'templated header');
   }
   // A signature made with the other webhook's secret must not verify.
-  assert.throws(() => verifyContacts.verify(all.requests[0]!.body, all.requests[0]!.headers as Record<string, string>));
+  assert.throws(() =>
+    verifyContacts.verify(all.requests[0]!.body, all.requests[0]!.headers as Record<string, string>),
+  );
 
   const metrics = await (await fetch(`${hookd.url}/metrics`)).text();
   assert.match(metrics, /hookd_events_received_total\{source="nats"\} 1000/);
-  assert.match(metrics, /hookd_deliveries_total\{webhook="everything",type="http",outcome="succeeded"\} 1000/);
+  assert.match(
+    metrics,
+    /hookd_deliveries_total\{webhook="everything",type="http",outcome="succeeded"\} 1000/,
+  );
 });

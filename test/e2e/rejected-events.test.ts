@@ -49,11 +49,18 @@ test('bad messages on the stream are counted, kept with their reason, and do not
   await js.publish('events.bad', 'this is not json {');
   await js.publish('events.big', JSON.stringify({ id: 'big', type: 'x.y', data: 'x'.repeat(4096) }));
   await js.publish('events.array', '[1,2,3]');
-  for (let i = 0; i < 5; i++) await js.publish('events.good', JSON.stringify({ id: `good-${i}`, type: 'x.y' }));
+  for (let i = 0; i < 5; i++)
+    await js.publish('events.good', JSON.stringify({ id: `good-${i}`, type: 'x.y' }));
   await nc.close();
 
   await receiver.waitFor(5, 15_000);
-  assert.deepEqual(receiver.requests.map((r) => JSON.parse(r.body).id).sort(), ['good-0', 'good-1', 'good-2', 'good-3', 'good-4']);
+  assert.deepEqual(receiver.requests.map((r) => JSON.parse(r.body).id).sort(), [
+    'good-0',
+    'good-1',
+    'good-2',
+    'good-3',
+    'good-4',
+  ]);
 
   const rejected = hookd.app.outbox.rejected();
   const reasons = rejected.map((r) => r.reason).sort();
@@ -81,17 +88,30 @@ test('POST /v1/events without an id answers 400 naming the field, and keeps the 
   const r = await fetch(`${hookd.url}/v1/events`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify([{ id: 'fine', type: 'x.y' }, { type: 'x.y', data: { n: 1 } }]),
+    body: JSON.stringify([
+      { id: 'fine', type: 'x.y' },
+      { type: 'x.y', data: { n: 1 } },
+    ]),
   });
   assert.equal(r.status, 400);
   const body = (await r.json()) as { problems: { path: string; reason: string }[]; message: string };
-  assert.deepEqual(body.problems.map((p) => [p.path, p.reason]), [['[1].id', 'missing_id']]);
+  assert.deepEqual(
+    body.problems.map((p) => [p.path, p.reason]),
+    [['[1].id', 'missing_id']],
+  );
   assert.match(body.message, /\[1\]\.id: required/);
   const kept = hookd.app.outbox.rejected().find((x) => x.source === 'http')!;
   assert.equal(kept.reason, 'missing_id');
   assert.deepEqual(JSON.parse(kept.payload!.toString()), { type: 'x.y', data: { n: 1 } });
 
-  const notJson = await fetch(`${hookd.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' });
+  const notJson = await fetch(`${hookd.url}/v1/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{nope',
+  });
   assert.equal(notJson.status, 400);
-  assert.equal(((await notJson.json()) as { problems: { reason: string }[] }).problems[0]!.reason, 'invalid_json');
+  assert.equal(
+    ((await notJson.json()) as { problems: { reason: string }[] }).problems[0]!.reason,
+    'invalid_json',
+  );
 });

@@ -13,7 +13,11 @@ let hookd: RunningHookd;
 
 before(async () => {
   [flaky, rejecting] = await Promise.all([startReceiver(), startReceiver()]);
-  flaky.respond((_r, n) => (n === 1 ? { status: 503, headers: { 'retry-after': '1' }, body: 'busy, come back' } : { status: 200, body: 'ok' }));
+  flaky.respond((_r, n) =>
+    n === 1
+      ? { status: 503, headers: { 'retry-after': '1' }, body: 'busy, come back' }
+      : { status: 200, body: 'ok' },
+  );
   rejecting.respond(() => ({ status: 400, body: '{"error":"bad payload"}' }));
   hookd = await startHookd({
     rules: {
@@ -38,7 +42,11 @@ after(async () => {
 });
 
 async function post(body: unknown) {
-  const r = await fetch(`${hookd.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const r = await fetch(`${hookd.url}/v1/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: r.status, body: (await r.json()) as { events: { id: string; deliveries: string[] }[] } };
 }
 
@@ -63,11 +71,20 @@ test('503 with Retry-After: 1 is retried after about a second and then delivered
 
   await flaky.waitFor(2, 10_000);
   const gap = flaky.requests[1]!.at - flaky.requests[0]!.at;
-  assert.ok(gap >= 900 && gap < 4000, `the retry honoured Retry-After: 1 (gap ${gap} ms, the schedule would say 5 s)`);
-  assert.equal(flaky.requests[0]!.headers['webhook-id'], flaky.requests[1]!.headers['webhook-id'], 'same webhook-id on the retry');
+  assert.ok(
+    gap >= 900 && gap < 4000,
+    `the retry honoured Retry-After: 1 (gap ${gap} ms, the schedule would say 5 s)`,
+  );
+  assert.equal(
+    flaky.requests[0]!.headers['webhook-id'],
+    flaky.requests[1]!.headers['webhook-id'],
+    'same webhook-id on the retry',
+  );
   assert.equal(flaky.requests[0]!.body, flaky.requests[1]!.body, 'same bytes on the retry');
 
-  const delivered = await until(() => (outbox.get(flakyRow)?.state === 'succeeded' ? outbox.get(flakyRow) : undefined));
+  const delivered = await until(() =>
+    outbox.get(flakyRow)?.state === 'succeeded' ? outbox.get(flakyRow) : undefined,
+  );
   assert.equal(delivered.attempts, 2);
   const attempts = outbox.attempts(flakyRow);
   assert.deepEqual(
@@ -79,7 +96,9 @@ test('503 with Retry-After: 1 is retried after about a second and then delivered
   );
   assert.equal(attempts[0]!.response, 'busy, come back', 'the response snippet is recorded');
 
-  const failed = await until(() => (outbox.get(rejectRow)?.state === 'failed' ? outbox.get(rejectRow) : undefined));
+  const failed = await until(() =>
+    outbox.get(rejectRow)?.state === 'failed' ? outbox.get(rejectRow) : undefined,
+  );
   assert.equal(failed.attempts, 1);
   assert.deepEqual(
     outbox.attempts(rejectRow).map((a) => [a.outcome, a.status, a.response]),

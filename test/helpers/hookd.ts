@@ -68,7 +68,12 @@ export interface RunningHookd {
   stop(): Promise<void>;
 }
 
-export async function startHookd(opts: { rules?: Record<string, string>; config?: ConfigInput; dirs?: TestDirs; watchRules?: boolean }): Promise<RunningHookd> {
+export async function startHookd(opts: {
+  rules?: Record<string, string>;
+  config?: ConfigInput;
+  dirs?: TestDirs;
+  watchRules?: boolean;
+}): Promise<RunningHookd> {
   const dirs = opts.dirs ?? makeDirs(opts.rules);
   const config = testConfig(dirs, opts.config);
   const logs: Record<string, unknown>[] = [];
@@ -78,7 +83,12 @@ export async function startHookd(opts: { rules?: Record<string, string>; config?
       cb();
     },
   });
-  const app = new App({ config, rulesDir: dirs.rulesDir, logger: createLogger('info', sink), watchRules: opts.watchRules ?? false });
+  const app = new App({
+    config,
+    rulesDir: dirs.rulesDir,
+    logger: createLogger('info', sink),
+    watchRules: opts.watchRules ?? false,
+  });
   const { port } = await app.start();
   return {
     app,
@@ -102,12 +112,25 @@ export interface HookdProcess {
 }
 
 /** Starts `hookd run` as a child process with env overrides; resolves when /readyz answers. */
-export async function spawnHookd(dirs: TestDirs, env: Record<string, string>, opts: { configPath?: string } = {}): Promise<HookdProcess> {
+export async function spawnHookd(
+  dirs: TestDirs,
+  env: Record<string, string>,
+  opts: { configPath?: string } = {},
+): Promise<HookdProcess> {
   const port = await freePort();
   let output = '';
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli.ts', 'run', '--config', opts.configPath ?? dirs.configPath, '--rules', dirs.rulesDir],
+    [
+      '--import',
+      'tsx',
+      'src/cli.ts',
+      'run',
+      '--config',
+      opts.configPath ?? dirs.configPath,
+      '--rules',
+      dirs.rulesDir,
+    ],
     {
       cwd: join(import.meta.dirname, '../..'),
       env: {

@@ -29,7 +29,9 @@ function binary(): string {
       return p;
     } catch {}
   }
-  throw new Error('nats-server is not installed: run `apt-get install -y nats-server` (Debian package) and try again');
+  throw new Error(
+    'nats-server is not installed: run `apt-get install -y nats-server` (Debian package) and try again',
+  );
 }
 
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {
@@ -44,7 +46,8 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
       s.once('error', () => resolve(false));
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nats-server did not listen on ${port} within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`nats-server did not listen on ${port} within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -57,7 +60,9 @@ export async function startNats(): Promise<NatsServer> {
   let stderr = '';
   const start = async () => {
     stderr = '';
-    child = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     child.stderr?.on('data', (b: Buffer) => {
       stderr = (stderr + b.toString()).slice(-4000);
     });

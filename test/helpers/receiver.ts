@@ -39,7 +39,13 @@ export async function startReceiver(): Promise<Receiver> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const r: Received = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString(), at: Date.now() };
+      const r: Received = {
+        method: req.method!,
+        url: req.url!,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString(),
+        at: Date.now(),
+      };
       requests.push(r);
       const reply = script(r, requests.length);
       const send = () => {
@@ -69,7 +75,13 @@ export async function startReceiver(): Promise<Receiver> {
     waitFor(n, timeoutMs = 30_000) {
       if (requests.length >= n) return Promise.resolve();
       return new Promise((resolve, reject) => {
-        const w = { n, resolve: () => (clearTimeout(t), resolve()) };
+        const w = {
+          n,
+          resolve: () => {
+            clearTimeout(t);
+            resolve();
+          },
+        };
         const t = setTimeout(() => {
           waiters.splice(waiters.indexOf(w), 1);
           reject(new Error(`receiver got ${requests.length} of ${n} requests within ${timeoutMs} ms`));

@@ -16,17 +16,25 @@ const ROOT = join(import.meta.dirname, '../..');
 function check(rules: Record<string, string>) {
   const dirs = makeDirs(rules);
   const lines: string[] = [];
-  const code = runCheck({ config: dirs.configPath, rules: dirs.rulesDir }, { stdout: (s) => lines.push(s), stderr: (s) => lines.push(s) }, {});
+  const code = runCheck(
+    { config: dirs.configPath, rules: dirs.rulesDir },
+    { stdout: (s) => lines.push(s), stderr: (s) => lines.push(s) },
+    {},
+  );
   return { dirs, code, lines };
 }
 
 function run(dirs: ReturnType<typeof makeDirs>) {
-  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'run', '--config', dirs.configPath, '--rules', dirs.rulesDir], {
-    cwd: ROOT,
-    env: { ...process.env, HOOKD_HTTP_PORT: '0', HOOKD_STORE_PATH: join(dirs.dir, 'h.db') },
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
+  return spawnSync(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli.ts', 'run', '--config', dirs.configPath, '--rules', dirs.rulesDir],
+    {
+      cwd: ROOT,
+      env: { ...process.env, HOOKD_HTTP_PORT: '0', HOOKD_STORE_PATH: join(dirs.dir, 'h.db') },
+      encoding: 'utf8',
+      timeout: 30_000,
+    },
+  );
 }
 
 const cases = [
@@ -49,7 +57,10 @@ const cases = [
 
 for (const c of cases) {
   test(`${c.name}: check exits 1 with file:line:col, and run refuses to start with the same message`, () => {
-    const { dirs, code, lines } = check({ 'good.yaml': 'webhooks:\n  - identifier: ok\n    url: http://example.com\n', 'bad.yaml': c.text });
+    const { dirs, code, lines } = check({
+      'good.yaml': 'webhooks:\n  - identifier: ok\n    url: http://example.com\n',
+      'bad.yaml': c.text,
+    });
     try {
       assert.equal(code, 1);
       assert.equal(lines.length, 1, lines.join('\n'));
@@ -68,17 +79,23 @@ for (const c of cases) {
 
 test('check reports every problem, not just the first', () => {
   const { dirs, code, lines } = check({
-    'a.yaml': 'webhooks:\n  - identifier: a\n    type: carrier-pigeon\n  - identifier: b\n    url: http://x\n    events: oops\n',
+    'a.yaml':
+      'webhooks:\n  - identifier: a\n    type: carrier-pigeon\n  - identifier: b\n    url: http://x\n    events: oops\n',
   });
   dirs.cleanup();
   assert.equal(code, 1);
   assert.equal(lines.length, 2, lines.join('\n'));
-  assert.match(lines[0]!, /a\.yaml:3:11: webhooks\[0\]\.type: unknown webhook type "carrier-pigeon" \(known types: .*http.*\)/);
+  assert.match(
+    lines[0]!,
+    /a\.yaml:3:11: webhooks\[0\]\.type: unknown webhook type "carrier-pigeon" \(known types: .*http.*\)/,
+  );
   assert.match(lines[1]!, /a\.yaml:6:13: webhooks\[1\]\.events: /);
 });
 
 test('a valid directory passes', () => {
-  const { dirs, code, lines } = check({ 'a.yaml': 'webhooks:\n  - identifier: a\n    url: http://example.com/{/id}\n' });
+  const { dirs, code, lines } = check({
+    'a.yaml': 'webhooks:\n  - identifier: a\n    url: http://example.com/{/id}\n',
+  });
   dirs.cleanup();
   assert.equal(code, 0, lines.join('\n'));
   assert.match(lines[0]!, /ok: config valid, 1 webhook/);
@@ -96,12 +113,21 @@ test('the shipped config and rules are valid', () => {
 
 test('a bad config key is named with file, line and key', () => {
   const dirs = makeDirs({});
-  writeFileSync(dirs.configPath, 'http:\n  port: 80800\ndelivery:\n  retry:\n    schedule: [0s, 5 minutes]\n');
+  writeFileSync(
+    dirs.configPath,
+    'http:\n  port: 80800\ndelivery:\n  retry:\n    schedule: [0s, 5 minutes]\n',
+  );
   const lines: string[] = [];
-  const code = runCheck({ config: dirs.configPath, rules: dirs.rulesDir }, { stdout: (s) => lines.push(s), stderr: (s) => lines.push(s) }, {});
+  const code = runCheck(
+    { config: dirs.configPath, rules: dirs.rulesDir },
+    { stdout: (s) => lines.push(s), stderr: (s) => lines.push(s) },
+    {},
+  );
   dirs.cleanup();
   assert.equal(code, 1);
   assert.match(lines.join('\n'), /hookd\.yaml:2:9: http\.port: /);
-  assert.match(lines.join('\n'), /hookd\.yaml:5:20: delivery\.retry\.schedule\[1\]: "5 minutes" is not a duration/);
+  assert.match(
+    lines.join('\n'),
+    /hookd\.yaml:5:20: delivery\.retry\.schedule\[1\]: "5 minutes" is not a duration/,
+  );
 });
-

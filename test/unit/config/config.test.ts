@@ -23,7 +23,10 @@ test('defaults match DESIGN.md when the file is empty', () => {
   assert.deepEqual(c.nats.subjects, ['events.>']);
   assert.equal(c.nats.consumer, 'hookd');
   assert.equal(c.nats.url, undefined, 'no url: HTTP ingest only');
-  assert.deepEqual(c.delivery.retry.schedule, [0, 5000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]);
+  assert.deepEqual(
+    c.delivery.retry.schedule,
+    [0, 5000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
+  );
   assert.equal(c.delivery.retry.jitter, 0.2);
   assert.equal(c.delivery.breaker.failures, 10);
   assert.equal(c.security.allowPrivateNetworks, false);
@@ -58,7 +61,10 @@ test('without api tokens hookd refuses to listen beyond loopback', () => {
     () => loadConfig(undefined, { HOOKD_HTTP_HOST: '0.0.0.0' }),
     (e: unknown) => e instanceof ConfigError && /no api\.tokens are configured/.test(e.message),
   );
-  const c = loadConfig(undefined, { HOOKD_HTTP_HOST: '0.0.0.0', HOOKD_API_TOKENS: '[{"name":"a","token":"t"}]' });
+  const c = loadConfig(undefined, {
+    HOOKD_HTTP_HOST: '0.0.0.0',
+    HOOKD_API_TOKENS: '[{"name":"a","token":"t"}]',
+  });
   assert.equal(c.api.tokens[0]!.name, 'a');
 });
 

@@ -13,13 +13,23 @@ test('one attempt per schedule entry, then the schedule is used up', () => {
 });
 
 test('jitter stays within ±20 %', () => {
-  assert.equal(withJitter(5000, 0.2, () => 0), 4000);
-  assert.equal(withJitter(5000, 0.2, () => 1), 6000);
+  assert.equal(
+    withJitter(5000, 0.2, () => 0),
+    4000,
+  );
+  assert.equal(
+    withJitter(5000, 0.2, () => 1),
+    6000,
+  );
   for (let i = 0; i < 1000; i++) {
     const d = nextRetryDelay(policy, 1, Math.random)!;
     assert.ok(d >= 4000 && d <= 6000, String(d));
   }
-  assert.equal(withJitter(0, 0.2, () => 1), 0, 'an immediate attempt stays immediate');
+  assert.equal(
+    withJitter(0, 0.2, () => 1),
+    0,
+    'an immediate attempt stays immediate',
+  );
 });
 
 test('Retry-After replaces the scheduled delay, capped, while attempts remain', () => {

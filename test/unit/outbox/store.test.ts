@@ -27,7 +27,13 @@ test('the same (event, webhook) is stored once: redelivery adds nothing', () => 
 
 test('due rows come per webhook, oldest first, leaving out those in flight', () => {
   const o = new Outbox(':memory:');
-  o.insert([row('a', 'w1', 30), row('b', 'w1', 10), row('c', 'w1', 20), row('d', 'w2', 5), row('e', 'w1', 100)]);
+  o.insert([
+    row('a', 'w1', 30),
+    row('b', 'w1', 10),
+    row('c', 'w1', 20),
+    row('d', 'w2', 5),
+    row('e', 'w1', 100),
+  ]);
   assert.deepEqual(
     o.due('w1', 50, 10, []).map((r) => r.event_id),
     ['b', 'c', 'a'],
@@ -37,10 +43,13 @@ test('due rows come per webhook, oldest first, leaving out those in flight', () 
     ['c', 'a'],
   );
   assert.equal(o.nextDueOf('w1', [deliveryId('b', 'w1'), deliveryId('c', 'w1'), deliveryId('a', 'w1')]), 100);
-  assert.deepEqual(o.dueByWebhook().sort((x, y) => x.webhookId.localeCompare(y.webhookId)), [
-    { webhookId: 'w1', at: 10 },
-    { webhookId: 'w2', at: 5 },
-  ]);
+  assert.deepEqual(
+    o.dueByWebhook().sort((x, y) => x.webhookId.localeCompare(y.webhookId)),
+    [
+      { webhookId: 'w1', at: 10 },
+      { webhookId: 'w2', at: 5 },
+    ],
+  );
 });
 
 test('completing attempts records them and moves deliveries on; failed ones can be retried', () => {
@@ -50,8 +59,25 @@ test('completing attempts records them and moves deliveries on; failed ones can 
   o.claimed(2);
   o.complete(
     [
-      { deliveryId: a, attempt: 1, startedAt: 1, durationMs: 3, outcome: 'success', status: 200, next: { state: 'succeeded' } },
-      { deliveryId: b, attempt: 1, startedAt: 1, durationMs: 3, outcome: 'permanent', status: 400, error: 'HTTP 400', next: { state: 'failed' } },
+      {
+        deliveryId: a,
+        attempt: 1,
+        startedAt: 1,
+        durationMs: 3,
+        outcome: 'success',
+        status: 200,
+        next: { state: 'succeeded' },
+      },
+      {
+        deliveryId: b,
+        attempt: 1,
+        startedAt: 1,
+        durationMs: 3,
+        outcome: 'permanent',
+        status: 400,
+        error: 'HTTP 400',
+        next: { state: 'failed' },
+      },
     ],
     2,
   );

@@ -7,7 +7,15 @@ const base = { subject: 'events.x', maxBytes: 1000, receivedAt: 1 };
 test('CloudEvents structured mode: attributes, data and extensions', () => {
   const d = decodeEvent({
     ...base,
-    payload: JSON.stringify({ specversion: '1.0', id: 'a', type: 'contact.created', source: '/crm', webhook: 'crm', tenant: 't', data: { id: 7 } }),
+    payload: JSON.stringify({
+      specversion: '1.0',
+      id: 'a',
+      type: 'contact.created',
+      source: '/crm',
+      webhook: 'crm',
+      tenant: 't',
+      data: { id: 7 },
+    }),
   });
   assert.ok(d.ok);
   assert.equal(d.event.id, 'a');
@@ -35,7 +43,12 @@ test('binary mode: ce-* headers are the attributes, the payload is the data', ()
 });
 
 test('identity: id, else Nats-Msg-Id, else the stream sequence', () => {
-  const withMsgId = decodeEvent({ ...base, payload: '{"type":"x"}', headers: new Map([['nats-msg-id', 'm-1']]), fallbackId: 'EVENTS:9' });
+  const withMsgId = decodeEvent({
+    ...base,
+    payload: '{"type":"x"}',
+    headers: new Map([['nats-msg-id', 'm-1']]),
+    fallbackId: 'EVENTS:9',
+  });
   assert.ok(withMsgId.ok && withMsgId.event.id === 'm-1');
   const withSeq = decodeEvent({ ...base, payload: '{"type":"x"}', fallbackId: 'EVENTS:9' });
   assert.ok(withSeq.ok && withSeq.event.id === 'EVENTS:9');
