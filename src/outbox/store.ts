@@ -343,9 +343,7 @@ export class Outbox {
     return r.changes;
   }
 
-  rejected(
-    limit = 100,
-  ): {
+  rejected(limit = 100): {
     id: number;
     received_at: number;
     source: string;
