@@ -3,6 +3,7 @@
  * rendered delivery and classifies the outcome; the dispatcher owns retries,
  * breakers and limits.
  */
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Webhook } from '../rules/webhook-schema.ts';
@@ -50,7 +51,11 @@ export type SendResult =
       stopWebhook?: boolean;
     };
 
-export const success = (status?: number, response?: string): SendResult => ({ outcome: 'success', status, response });
+export const success = (status?: number, response?: string): SendResult => ({
+  outcome: 'success',
+  status,
+  response,
+});
 export const retryable = (
   error: string,
   extra: { status?: number; response?: string; retryAfterMs?: number } = {},
@@ -66,6 +71,27 @@ export interface TransportContext {
   /** Default per-attempt timeout in milliseconds (the webhook's `timeoutMs` overrides it). */
   timeoutMs: number;
   security: SecuritySettings;
+  /** How transports resolve names and open sockets; defaults to the system resolver and `net.connect`. */
+  network?: NetworkHooks;
+}
+
+/** A resolved address of a host name. */
+export interface ResolvedAddress {
+  address: string;
+  family: 4 | 6;
+}
+
+/**
+ * The two network primitives every built-in transport goes through, after the
+ * address policy has approved the target. Tests inject a `connect` that fails
+ * when asked for anything but loopback, so a bug in the guard cannot send a
+ * packet off the machine.
+ */
+export interface NetworkHooks {
+  /** All addresses of a host name (default: `dns.lookup(host, {all: true})`). */
+  lookup?: (hostname: string) => Promise<ResolvedAddress[]>;
+  /** Opens a TCP connection to an already approved IP address (default: `net.connect`). */
+  connect?: (options: { host: string; port: number }) => Socket;
 }
 
 export interface SecuritySettings {
