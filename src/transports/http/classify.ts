@@ -20,7 +20,12 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
 export function classifyStatus(status: number, response: string, retryAfter?: string | string[]): SendResult {
   if (status >= 200 && status < 300) return success(status, response);
   const error = `HTTP ${status}`;
-  if (status === 410) return permanent(`${error}: the receiver asked to stop (410 Gone)`, { status, response, stopWebhook: true });
+  if (status === 410)
+    return permanent(`${error}: the receiver asked to stop (410 Gone)`, {
+      status,
+      response,
+      stopWebhook: true,
+    });
   if (status >= 500 || RETRYABLE_4XX.has(status)) {
     return retryable(error, { status, response, retryAfterMs: parseRetryAfter(retryAfter) });
   }
@@ -28,10 +33,10 @@ export function classifyStatus(status: number, response: string, retryAfter?: st
 }
 
 /** Errors from undici / the network. Everything that may succeed on another try is retryable. */
-export function classifyError(err: unknown, timedOut: boolean): SendResult {
+export function classifyError(err: unknown, timedOut: boolean, context = ''): SendResult {
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = e.code ?? e.cause?.code;
-  if (timedOut) return retryable('timeout: no response within the delivery timeout');
+  if (timedOut) return retryable(`${context}timeout: no response within the delivery timeout`);
   const message = e.cause?.message ?? e.message ?? String(err);
-  return retryable(code ? `${code}: ${message}` : message);
+  return retryable(context + (code ? `${code}: ${message}` : message));
 }

@@ -1,50 +1,98 @@
 /**
- * The `http` transport (alias `webhook`): POSTs (or the configured method)
- * the rendered request with undici, one keep-alive pool per origin, signing
- * with Standard Webhooks when the webhook has a `secret`.
+ * The `http` transport (alias `webhook`): sends the rendered request with
+ * undici, one keep-alive pool per origin, signing with Standard Webhooks when
+ * the webhook has a `secret`, authenticating as configured (basic, bearer,
+ * OAuth2 client credentials). Every connection, redirect hop and token
+ * request passes the SSRF guard.
  */
-import { Agent, request } from 'undici';
 import { z } from 'zod';
-import type { Delivery, SendResult, TransportContext, TransportInstance, TransportModule } from '../contract.ts';
-import { permanent } from '../contract.ts';
-import { classifyError, classifyStatus } from './classify.ts';
+import { abortedResult } from '../abort.ts';
+import type {
+  Delivery,
+  SendResult,
+  TransportContext,
+  TransportInstance,
+  TransportModule,
+} from '../contract.ts';
+import { permanent, retryable } from '../contract.ts';
+import { findRefusal, NetworkGuard } from '../net/guard.ts';
+import { classifyError } from './classify.ts';
+import { exchange } from './exchange.ts';
+import { guardedAgent } from './guarded-agent.ts';
+import { type AccessToken, OAuth2TokenCache, oauth2Of, TokenError, tokenHeader } from './oauth2.ts';
 import { secretKey, signatureHeaders } from './signature.ts';
 
-/** How much of a response body is kept on the attempt record. */
-export const RESPONSE_SNIPPET_BYTES = 1024;
+export { RESPONSE_SNIPPET_BYTES } from './exchange.ts';
+
+const DEFAULT_MAX_REDIRECTS = 3;
 
 export const HttpDataSchema = z.strictObject({
   /** Content type of the body; JSON by default. */
   contentType: z.string().min(1).optional(),
+  /**
+   * Redirects followed per attempt (each hop is checked by the SSRF guard).
+   * 307/308 (and 301/302) resend the same method and body; 303 switches to GET.
+   * @default 3
+   */
+  maxRedirects: z.number().int().min(0).max(10).default(DEFAULT_MAX_REDIRECTS),
 });
+export type HttpData = z.output<typeof HttpDataSchema>;
 
 const USER_AGENT = 'hookd/0.1';
 
-async function readSnippet(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    if (size < RESPONSE_SNIPPET_BYTES) chunks.push(chunk);
-    size += chunk.length;
-    // Drain modest bodies so the connection can be reused; give up on huge ones.
-    if (size > 64 * 1024) {
-      body.destroy();
-      break;
+export interface HttpOptions {
+  /** Clock for the OAuth2 token cache (tests). */
+  now?: () => number;
+}
+
+/** Headers sent on every attempt, lower-cased; `credentials` lists those dropped on a cross-origin redirect. */
+function baseHeaders(
+  d: Delivery,
+  keyFor: (secret: string) => Buffer,
+): { headers: Record<string, string>; credentials: string[] } {
+  const req = d.request;
+  const headers: Record<string, string> = { 'user-agent': USER_AGENT, 'content-type': req.contentType };
+  for (const [name, value] of Object.entries(req.headers)) headers[name.toLowerCase()] = value;
+  const credentials: string[] = [];
+  // Secret headers are never stored with the rendered request; they are added per attempt.
+  for (const [name, h] of Object.entries(d.webhook.headers)) {
+    if (h.secret && h.value !== undefined) {
+      headers[name.toLowerCase()] = h.value;
+      credentials.push(name.toLowerCase());
     }
   }
-  return Buffer.concat(chunks).subarray(0, RESPONSE_SNIPPET_BYTES).toString('utf8');
-}
-
-function authHeader(d: Delivery): Record<string, string> {
   const a = d.webhook.authentication;
-  if (a === undefined || a === 'none' || !('type' in a) || a.type === undefined) return {};
-  if (a.type === 'basic') return { authorization: `Basic ${Buffer.from(`${a.username}:${a.password}`).toString('base64')}` };
-  if (a.type === 'bearer') return { authorization: `Bearer ${a.token}` };
-  return {};
+  if (a !== undefined && typeof a === 'object' && 'type' in a) {
+    if (a.type === 'basic') {
+      headers.authorization = `Basic ${Buffer.from(`${a.username}:${a.password}`).toString('base64')}`;
+      credentials.push('authorization');
+    } else if (a.type === 'bearer') {
+      headers.authorization = `Bearer ${a.token}`;
+      credentials.push('authorization');
+    }
+  }
+  if (d.webhook.secret)
+    Object.assign(headers, signatureHeaders(keyFor(d.webhook.secret), d.id, req.body, Date.now()));
+  return { headers, credentials };
 }
 
-function createHttp(ctx: TransportContext): TransportInstance {
-  const agent = new Agent({ keepAliveTimeout: 30_000, connections: 256 });
+/** Maps an error thrown before or around the exchange (token fetch, abort) to an outcome. */
+function errorResult(err: unknown, signal: AbortSignal, what: string): SendResult {
+  if (signal.aborted) return abortedResult(signal);
+  const refused = findRefusal(err);
+  if (refused) return permanent(`${what}: ${refused.message}`);
+  if (err instanceof TokenError) {
+    return err.retry
+      ? retryable(err.message, { status: err.status })
+      : permanent(err.message, { status: err.status });
+  }
+  return classifyError(err, false, `${what}: `);
+}
+
+export function createHttp(ctx: TransportContext, opts: HttpOptions = {}): TransportInstance {
+  const guard = new NetworkGuard(ctx.security, ctx.network);
+  const agent = guardedAgent(guard, { keepAliveTimeout: 30_000, connections: 256 });
+  const tokens = new OAuth2TokenCache({ dispatcher: agent, timeoutMs: ctx.timeoutMs, now: opts.now });
   const keys = new Map<string, Buffer>();
   const keyFor = (secret: string) => {
     let k = keys.get(secret);
@@ -58,32 +106,58 @@ function createHttp(ctx: TransportContext): TransportInstance {
     async send(d: Delivery, signal: AbortSignal): Promise<SendResult> {
       const req = d.request;
       if (!req.url) return permanent('the rendered request has no url');
-      const headers: Record<string, string> = {
-        'user-agent': USER_AGENT,
-        'content-type': req.contentType,
-        ...req.headers,
-        ...authHeader(d),
-      };
-      // Secret headers are never stored with the rendered request; they are added per attempt.
-      for (const [name, h] of Object.entries(d.webhook.headers)) {
-        if (h.secret && h.value !== undefined) headers[name] = h.value;
-      }
-      if (d.webhook.secret) Object.assign(headers, signatureHeaders(keyFor(d.webhook.secret), d.id, req.body, Date.now()));
+      let url: URL;
       try {
-        const res = await request(req.url, {
-          method: (req.method ?? 'POST') as 'POST',
-          headers,
-          body: req.method === 'GET' || req.method === 'HEAD' ? undefined : req.body,
-          signal,
-          dispatcher: agent,
-        });
-        const snippet = await readSnippet(res.body);
-        return classifyStatus(res.statusCode, snippet, res.headers['retry-after']);
-      } catch (err) {
-        const timedOut = signal.aborted && (signal.reason as Error | undefined)?.name === 'TimeoutError';
-        if (signal.aborted && !timedOut) return { outcome: 'retryable', error: 'aborted: hookd is shutting down' };
-        return classifyError(err, timedOut);
+        url = new URL(req.url);
+      } catch {
+        return permanent('the rendered url is not a valid URL');
       }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+        return permanent(`the url scheme ${url.protocol} is not supported (http or https)`);
+      }
+      if (signal.aborted) return abortedResult(signal);
+      const maxRedirects =
+        typeof d.webhook.data.maxRedirects === 'number' ? d.webhook.data.maxRedirects : DEFAULT_MAX_REDIRECTS;
+      const method = (req.method ?? 'POST').toUpperCase();
+      const { headers, credentials } = baseHeaders(d, keyFor);
+      const oauth = oauth2Of(d.webhook.authentication);
+      const attempt = (token: AccessToken | undefined) => {
+        const h = { ...headers };
+        const creds = [...credentials];
+        if (oauth && token) {
+          const [name, value] = tokenHeader(oauth, token);
+          h[name] = value;
+          creds.push(name);
+        }
+        return exchange({
+          agent,
+          url,
+          method,
+          headers: h,
+          credentials: creds,
+          body: method === 'GET' || method === 'HEAD' ? undefined : req.body,
+          maxRedirects,
+          signal,
+        });
+      };
+      if (!oauth) return (await attempt(undefined)).result;
+
+      let token: AccessToken;
+      try {
+        token = await tokens.get(oauth, signal);
+      } catch (err) {
+        return errorResult(err, signal, 'OAuth2 token request failed');
+      }
+      const first = await attempt(token);
+      if (first.status !== 401 || !first.sentCredentials) return first.result;
+      // The receiver rejected the token: drop it, fetch a fresh one (shared with concurrent sends), retry once.
+      tokens.invalidate(oauth, token);
+      try {
+        token = await tokens.get(oauth, signal);
+      } catch (err) {
+        return errorResult(err, signal, 'OAuth2 token refresh after HTTP 401 failed');
+      }
+      return (await attempt(token)).result;
     },
     async close() {
       await agent.close();
@@ -91,14 +165,25 @@ function createHttp(ctx: TransportContext): TransportInstance {
   };
 }
 
-export const httpTransport: TransportModule<z.output<typeof HttpDataSchema>> = {
+export const httpTransport: TransportModule<HttpData> = {
   types: ['http', 'webhook'],
   dataSchema: HttpDataSchema,
   validate(webhook) {
+    const problems: { path: (string | number)[]; message: string }[] = [];
     if (webhook.url === undefined && (webhook.hooks === undefined || webhook.hooks.length === 0)) {
-      return [{ path: ['url'], message: 'an http webhook needs a url (or targetUrl, or hooks[].endpoint)' }];
+      problems.push({
+        path: ['url'],
+        message: 'an http webhook needs a url (or targetUrl, or hooks[].endpoint)',
+      });
     }
-    return [];
+    const oauth = oauth2Of(webhook.authentication);
+    if (oauth && !/^https?:\/\/[^/]/i.test(oauth.endpoint)) {
+      problems.push({
+        path: ['authentication', 'endpoint'],
+        message: 'the OAuth2 token endpoint must be an http(s) URL',
+      });
+    }
+    return problems;
   },
-  create: createHttp,
+  create: (ctx) => createHttp(ctx),
 };
