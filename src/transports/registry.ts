@@ -3,10 +3,18 @@
  * side effect). Plugins from `plugins.dir` are added through `register`.
  */
 import type { TransportModule } from './contract.ts';
+import { emailTransport } from './email/index.ts';
 import { httpTransport } from './http/index.ts';
+import { natsTransport } from './nats/index.ts';
+import { sftpTransport } from './sftp/index.ts';
 
 /** Built-in transports. */
-export const BUILTIN_TRANSPORTS: readonly TransportModule[] = [httpTransport];
+export const BUILTIN_TRANSPORTS: readonly TransportModule[] = [
+  httpTransport,
+  sftpTransport,
+  emailTransport,
+  natsTransport,
+];
 
 /** Seed 000 vendor types: not built in; a plugin must provide them. */
 export const VENDOR_TYPES: readonly string[] = [
