@@ -31,7 +31,18 @@ export interface AsyncValueTemplate {
   readonly entries?: readonly (readonly [string, ValueTemplate])[];
 }
 
-const jsonOf = (v: unknown): string => (v === undefined ? 'null' : (JSON.stringify(v) ?? 'null'));
+// Characters JSON.stringify would escape in a string (and surrogates, which it escapes when unpaired).
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * JSON text of a value. Strings that need no escaping are quoted by
+ * concatenation: the same bytes as JSON.stringify, about twice as fast here,
+ * and the body is flattened once at the end instead of once per value.
+ */
+function jsonOf(v: unknown): string {
+  if (typeof v === 'string') return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
+  return v === undefined ? 'null' : (JSON.stringify(v) ?? 'null');
+}
 
 /** A literal value: rendered as itself. */
 export function literalTemplate(value: unknown): SyncValueTemplate {

@@ -76,6 +76,37 @@ describe('compilePointer (RFC 6901)', () => {
     assert.equal(compilePointer('/s/length').get(doc), undefined);
   });
 
+  it('reads keys that are awkward inside generated code as plain keys', () => {
+    const keys = [
+      '"',
+      "'",
+      '\\',
+      '\n',
+      '\u2028',
+      '$' + '{x}',
+      '*/',
+      '`',
+      ')',
+      '};return 1;//',
+      'a b',
+      '\u0000',
+    ];
+    for (const key of keys) {
+      const source = `/${key.replace(/~/g, '~0').replace(/\//g, '~1')}/v`;
+      assert.equal(compilePointer(source).get({ [key]: { v: key } }), key, JSON.stringify(key));
+      assert.equal(compilePointer(source).get({ other: { v: 1 } }), undefined);
+    }
+  });
+
+  it('reads inherited names only as own keys, on objects and never on arrays', () => {
+    assert.equal(compilePointer('/o/length').get({ o: { length: 3 } }), 3);
+    assert.equal(compilePointer('/o/constructor').get({ o: JSON.parse('{"constructor": "own"}') }), 'own');
+    assert.equal(compilePointer('/list/map').get({ list: [1] }), undefined);
+    assert.equal(compilePointer('/list/length').get({ list: [1] }), undefined);
+    assert.equal(compilePointer('/o/hasOwnProperty').get({ o: {} }), undefined);
+    assert.equal(compilePointer('/o/__proto__/x').get(JSON.parse('{"o": {"__proto__": {"x": 1}}}')), 1);
+  });
+
   it('returns null values as null and missing ones as undefined', () => {
     assert.equal(compilePointer('/a').get({ a: null }), null);
     assert.equal(compilePointer('/a/b').get({ a: null }), undefined);

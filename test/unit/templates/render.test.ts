@@ -217,6 +217,26 @@ describe('body choice', () => {
     });
   });
 
+  it('writes strings exactly as JSON.stringify would, escapes included', () => {
+    const tpl = compileWebhookTemplates(
+      webhook({
+        url: 'https://h.example/',
+        body: { list: ['{/a}', '{/b}', '{/c}', '{/d}', '{/e}', '{/f}', '{/g}'], t: 'x{/a}' },
+      }),
+    );
+    const values = {
+      a: 'quote " and backslash \\',
+      b: 'line\nbreak\ttab\u0000nul\u001f',
+      c: 'lone \ud800 surrogate',
+      d: 'pair \ud83d\ude00 emoji',
+      e: 'separators \u2028\u2029',
+      f: 'plain ascii',
+      g: 'accents éà',
+    };
+    const out = renderSync(tpl, values);
+    assert.equal(out.body, JSON.stringify({ list: Object.values(values), t: `x${values.a}` }));
+  });
+
   it('keeps a __proto__ key of a template as plain data', () => {
     const tpl = compileWebhookTemplates(
       webhook({ url: 'https://h.example/', body: JSON.parse('{"__proto__": {"x": "{/n}"}}') }),
