@@ -11,13 +11,14 @@ import { createServer } from './api/server.ts';
 import { ConfigError, formatProblem } from './config/problems.ts';
 import type { Config } from './config/schema.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
+import { WebhookStates } from './dispatch/webhook-states.ts';
 import { createLogger } from './logging.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { DELIVERY_STATES, Outbox } from './outbox/store.ts';
 import type { Catalog } from './pipeline/catalog.ts';
 import { Intake } from './pipeline/intake.ts';
 import { loadCatalog } from './pipeline/load-catalog.ts';
-import type { Webhook } from './rules/webhook-schema.ts';
+import type { Webhook, WebhookState } from './rules/webhook-schema.ts';
 import { NatsSource } from './source/nats.ts';
 import type { TransportInstance } from './transports/contract.ts';
 import { TransportRegistry } from './transports/registry.ts';
@@ -47,8 +48,9 @@ export class App {
   readonly intake: Intake;
   readonly server;
   private current: Catalog;
-  /** Webhooks of the current catalog whose state holds their deliveries. */
-  private held: readonly string[] = [];
+  readonly states: WebhookStates;
+  /** The webhook-state gauge is recomputed at scrape time only after a change. */
+  private statesDirty = true;
   private readonly transports = new Map<string, TransportInstance>();
   private nats: NatsSource | undefined;
   private watcher: FSWatcher | undefined;
@@ -63,11 +65,35 @@ export class App {
     this.logger = opts.logger ?? createLogger(config.log.level);
     this.metrics = new Metrics({ perWebhookLabels: config.metrics.perWebhookLabels });
     this.current = this.compile().catalog;
-    this.held = heldIds(this.current);
     this.outbox = new Outbox(config.store.path);
     this.metrics.onScrape(() => {
       const depth = this.outbox.depth();
       for (const s of DELIVERY_STATES) this.metrics.queueDepth.set({ state: s }, depth[s]);
+      if (this.statesDirty) this.updateStateGauge();
+    });
+
+    const stateLog = this.logger.child({ component: 'state' });
+    this.states = new WebhookStates({
+      store: this.outbox,
+      settings: config.delivery.breaker,
+      onChange: (c) => {
+        this.statesDirty = true;
+        stateLog.warn(
+          { webhook: c.identifier, webhookId: c.webhookId, from: c.from, to: c.to, reason: c.reason },
+          'webhook state changed',
+        );
+        // Resumed: its held deliveries drain, oldest first.
+        if (c.to === 'Active') this.dispatcher.rescanWebhook(c.webhookId);
+      },
+      onBreaker: (w, t) => {
+        this.metrics.breakerTransitions.inc({ webhook: this.metrics.webhookLabel(w.identifier), to: t.to });
+        stateLog.info(
+          { webhook: w.identifier, webhookId: w.id, from: t.from, to: t.to, reason: t.reason },
+          'circuit breaker',
+        );
+        // Be back for the probe when the cooldown ends, even if nothing is due by then.
+        if (t.reopensAt !== undefined) this.dispatcher.notify(w.id, t.reopensAt);
+      },
     });
 
     this.dispatcher = new Dispatcher({
@@ -77,7 +103,20 @@ export class App {
       settings: config.delivery,
       metrics: this.metrics,
       logger: this.logger.child({ component: 'dispatch' }),
-      heldWebhookIds: () => this.held,
+      admission: this.states,
+      onAttempt: (w, result) => {
+        const now = Date.now();
+        if (result.outcome === 'permanent' && result.stopWebhook) {
+          this.states.setState(
+            w,
+            'Stopped',
+            `the receiver answered ${result.status ?? 410}: ${result.error}`,
+            now,
+          );
+          return;
+        }
+        this.states.record(w, result.outcome === 'success', now);
+      },
     });
     this.intake = new Intake({
       catalog: () => this.current,
@@ -118,6 +157,34 @@ export class App {
     });
   }
 
+  /**
+   * Sets a webhook's state by hand (API): `Stopped` holds its deliveries,
+   * `TooManyErrors` opens its breaker, `Active` resumes it and drains what
+   * was held. Returns undefined when the webhook does not exist.
+   */
+  setWebhookState(id: string, state: WebhookState, reason: string): { changed: boolean } | undefined {
+    const w = this.current.webhook(id);
+    if (!w) return undefined;
+    return { changed: this.states.setState(w, state, reason, Date.now()) };
+  }
+
+  /** `hookd_webhook_state{webhook,state}`: webhooks per identifier and state (identifiers may be shared). */
+  private updateStateGauge(): void {
+    this.statesDirty = false;
+    const counts = new Map<string, number>();
+    for (const w of this.current.rules.webhooks) {
+      const key = `${this.metrics.webhookLabel(w.identifier)}\0${this.states.stateOf(w)}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    this.metrics.webhookState.reset();
+    const labels = new Set([...counts.keys()].map((k) => k.split('\0')[0]!));
+    for (const webhook of labels) {
+      for (const state of ['Active', 'Stopped', 'TooManyErrors'] as const) {
+        this.metrics.webhookState.set({ webhook, state }, counts.get(`${webhook}\0${state}`) ?? 0);
+      }
+    }
+  }
+
   get catalog(): Catalog {
     return this.current;
   }
@@ -154,7 +221,7 @@ export class App {
     try {
       const { catalog } = this.compile();
       this.current = catalog;
-      this.held = heldIds(catalog);
+      this.statesDirty = true;
       this.metrics.configReloads.inc({ result: 'success' });
       this.logger.info({ reason, webhooks: catalog.size }, 'rules reloaded');
       this.dispatcher.wake();
@@ -233,8 +300,4 @@ export class App {
     })();
     return this.stopping;
   }
-}
-
-function heldIds(catalog: Catalog): string[] {
-  return catalog.rules.webhooks.filter((w) => w.state !== 'Active').map((w) => w.id);
 }

@@ -10,7 +10,9 @@ import type { Metrics } from '../metrics/metrics.ts';
 import type { AttemptResult, DueRow, Outbox } from '../outbox/store.ts';
 import type { Webhook } from '../rules/webhook-schema.ts';
 import type { RenderedRequest, SendResult, TransportInstance } from '../transports/contract.ts';
+import { TokenBucket } from './rate-limit.ts';
 import { nextRetryDelay, type RetryPolicy } from './retry-policy.ts';
+import type { Admission } from './webhook-states.ts';
 
 export interface DispatcherDeps {
   outbox: Outbox;
@@ -20,8 +22,11 @@ export interface DispatcherDeps {
   settings: Config['delivery'];
   metrics: Metrics;
   logger: Logger;
-  /** Ids of webhooks whose deliveries are held (Stopped, TooManyErrors); cheap, called per pump. */
-  heldWebhookIds?: () => readonly string[];
+  /** Whether a webhook may get new attempts now (state, breaker); absent: always. */
+  admission?: {
+    admit(webhook: Webhook, now: number): Admission;
+    probeStarted(webhook: Webhook): void;
+  };
   /** Told of every finished attempt (breaker bookkeeping, state changes). */
   onAttempt?: (webhook: Webhook, result: SendResult, attempt: AttemptResult) => void;
   now?: () => number;
@@ -49,6 +54,10 @@ export class Dispatcher {
   /** Per webhook: when it was last served, for round-robin among equals. */
   private readonly served = new Map<string, number>();
   private serveTick = 0;
+  /** Rate limits of webhooks that have one. */
+  private readonly buckets = new Map<string, TokenBucket>();
+  /** The earliest time a held webhook (breaker cooldown, rate limit) may go again. */
+  private heldUntil = Number.POSITIVE_INFINITY;
   private results: AttemptResult[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private wakeTimer: NodeJS.Timeout | undefined;
@@ -75,6 +84,12 @@ export class Dispatcher {
   rescan(): void {
     for (const { webhookId, at } of this.deps.outbox.dueByWebhook()) this.dueAt.set(webhookId, at);
     this.wake();
+  }
+
+  /** Re-reads one webhook's earliest pending delivery (it was resumed, or its deliveries requeued). */
+  rescanWebhook(webhookId: string): void {
+    const next = this.deps.outbox.nextDueOf(webhookId, [...(this.excluded.get(webhookId) ?? [])]);
+    if (next !== undefined) this.notify(webhookId, next);
   }
 
   /** New or requeued deliveries of `webhookId` are due at `at`. */
@@ -121,6 +136,7 @@ export class Dispatcher {
    */
   private pump(): void {
     const { outbox, settings } = this.deps;
+    this.heldUntil = Number.POSITIVE_INFINITY;
     try {
       do {
         this.again = false;
@@ -128,13 +144,40 @@ export class Dispatcher {
         let capacity = settings.concurrency - this.inflight.size;
         if (capacity <= 0) break;
         const now = this.now();
-        const held = new Set(this.deps.heldWebhookIds?.() ?? []);
-        const ready: { id: string; webhook: Webhook | undefined; priority: number; free: number }[] = [];
+        const ready: {
+          id: string;
+          webhook: Webhook | undefined;
+          priority: number;
+          free: number;
+          probe: boolean;
+        }[] = [];
         for (const [id, at] of this.dueAt) {
-          if (at > now || held.has(id)) continue;
+          if (at > now) continue;
           const webhook = this.deps.webhook(id);
-          const free = this.limitFor(webhook) - (this.busy.get(id) ?? 0);
-          if (free > 0) ready.push({ id, webhook, priority: webhook?.priority ?? 0, free });
+          let free = this.limitFor(webhook) - (this.busy.get(id) ?? 0);
+          if (free <= 0) continue;
+          let probe = false;
+          if (webhook) {
+            const gate = this.deps.admission?.admit(webhook, now);
+            if (gate) {
+              if (gate.allowed <= 0) {
+                if (gate.wakeAt !== undefined) this.heldUntil = Math.min(this.heldUntil, gate.wakeAt);
+                continue;
+              }
+              free = Math.min(free, gate.allowed);
+              probe = gate.probe;
+            }
+            const bucket = this.bucketFor(webhook, now);
+            if (bucket) {
+              const tokens = bucket.available(now);
+              if (tokens <= 0) {
+                this.heldUntil = Math.min(this.heldUntil, bucket.nextAt(now));
+                continue;
+              }
+              free = Math.min(free, tokens);
+            }
+          }
+          ready.push({ id, webhook, priority: webhook?.priority ?? 0, free, probe });
         }
         ready.sort(
           (a, b) => a.priority - b.priority || (this.served.get(a.id) ?? 0) - (this.served.get(b.id) ?? 0),
@@ -144,17 +187,22 @@ export class Dispatcher {
           if (capacity <= 0) break;
           const want = Math.min(r.free, capacity);
           const skip = this.excludedOf(r.id);
-          const rows = outbox.due(r.id, now, want, [...skip]);
+          // A half-open probe takes the earliest pending delivery, due or not.
+          const rows = outbox.due(r.id, r.probe ? Number.MAX_SAFE_INTEGER : now, want, [...skip]);
+          if (r.webhook) {
+            if (r.probe && rows.length) this.deps.admission?.probeStarted(r.webhook);
+            if (rows.length) this.buckets.get(r.id)?.take(rows.length, now);
+          }
           for (const row of rows) this.run(row, r.webhook);
           started += rows.length;
           capacity -= rows.length;
           this.served.set(r.id, ++this.serveTick);
-          if (rows.length < want) {
+          if (rows.length < want && !r.probe) {
             // Nothing more due now: remember when this webhook's next delivery is.
             const next = outbox.nextDueOf(r.id, [...skip]);
             if (next === undefined) this.dueAt.delete(r.id);
             else this.dueAt.set(r.id, next);
-          }
+          } else if (r.probe && rows.length === 0) this.dueAt.delete(r.id);
         }
         outbox.claimed(started);
       } while (this.again);
@@ -166,6 +214,16 @@ export class Dispatcher {
     }
   }
 
+  private bucketFor(w: Webhook, now: number): TokenBucket | undefined {
+    if (!w.rateLimit) return undefined;
+    let b = this.buckets.get(w.id);
+    if (!b) {
+      b = new TokenBucket(w.rateLimit.perSecond, w.rateLimit.burst, now);
+      this.buckets.set(w.id, b);
+    }
+    return b;
+  }
+
   /** Sleeps until the earliest future due time (completions and notifications wake it sooner). */
   private scheduleWake(): void {
     if (this.stopped) return;
@@ -173,6 +231,7 @@ export class Dispatcher {
     const now = this.now();
     let next = Number.POSITIVE_INFINITY;
     for (const at of this.dueAt.values()) if (at > now && at < next) next = at;
+    if (this.heldUntil > now) next = Math.min(next, this.heldUntil);
     const delay = Math.min(IDLE_POLL_MS, Number.isFinite(next) ? next - now : IDLE_POLL_MS);
     this.wakeTimer = setTimeout(() => this.wake(), Math.max(1, delay));
     this.wakeTimer.unref?.();

@@ -64,4 +64,11 @@ CREATE TABLE IF NOT EXISTS webhooks (
   created_at  INTEGER NOT NULL,
   updated_at  INTEGER NOT NULL
 );
+
+-- Integer aliases of API webhooks, for the seed APIs whose ids are integers
+-- (000 id, 001 WebhookId). AUTOINCREMENT: a deleted webhook's number is never reused.
+CREATE TABLE IF NOT EXISTS webhook_numbers (
+  number      INTEGER PRIMARY KEY AUTOINCREMENT,
+  webhook_id  TEXT NOT NULL UNIQUE
+);
 `;

@@ -355,6 +355,27 @@ export class Outbox {
     return this.db.prepare(`SELECT * FROM rejected_events ORDER BY id DESC LIMIT ?`).all(limit) as never;
   }
 
+  loadWebhookStates(): { webhookId: string; state: string; reason: string | null; data: string | null }[] {
+    return this.db
+      .prepare(`SELECT webhook_id AS webhookId, state, reason, data FROM webhook_states`)
+      .all() as never;
+  }
+
+  saveWebhookState(
+    webhookId: string,
+    state: string,
+    reason: string | null,
+    data: string | null,
+    now: number,
+  ): void {
+    this.db
+      .prepare(
+        `INSERT INTO webhook_states (webhook_id, state, reason, data, updated_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (webhook_id) DO UPDATE SET state = excluded.state, reason = excluded.reason, data = excluded.data, updated_at = excluded.updated_at`,
+      )
+      .run(webhookId, state, reason, data, now);
+  }
+
   /** A cheap write to prove the store is writable (readiness). */
   probe(): void {
     this.db.prepare(`SELECT 1`).get();

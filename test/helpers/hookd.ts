@@ -115,13 +115,14 @@ export interface HookdProcess {
 export async function spawnHookd(
   dirs: TestDirs,
   env: Record<string, string>,
-  opts: { configPath?: string } = {},
+  opts: { configPath?: string; nodeArgs?: string[] } = {},
 ): Promise<HookdProcess> {
   const port = await freePort();
   let output = '';
   const child = spawn(
     process.execPath,
     [
+      ...(opts.nodeArgs ?? []),
       '--import',
       'tsx',
       'src/cli.ts',
