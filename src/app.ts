@@ -7,15 +7,19 @@ import { type FSWatcher, watch } from 'node:fs';
 import type { Logger } from 'pino';
 import { Authenticator } from './api/auth.ts';
 import { registerIngest } from './api/ingest.ts';
+import { registerManagementApi } from './api/management.ts';
 import { createServer } from './api/server.ts';
+import { WebhookService } from './api/webhook-service.ts';
 import { ConfigError, formatProblem } from './config/problems.ts';
 import type { Config } from './config/schema.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { WebhookStates } from './dispatch/webhook-states.ts';
 import { createLogger } from './logging.ts';
 import { Metrics } from './metrics/metrics.ts';
+import { DeliveryQueries } from './outbox/delivery-queries.ts';
 import { DELIVERY_STATES, Outbox } from './outbox/store.ts';
-import type { Catalog } from './pipeline/catalog.ts';
+import { WebhookStore } from './outbox/webhook-store.ts';
+import { buildCatalog, type Catalog } from './pipeline/catalog.ts';
 import { Intake } from './pipeline/intake.ts';
 import { loadCatalog } from './pipeline/load-catalog.ts';
 import type { Webhook, WebhookState } from './rules/webhook-schema.ts';
@@ -48,6 +52,10 @@ export class App {
   readonly intake: Intake;
   readonly server;
   private current: Catalog;
+  /** Webhooks created through the API (stored in the outbox database); they join the file webhooks in the catalog. */
+  readonly webhooks: WebhookService;
+  /** The file webhooks of the catalog in force: API writes recompile with these, without re-reading the files. */
+  private fileWebhooks: readonly Webhook[] = [];
   readonly states: WebhookStates;
   /** The webhook-state gauge is recomputed at scrape time only after a change. */
   private statesDirty = true;
@@ -64,8 +72,24 @@ export class App {
     this.config = config;
     this.logger = opts.logger ?? createLogger(config.log.level);
     this.metrics = new Metrics({ perWebhookLabels: config.metrics.perWebhookLabels });
-    this.current = this.compile().catalog;
     this.outbox = new Outbox(config.store.path);
+    this.webhooks = new WebhookService({
+      store: new WebhookStore(this.outbox.db),
+      registry: this.registry,
+      logger: this.logger.child({ component: 'api' }),
+      catalog: () => this.current,
+      build: (api) => this.build(api),
+      install: (catalog) => this.install(catalog),
+    });
+    try {
+      this.webhooks.load();
+      const loaded = this.compile();
+      this.current = loaded.catalog;
+      this.fileWebhooks = loaded.fileWebhooks;
+    } catch (err) {
+      this.outbox.close();
+      throw err;
+    }
     this.metrics.onScrape(() => {
       const depth = this.outbox.depth();
       for (const s of DELIVERY_STATES) this.metrics.queueDepth.set({ state: s }, depth[s]);
@@ -144,10 +168,24 @@ export class App {
       onReceived: (n) => this.metrics.eventsReceived.inc({ source: 'http' }, n),
       onRejected: (reason) => this.metrics.eventsRejected.inc({ reason }),
     });
+    registerManagementApi(this.server, {
+      auth: this.auth,
+      service: this.webhooks,
+      registry: this.registry,
+      catalog: () => this.current,
+      outbox: this.outbox,
+      deliveries: new DeliveryQueries(this.outbox.db),
+      stateOf: (w) => this.states.stateOf(w),
+      setState: (id, state, reason) => this.setWebhookState(id, state, reason),
+      rescan: () => this.dispatcher.rescan(),
+      transport: (type) => this.transport(type),
+      timeoutMs: config.delivery.timeoutMs,
+      logger: this.logger.child({ component: 'api' }),
+    });
   }
 
-  private compile(extra: readonly Webhook[] = []) {
-    return loadCatalog({
+  private compile(extra: readonly Webhook[] = this.webhooks.list()) {
+    const loaded = loadCatalog({
       config: this.config,
       rulesDir: this.opts.rulesDir,
       registry: this.registry,
@@ -155,6 +193,9 @@ export class App {
       onConditionError: (w) =>
         this.metrics.conditionErrors.inc({ webhook: this.metrics.webhookLabel(w.identifier) }),
     });
+    // Their series exist at zero from now on, so the first failure shows in rates and alerts.
+    this.metrics.initWebhooks(loaded.catalog.rules.webhooks);
+    return loaded;
   }
 
   /**
@@ -189,6 +230,24 @@ export class App {
     return this.current;
   }
 
+  /** A catalog of the file webhooks in force and `api` (after an API write); throws `CatalogError`. */
+  private build(api: readonly Webhook[]): Catalog {
+    const fileIds = new Set(this.fileWebhooks.map((w) => w.id));
+    return buildCatalog([...this.fileWebhooks, ...api.filter((w) => !fileIds.has(w.id))], {
+      registry: this.registry,
+      attributes: this.config.events.attributes,
+      onConditionError: (w) =>
+        this.metrics.conditionErrors.inc({ webhook: this.metrics.webhookLabel(w.identifier) }),
+    });
+  }
+
+  /** Swaps in a catalog built after an API write: one assignment, so no event sees half of it. */
+  private install(catalog: Catalog): void {
+    this.current = catalog;
+    this.statesDirty = true;
+    this.dispatcher.wake();
+  }
+
   private transport(type: string): TransportInstance | undefined {
     let t = this.transports.get(type);
     if (!t) {
@@ -206,12 +265,7 @@ export class App {
 
   private readiness(): Record<string, boolean> {
     const checks: Record<string, boolean> = {};
-    try {
-      this.outbox.probe();
-      checks.store = true;
-    } catch {
-      checks.store = false;
-    }
+    checks.store = this.outbox.probe();
     if (this.config.nats.url) checks.nats = this.nats?.connected ?? false;
     return checks;
   }
@@ -219,15 +273,16 @@ export class App {
   /** Validates everything, then swaps the catalog at once; an invalid change keeps the old rules. */
   reload(reason: string): ReloadResult {
     try {
-      const { catalog } = this.compile();
+      const { catalog, fileWebhooks } = this.compile();
       this.current = catalog;
+      this.fileWebhooks = fileWebhooks;
       this.statesDirty = true;
-      this.metrics.configReloads.inc({ result: 'success' });
+      this.metrics.configReloaded(true);
       this.logger.info({ reason, webhooks: catalog.size }, 'rules reloaded');
       this.dispatcher.wake();
       return { ok: true, webhooks: catalog.size, errors: [] };
     } catch (err) {
-      this.metrics.configReloads.inc({ result: 'error' });
+      this.metrics.configReloaded(false);
       const errors = err instanceof ConfigError ? err.problems.map(formatProblem) : [(err as Error).message];
       this.logger.error({ reason, errors }, 'rules reload failed; the previous rules stay in force');
       return { ok: false, webhooks: this.current.size, errors };

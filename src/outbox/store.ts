@@ -103,6 +103,11 @@ export class Outbox {
   private readonly stmts;
   /** Live counts by state, kept in memory so scrapes never count the table. */
   private readonly counts = new Map<DeliveryState, number>();
+  /**
+   * Whether new events can be stored: false after intake failed to write
+   * (disk full, I/O error) until an intake write works again. Readiness reports it.
+   */
+  writable = true;
 
   constructor(readonly path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -179,36 +184,38 @@ export class Outbox {
     let added = 0;
     let failed = 0;
     this.db.pragma('synchronous = FULL');
-    this.db.transaction(() => {
-      for (const d of deliveries) {
-        const state = d.renderError === undefined ? 'pending' : 'failed';
-        const r = this.stmts.insert.run({ ...d, state, lastError: d.renderError ?? null });
-        if (r.changes === 0) continue;
-        added++;
-        if (d.renderError !== undefined) {
-          failed++;
-          this.stmts.insertAttempt.run(d.id, 1, d.receivedAt, 0, 'permanent', null, d.renderError, null);
-          this.stmts.finish.run({
-            id: d.id,
-            state: 'failed',
-            attempt: 1,
-            at: d.receivedAt,
-            now: d.receivedAt,
-            error: d.renderError,
-          });
+    this.guard(true, () =>
+      this.db.transaction(() => {
+        for (const d of deliveries) {
+          const state = d.renderError === undefined ? 'pending' : 'failed';
+          const r = this.stmts.insert.run({ ...d, state, lastError: d.renderError ?? null });
+          if (r.changes === 0) continue;
+          added++;
+          if (d.renderError !== undefined) {
+            failed++;
+            this.stmts.insertAttempt.run(d.id, 1, d.receivedAt, 0, 'permanent', null, d.renderError, null);
+            this.stmts.finish.run({
+              id: d.id,
+              state: 'failed',
+              attempt: 1,
+              at: d.receivedAt,
+              now: d.receivedAt,
+              error: d.renderError,
+            });
+          }
         }
-      }
-      for (const r of rejections) {
-        this.stmts.reject.run(
-          r.receivedAt,
-          r.source,
-          r.subject ?? null,
-          r.reason,
-          r.detail ?? null,
-          r.payload ?? null,
-        );
-      }
-    })();
+        for (const r of rejections) {
+          this.stmts.reject.run(
+            r.receivedAt,
+            r.source,
+            r.subject ?? null,
+            r.reason,
+            r.detail ?? null,
+            r.payload ?? null,
+          );
+        }
+      })(),
+    );
     this.bump('pending', added - failed);
     this.bump('failed', failed);
     return added;
@@ -257,28 +264,30 @@ export class Outbox {
    */
   complete(results: readonly AttemptResult[], now: number): void {
     this.db.pragma('synchronous = NORMAL');
-    this.db.transaction(() => {
-      for (const r of results) {
-        this.stmts.insertAttempt.run(
-          r.deliveryId,
-          r.attempt,
-          r.startedAt,
-          r.durationMs,
-          r.outcome,
-          r.status ?? null,
-          r.error ?? null,
-          r.response ?? null,
-        );
-        this.stmts.finish.run({
-          id: r.deliveryId,
-          state: r.next.state,
-          attempt: r.attempt,
-          at: r.next.state === 'pending' ? r.next.at : now,
-          now,
-          error: r.outcome === 'success' ? null : (r.error ?? null),
-        });
-      }
-    })();
+    this.guard(false, () =>
+      this.db.transaction(() => {
+        for (const r of results) {
+          this.stmts.insertAttempt.run(
+            r.deliveryId,
+            r.attempt,
+            r.startedAt,
+            r.durationMs,
+            r.outcome,
+            r.status ?? null,
+            r.error ?? null,
+            r.response ?? null,
+          );
+          this.stmts.finish.run({
+            id: r.deliveryId,
+            state: r.next.state,
+            attempt: r.attempt,
+            at: r.next.state === 'pending' ? r.next.at : now,
+            now,
+            error: r.outcome === 'success' ? null : (r.error ?? null),
+          });
+        }
+      })(),
+    );
     for (const r of results) {
       this.bump('inflight', -1);
       this.bump(r.next.state, 1);
@@ -376,9 +385,21 @@ export class Outbox {
       .run(webhookId, state, reason, data, now);
   }
 
-  /** A cheap write to prove the store is writable (readiness). */
-  probe(): void {
-    this.db.prepare(`SELECT 1`).get();
+  /** Runs a write, rethrowing failures as `StoreError`; intake writes also set `writable`. */
+  private guard<T>(intake: boolean, fn: () => T): T {
+    try {
+      const r = fn();
+      if (intake) this.writable = true;
+      return r;
+    } catch (err) {
+      if (intake) this.writable = false;
+      throw new StoreError('the outbox could not be written', { cause: err });
+    }
+  }
+
+  /** Readiness: can new events be stored? (Redeliveries and new requests keep trying, so recovery shows.) */
+  probe(): boolean {
+    return this.db.open && this.writable;
   }
 
   close(): void {

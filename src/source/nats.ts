@@ -42,6 +42,7 @@ export class NatsSource {
   private flushing: Promise<void> | undefined;
   private stopped = false;
   private storeHealthy = true;
+  private storeBackoffMs = 0;
   private pendingTimer: NodeJS.Timeout | undefined;
   private readonly settings;
 
@@ -172,15 +173,18 @@ export class NatsSource {
       await this.deps.accept(events, rejections);
     } catch (err) {
       // Not stored: never ack. Redelivery after a delay; the store may recover meanwhile.
+      this.storeBackoffMs = Math.min(this.storeBackoffMs * 2 || 250, 5000);
       if (this.storeHealthy)
         this.deps.logger.error({ err }, 'could not store events; not acknowledging them');
       this.storeHealthy = false;
       for (const m of batch) m.nak(NAK_DELAY_MS);
-      await new Promise((r) => setTimeout(r, 500));
+      // Pause consuming: nothing can be stored; what is buffered waits and is redelivered later.
+      await new Promise((r) => setTimeout(r, this.storeBackoffMs));
       return;
     }
     if (!this.storeHealthy) this.deps.logger.info('storing events works again');
     this.storeHealthy = true;
+    this.storeBackoffMs = 0;
     this.deps.onReceived(events.length);
     for (const r of rejections) {
       this.deps.onRejected(r.reason);

@@ -1,0 +1,94 @@
+/**
+ * Issue 6, acceptance 5 (store half): when the outbox cannot be written
+ * (a real SQLITE_FULL, produced by capping the database's page count),
+ * hookd stops acknowledging, reports it on /readyz, and resumes when writes
+ * work again, losing nothing.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { type RunningHookd, startHookd } from '../helpers/hookd.ts';
+import { type NatsServer, startNats } from '../helpers/nats-server.ts';
+import { type Receiver, startReceiver } from '../helpers/receiver.ts';
+
+let nats: NatsServer;
+let receiver: Receiver;
+let hookd: RunningHookd;
+
+before(async () => {
+  [nats, receiver] = await Promise.all([startNats(), startReceiver()]);
+  hookd = await startHookd({
+    rules: { 'r.yaml': `webhooks:\n  - identifier: sink\n    url: ${receiver.url}/in\n` },
+    config: { nats: { url: nats.url } },
+  });
+});
+
+after(async () => {
+  await hookd?.stop();
+  await Promise.all([receiver?.close(), nats?.stop()]);
+});
+
+async function until(fn: () => boolean | Promise<boolean>, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('a full disk stops acknowledging, shows on /readyz, and recovers without loss', async () => {
+  const nc = await connect({ servers: nats.url });
+  const jsm = await jetstreamManager(nc);
+  await until(
+    async () => !!(await jsm.consumers.info('EVENTS', 'hookd').catch(() => undefined)),
+    10_000,
+    'the consumer',
+  );
+  const js = jetstream(nc);
+  await js.publish('events.a', JSON.stringify({ id: 'before', type: 'x.y' }));
+  await receiver.waitFor(1, 10_000);
+
+  // Fill the disk: no page may be added any more.
+  const db = hookd.app.outbox.db;
+  const pages = db.pragma('page_count', { simple: true }) as number;
+  db.pragma(`max_page_count = ${pages}`);
+  const big = 'x'.repeat(2000);
+  for (let i = 0; i < 60; i++)
+    await js.publish('events.a', JSON.stringify({ id: `during-${i}`, type: 'x.y', pad: big }));
+
+  await until(
+    () => hookd.logs.some((l) => l.msg === 'could not store events; not acknowledging them'),
+    10_000,
+    'the store to fail',
+  );
+  await until(
+    async () => (await fetch(`${hookd.url}/readyz`)).status === 503,
+    10_000,
+    '/readyz to report the store',
+  );
+  const ready = (await (await fetch(`${hookd.url}/readyz`)).json()) as { checks: Record<string, boolean> };
+  assert.equal(ready.checks.store, false);
+  const info = await jsm.consumers.info('EVENTS', 'hookd');
+  assert.ok(
+    info.num_ack_pending + info.num_pending > 0,
+    'the events that could not be stored are not acknowledged',
+  );
+  assert.ok(
+    hookd.logs.some((l) => l.msg === 'could not store events; not acknowledging them'),
+    'logged',
+  );
+
+  // Free the disk again.
+  db.pragma('max_page_count = 4294967294');
+  await receiver.waitFor(61, 30_000);
+  const ids = new Set(receiver.requests.map((r) => JSON.parse(r.body).id));
+  for (let i = 0; i < 60; i++) assert.ok(ids.has(`during-${i}`), `during-${i} arrived`);
+  await until(async () => (await fetch(`${hookd.url}/readyz`)).status === 200, 10_000, '/readyz to recover');
+  await until(
+    async () => (await jsm.consumers.info('EVENTS', 'hookd')).num_ack_pending === 0,
+    10_000,
+    'all acknowledged',
+  );
+  await nc.close();
+});
