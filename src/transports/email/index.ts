@@ -19,6 +19,7 @@ import type {
   TransportModule,
 } from '../contract.ts';
 import { permanent, retryable, success } from '../contract.ts';
+import { renderedField } from '../fields.ts';
 import { findRefusal, NetworkGuard } from '../net/guard.ts';
 
 const Addresses = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
@@ -84,8 +85,10 @@ function attachments(
   d: Delivery,
   data: EmailData,
 ): { filename: string; content: Buffer; contentType?: string }[] {
-  const rendered = d.request.fields.attachments;
-  const list = Array.isArray(rendered) ? rendered : (data.attachments ?? []);
+  const rendered = renderedField(d, data, 'attachments');
+  if (rendered === undefined) return [];
+  if (!Array.isArray(rendered)) throw new EmailFieldError('the attachments template did not render a list');
+  const list: unknown[] = rendered;
   return list.map((raw, i) => {
     const a = raw as Record<string, unknown>;
     const spec = data.attachments?.[i];
@@ -126,21 +129,20 @@ export function createEmail(ctx: TransportContext): TransportInstance {
   const guard = new NetworkGuard(ctx.security, ctx.network);
   return {
     async send(d: Delivery, signal: AbortSignal): Promise<SendResult> {
-      const f = d.request.fields;
       let data: EmailData;
       let message: SendMailOptions;
       try {
         data = EmailDataSchema.parse(d.webhook.data);
-        const html = text(f.html ?? data.html, 'html', false);
-        let body = text(f.text ?? data.text, 'text', false);
+        const html = text(renderedField(d, data, 'html'), 'html', false);
+        let body = text(renderedField(d, data, 'text'), 'text', false);
         if (body === undefined && html === undefined) body = d.request.body;
         message = {
-          from: text(f.from ?? data.from, 'from', true),
-          to: addresses(f.to ?? data.to, 'to', true),
-          cc: addresses(f.cc ?? data.cc, 'cc', false),
-          bcc: addresses(f.bcc ?? data.bcc, 'bcc', false),
-          replyTo: text(f.replyTo ?? data.replyTo, 'replyTo', false),
-          subject: text(f.subject ?? data.subject, 'subject', false) ?? d.eventType,
+          from: text(renderedField(d, data, 'from'), 'from', true),
+          to: addresses(renderedField(d, data, 'to'), 'to', true),
+          cc: addresses(renderedField(d, data, 'cc'), 'cc', false),
+          bcc: addresses(renderedField(d, data, 'bcc'), 'bcc', false),
+          replyTo: text(renderedField(d, data, 'replyTo'), 'replyTo', false),
+          subject: text(renderedField(d, data, 'subject'), 'subject', false) ?? d.eventType,
           text: body,
           html,
           attachments: attachments(d, data),

@@ -29,6 +29,7 @@ import type {
   TransportModule,
 } from '../contract.ts';
 import { permanent, retryable, success } from '../contract.ts';
+import { renderedField } from '../fields.ts';
 import { findRefusal, NetworkGuard } from '../net/guard.ts';
 
 export const NatsDataSchema = z.strictObject({
@@ -142,7 +143,7 @@ export function createNats(ctx: TransportContext): TransportInstance {
       } catch (err) {
         return permanent(`invalid nats data: ${(err as z.ZodError).issues?.[0]?.message ?? String(err)}`);
       }
-      const rendered = d.request.fields.subject ?? data.subject;
+      const rendered = renderedField(d, data, 'subject');
       if (typeof rendered !== 'string' || rendered === '') {
         return permanent('the subject template found no value in the event');
       }

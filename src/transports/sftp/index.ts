@@ -14,6 +14,7 @@ import type {
   TransportModule,
 } from '../contract.ts';
 import { success } from '../contract.ts';
+import { renderedField } from '../fields.ts';
 import { findRefusal, NetworkGuard } from '../net/guard.ts';
 import { classifySftpError, SftpConfigError } from './classify.ts';
 import { type Connection, SftpPool } from './pool.ts';
@@ -74,7 +75,7 @@ function pathField(value: unknown, name: string): string {
 }
 
 function fileNameOf(d: Delivery, data: SftpData): string {
-  const rendered = d.request.fields.fileName ?? data.fileName;
+  const rendered = renderedField(d, data, 'fileName');
   // Default: the event id, made safe for a file name.
   const name =
     rendered === undefined ? `${d.eventId.replace(/[/\\\0]/g, '_')}.json` : pathField(rendered, 'fileName');
@@ -86,7 +87,7 @@ function fileNameOf(d: Delivery, data: SftpData): string {
 
 function contentOf(d: Delivery, data: SftpData): Buffer {
   if (data.content === undefined) return Buffer.from(d.request.body, 'utf8');
-  const v = d.request.fields.content;
+  const v = renderedField(d, data, 'content');
   if (v === null || v === undefined)
     throw new SftpConfigError('the content template found no value in the event');
   const s = typeof v === 'string' ? v : JSON.stringify(v);
@@ -112,7 +113,8 @@ export function createSftp(ctx: TransportContext, opts: { idleMs?: number } = {}
       let body: Buffer;
       try {
         data = SftpDataSchema.parse(d.webhook.data);
-        directory = pathField(d.request.fields.directory ?? data.directory, 'directory');
+        // An empty directory (the default) is the login directory, rendered or not.
+        directory = data.directory === '' ? '' : pathField(renderedField(d, data, 'directory'), 'directory');
         fileName = fileNameOf(d, data);
         body = contentOf(d, data);
       } catch (err) {
@@ -139,6 +141,7 @@ export function createSftp(ctx: TransportContext, opts: { idleMs?: number } = {}
         createDirectories: data.createDirectories,
         tag: d.id.slice(0, 8),
         signal,
+        alive: () => !conn.closed,
       });
       // The upload is released when it settles, however the send ends.
       const settled = work.then(

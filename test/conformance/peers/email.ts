@@ -21,7 +21,7 @@ export const emailPeer: PeerFactory = {
           subject: 'Event {/data/marker}',
           ...data,
         },
-        { body: bodyFor(marker), fields: { to, subject: `Event ${marker}` } },
+        { body: bodyFor(marker), fields: { from: 'hookd@example.com', to, subject: `Event ${marker}` } },
       );
     return {
       module: emailTransport,
