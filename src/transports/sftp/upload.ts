@@ -19,6 +19,35 @@ type Cb<T> = (err: Error | undefined | null, value?: T) => void;
 const call = <T>(fn: (cb: Cb<T>) => void): Promise<T> =>
   new Promise<T>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value as T))));
 
+/**
+ * Whether requests on this SFTP session can still be answered: ssh2 accepts
+ * requests on a closed channel and never calls back, so cleanup after a lost
+ * connection must not wait on them.
+ */
+export function sessionOpen(sftp: SFTPWrapper): boolean {
+  // `outgoing` is ssh2's channel state (not in its typings).
+  const state = (sftp as unknown as { outgoing?: { state?: string } }).outgoing?.state;
+  return state === undefined || state === 'open';
+}
+
+/** Best-effort cleanup: skipped on a closed session, and never waits longer than `ms`. */
+function bestEffort(
+  sftp: SFTPWrapper,
+  alive: () => boolean,
+  fn: (cb: Cb<void>) => void,
+  ms = 2_000,
+): Promise<void> {
+  if (!alive() || !sessionOpen(sftp)) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    fn(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 const stat = (s: SFTPWrapper, p: string) => call<Stats>((cb) => s.stat(p, cb));
 
 /** Creates `dir` and its missing parents (tolerating a concurrent creator). */
@@ -102,6 +131,8 @@ export interface UploadOptions {
   /** Tag in the temporary name, for operators reading a listing. */
   tag: string;
   signal: AbortSignal;
+  /** False once the SSH connection is gone (cleanup is then skipped). */
+  alive: () => boolean;
 }
 
 /** The hidden temporary name an upload of `fileName` uses (pollers matching `*.json` skip it). */
@@ -128,9 +159,9 @@ export async function upload(sftp: SFTPWrapper, data: Buffer, o: UploadOptions):
     await renameOver(sftp, temp, final);
     return final;
   } catch (err) {
-    // Best effort: on a dead connection these fail too, and the temp name stays hidden.
-    if (open) await call<void>((cb) => sftp.close(handle, cb)).catch(() => {});
-    await call<void>((cb) => sftp.unlink(temp, cb)).catch(() => {});
+    // Best effort: on a dead connection these cannot run, and the temp name stays hidden.
+    if (open) await bestEffort(sftp, o.alive, (cb) => sftp.close(handle, cb));
+    await bestEffort(sftp, o.alive, (cb) => sftp.unlink(temp, cb));
     throw err;
   }
 }
