@@ -166,9 +166,11 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
     child.stderr?.on('data', onData);
     child.once('exit', onExit);
   });
-  const sessions = () => {
+  /** Every process below the listener: per-connection monitors and their unprivileged children. */
+  const sessions = (parent = child.pid): number[] => {
+    let kids: number[];
     try {
-      return execFileSync('pgrep', ['-P', String(child.pid)])
+      kids = execFileSync('pgrep', ['-P', String(parent)])
         .toString()
         .trim()
         .split(/\s+/)
@@ -177,9 +179,11 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
     } catch {
       return [];
     }
+    return kids.flatMap((k) => [k, ...sessions(k)]);
   };
   const kill = async () => {
-    // sshd -D forks one process per connection; they outlive the listener unless ended too.
+    // sshd -D forks a monitor per connection, which forks the process holding the socket;
+    // both outlive the listener unless ended too.
     for (const pid of sessions()) {
       try {
         process.kill(pid, 'SIGKILL');
