@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AddressPolicy, blockedReason, parseCidr, parseIp } from '../../../src/transports/net/address-policy.ts';
+import {
+  AddressPolicy,
+  blockedReason,
+  parseCidr,
+  parseIp,
+} from '../../../src/transports/net/address-policy.ts';
 
 describe('address policy: addresses refused by default', () => {
   const cases: [string, RegExp][] = [
@@ -42,7 +47,14 @@ describe('address policy: addresses refused by default', () => {
 });
 
 describe('address policy: public addresses pass', () => {
-  for (const address of ['93.184.216.34', '8.8.8.8', '172.32.0.1', '172.15.255.255', '2606:4700::1111', '::ffff:8.8.8.8']) {
+  for (const address of [
+    '93.184.216.34',
+    '8.8.8.8',
+    '172.32.0.1',
+    '172.15.255.255',
+    '2606:4700::1111',
+    '::ffff:8.8.8.8',
+  ]) {
     it(`${address} is allowed`, () => assert.equal(blockedReason(address), undefined));
   }
 });
@@ -67,7 +79,13 @@ describe('address policy: settings', () => {
     assert.equal(p.check('x', '169.254.169.254'), undefined);
   });
   it('the allow list takes host names, *.suffixes, addresses and CIDRs', () => {
-    const p = new AddressPolicy(false, ['sftp.internal', '*.corp.example', '10.1.2.3', '192.168.0.0/16', 'fd00::/8']);
+    const p = new AddressPolicy(false, [
+      'sftp.internal',
+      '*.corp.example',
+      '10.1.2.3',
+      '192.168.0.0/16',
+      'fd00::/8',
+    ]);
     assert.equal(p.check('sftp.internal', '10.9.9.9'), undefined);
     assert.equal(p.check('SFTP.Internal.', '10.9.9.9'), undefined);
     assert.equal(p.check('a.corp.example', '10.9.9.9'), undefined);

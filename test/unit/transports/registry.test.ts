@@ -30,7 +30,8 @@ describe('transport registry', () => {
     assert.equal(registry.resolveType('carrier-pigeon'), undefined);
     const msg = registry.unknownTypeMessage('carrier-pigeon');
     assert.match(msg, /unknown webhook type "carrier-pigeon"/);
-    for (const t of ['email', 'http', 'nats', 'sftp', 'sftp-document', 'sftp-email', 'webhook']) assert.ok(msg.includes(t), t);
+    for (const t of ['email', 'http', 'nats', 'sftp', 'sftp-document', 'sftp-email', 'webhook'])
+      assert.ok(msg.includes(t), t);
   });
 
   it('a seed 000 vendor type without its plugin says a plugin is needed', () => {
