@@ -1,0 +1,44 @@
+/**
+ * Validation of JSON request bodies with the same code as rule files
+ * (`validateWebhook` takes a `YamlSource` for positions): a JSON body has no
+ * lines, so this source reports the JSON path of each problem instead.
+ */
+import { formatPath, type Problem } from '../config/problems.ts';
+import type { YamlSource } from '../config/yaml-source.ts';
+
+/** One problem of a request body: where (a JSON path such as `data.port` or `topics[0].event`) and what. */
+export interface BodyProblem {
+  path: string;
+  message: string;
+}
+
+/** A problem located by its field path; `path` is kept so dialects can rename the fields. */
+export interface PathProblem extends Problem {
+  path: readonly PropertyKey[];
+}
+
+/** A `YamlSource` for a parsed JSON body: every problem carries its field path. */
+export function bodySource(value: unknown): YamlSource {
+  return {
+    file: 'body',
+    value,
+    problems: [],
+    locate: () => ({ line: 1, col: 1 }),
+    problem(path, message): PathProblem {
+      return { file: 'body', line: 1, col: 1, message, path: [...path] };
+    },
+  };
+}
+
+/** Renames the fields of a path (a dialect's own names); identity by default. */
+export type PathMapper = (path: readonly PropertyKey[]) => readonly PropertyKey[];
+
+/** Problems as the API answers them: the JSON path and the message without the path prefix. */
+export function bodyProblems(problems: readonly Problem[], rename: PathMapper = (p) => p): BodyProblem[] {
+  return problems.map((p) => {
+    const path = (p as Partial<PathProblem>).path ?? [];
+    const prefix = `${formatPath(path)}: `;
+    const message = p.message.startsWith(prefix) ? p.message.slice(prefix.length) : p.message;
+    return { path: formatPath(rename(path)) || '$', message };
+  });
+}

@@ -1,0 +1,176 @@
+/**
+ * Schemas of the native API (DESIGN.md section 5). Requests are validated
+ * with them (the webhook body with the very schema rule files use,
+ * `WebhookInputSchema`), and `GET /openapi.json` is generated from them.
+ */
+import { z } from 'zod';
+import {
+  BreakerOverrideSchema,
+  HookSchema,
+  LangText,
+  RateLimitSchema,
+  WebhookState,
+} from '../rules/webhook-schema.ts';
+
+export const SecretSetSchema = z.object({ set: z.literal(true) }).meta({
+  description: 'Write-only: a value is set but never returned. Sent back unchanged, it keeps the value.',
+});
+
+/** A webhook as the API returns it: the one model, normalized, secrets write-only. */
+export const WebhookViewSchema = z.object({
+  id: z.string(),
+  source: z.enum(['file', 'api']).meta({ description: 'file webhooks are read-only through the API' }),
+  file: z.string().optional().meta({ description: 'the rule file, for file webhooks' }),
+  identifier: z.string(),
+  name: LangText.optional(),
+  description: LangText.optional(),
+  organizationId: z.string().optional(),
+  type: z.string().meta({ description: 'the type as written (webhook, sftp-document, ...)' }),
+  transport: z
+    .string()
+    .meta({ description: 'the transport that delivers it (http, sftp, email, nats, ...)' }),
+  priority: z.number().int(),
+  active: z.boolean(),
+  activeFrom: z.string().optional(),
+  activeUntil: z.string().optional(),
+  state: WebhookState.meta({ description: 'the state in force (operator, breaker, or as configured)' }),
+  events: z.array(z.string()).optional(),
+  topics: z.array(z.record(z.string(), z.array(z.string()))).optional(),
+  groupIdentifier: z.string().optional(),
+  groupCondition: z.string().optional(),
+  data: z.record(z.string(), z.unknown()),
+  url: z.string().optional(),
+  method: z.string(),
+  hooks: z.array(HookSchema).optional(),
+  headers: z.record(
+    z.string(),
+    z.union([
+      z.object({ value: z.string() }),
+      z.object({ secret: z.literal(true) }).meta({ description: 'a secret header: set, never returned' }),
+    ]),
+  ),
+  secret: SecretSetSchema.optional(),
+  authentication: z
+    .union([
+      z.literal('none'),
+      z.object({
+        type: z.string().optional(),
+        grant_type: z.string().optional(),
+        endpoint: z.string().optional(),
+        username: z.string().optional(),
+        password: SecretSetSchema.optional(),
+        token: SecretSetSchema.optional(),
+        credentials: z.record(z.string(), SecretSetSchema).optional(),
+        scope: z.string().optional(),
+        audience: z.string().optional(),
+        header_format: z.string().optional(),
+        header_value_format: z.string().optional(),
+      }),
+    ])
+    .optional(),
+  properties: z.record(z.string(), z.unknown()).optional(),
+  templates: z.record(z.string(), z.unknown()).optional(),
+  body: z.unknown().optional(),
+  retry: z
+    .object({ schedule: z.array(z.number()).optional(), jitter: z.number().optional() })
+    .optional()
+    .meta({ description: 'per-webhook retry override; schedule in milliseconds' }),
+  breaker: BreakerOverrideSchema.optional(),
+  timeoutMs: z.number().int().optional(),
+  concurrency: z.number().int().optional(),
+  rateLimit: RateLimitSchema.optional(),
+  createdBy: z.string().optional(),
+  createdAt: z.string().optional(),
+  updatedBy: z.string().optional(),
+  updatedAt: z.string().optional(),
+  version: z.object({ versionNo: z.number().int() }),
+});
+export type WebhookView = z.output<typeof WebhookViewSchema>;
+
+export const WebhookListSchema = z.object({
+  items: z.array(WebhookViewSchema),
+  total: z.number().int().meta({ description: 'webhooks matching the filter' }),
+  next: z.string().nullable().meta({ description: 'pass as `after` for the next page; null on the last' }),
+});
+
+export const ListQuerySchema = z.strictObject({
+  identifier: z.string().min(1).optional(),
+  type: z.string().min(1).optional().meta({ description: 'a transport name or a written type' }),
+  state: WebhookState.optional(),
+  source: z.enum(['file', 'api']).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  after: z.string().min(1).optional().meta({ description: 'the `next` of the previous page' }),
+});
+
+export const StateBodySchema = z.strictObject({
+  state: WebhookState,
+  reason: z.string().min(1).max(500).optional(),
+});
+
+export const ProblemSchema = z.object({ path: z.string(), message: z.string() });
+
+export const ErrorSchema = z.object({
+  error: z
+    .string()
+    .meta({ description: 'a stable code: invalid_body, not_found, conflict, unauthorized, ...' }),
+  message: z.string(),
+  problems: z.array(ProblemSchema).optional().meta({ description: 'one per field at fault, by JSON path' }),
+});
+
+export const AttemptViewSchema = z.object({
+  attempt: z.number().int(),
+  startedAt: z.string(),
+  durationMs: z.number(),
+  outcome: z.enum(['success', 'retryable', 'permanent']),
+  status: z.number().int().nullable(),
+  error: z.string().nullable(),
+  response: z.string().nullable().meta({ description: 'the first KiB of the response' }),
+});
+
+export const DeliveryViewSchema = z.object({
+  id: z.string(),
+  eventId: z.string(),
+  eventType: z.string(),
+  webhookId: z.string(),
+  identifier: z.string(),
+  state: z.enum(['pending', 'succeeded', 'failed']),
+  attemptCount: z.number().int(),
+  nextAttemptAt: z.string().nullable(),
+  receivedAt: z.string(),
+  updatedAt: z.string(),
+  lastError: z.string().nullable(),
+  attempts: z.array(AttemptViewSchema),
+});
+
+export const DeliveryListSchema = z.object({
+  items: z.array(DeliveryViewSchema),
+  next: z.string().nullable(),
+});
+
+export const DeliveriesQuerySchema = z.strictObject({
+  state: z.enum(['pending', 'succeeded', 'failed']).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  before: z.string().min(1).optional().meta({ description: 'the `next` of the previous page' }),
+});
+
+export const TestResultSchema = z.object({
+  deliveryId: z.string(),
+  eventId: z.string(),
+  eventType: z.string(),
+  attempt: z.number().int(),
+  startedAt: z.string(),
+  durationMs: z.number(),
+  outcome: z.enum(['success', 'retryable', 'permanent']),
+  status: z.number().int().nullable(),
+  error: z.string().nullable(),
+  response: z.string().nullable(),
+});
+
+export const RetryFailedBodySchema = z.strictObject({
+  since: z
+    .union([z.number().int().min(0), z.iso.datetime({ offset: true })])
+    .optional()
+    .meta({ description: 'only deliveries that failed at or after this time (ms or ISO date-time)' }),
+});
+
+export const RequeuedSchema = z.object({ requeued: z.number().int() });

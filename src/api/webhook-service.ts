@@ -1,0 +1,252 @@
+/**
+ * API webhooks: create, replace and delete webhooks at run time. Every
+ * change is validated exactly like a rule file entry (`validateWebhook`),
+ * compiled together with the file webhooks into a new catalog, stored, and
+ * only then swapped in, so an event is never evaluated against a
+ * half-updated set and a change that does not compile changes nothing.
+ * File webhooks are read-only here (409).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { formatProblem, type Problem } from '../config/problems.ts';
+import { DuplicateWebhookError, type StoredWebhook, type WebhookStore } from '../outbox/webhook-store.ts';
+import { type Catalog, CatalogError } from '../pipeline/catalog.ts';
+import { validateWebhook } from '../rules/load.ts';
+import type { Webhook } from '../rules/webhook-schema.ts';
+import type { TransportRegistry } from '../transports/registry.ts';
+import { bodyProblems, bodySource, type PathMapper, type PathProblem } from './body-problems.ts';
+import { ApiError, invalidBody, notFound } from './errors.ts';
+import { restoreSecrets } from './redact.ts';
+
+export interface WebhookServiceDeps {
+  store: WebhookStore;
+  registry: TransportRegistry;
+  logger: Logger;
+  /** The catalog in force. */
+  catalog: () => Catalog;
+  /** Compiles the current file webhooks together with `api`; throws `CatalogError`. */
+  build: (api: readonly Webhook[]) => Catalog;
+  /** Swaps a built catalog in. */
+  install: (catalog: Catalog) => void;
+  now?: () => number;
+}
+
+export interface ApiWebhook {
+  webhook: Webhook;
+  stored: StoredWebhook;
+}
+
+/** Fields hookd sets; given in a body (e.g. a response sent back) they are ignored. */
+const READ_ONLY = [
+  'source',
+  'file',
+  'transport',
+  'createdBy',
+  'createdAt',
+  'updatedBy',
+  'updatedAt',
+  'version',
+];
+
+type Obj = Record<string, unknown>;
+
+export interface WriteOptions {
+  /** Renames model paths into the caller's field names in 400 answers. */
+  rename?: PathMapper;
+}
+
+export class WebhookService {
+  private readonly api = new Map<string, ApiWebhook>();
+  private readonly now: () => number;
+
+  constructor(private readonly deps: WebhookServiceDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /**
+   * Reads the stored webhooks. One that no longer validates (a plugin type
+   * gone, a transport schema changed) is logged and left out of the
+   * catalog, but kept in the store.
+   */
+  load(): void {
+    this.api.clear();
+    for (const stored of this.deps.store.all()) {
+      const problems: Problem[] = [];
+      const webhook = this.validate(stored.id, stored.spec, problems);
+      if (!webhook) {
+        this.deps.logger.error(
+          { webhookId: stored.id, errors: problems.map(formatProblem) },
+          'a stored API webhook is invalid and is not loaded',
+        );
+        continue;
+      }
+      this.api.set(stored.id, { webhook, stored });
+    }
+  }
+
+  /** The API webhooks, for the catalog. */
+  list(): Webhook[] {
+    return [...this.api.values()].map((e) => e.webhook);
+  }
+
+  /** A stored API webhook (as written) by id. */
+  stored(id: string): StoredWebhook | undefined {
+    return this.api.get(id)?.stored;
+  }
+
+  /** An API webhook by its integer alias (seeds 000 and 001). */
+  byNumber(n: number): ApiWebhook | undefined {
+    for (const e of this.api.values()) if (e.stored.number === n) return e;
+    return undefined;
+  }
+
+  private validate(id: string, spec: Obj, problems: Problem[]): Webhook | undefined {
+    return validateWebhook(
+      spec,
+      { src: bodySource(spec), prefix: [], id, source: 'api', registry: this.deps.registry },
+      problems,
+    );
+  }
+
+  /** Validates and compiles a new set; throws a 400 naming the fields of `id` at fault. */
+  private prepare(
+    id: string,
+    spec: Obj,
+    others: readonly Webhook[],
+    opts: WriteOptions,
+  ): {
+    webhook: Webhook;
+    catalog: Catalog;
+  } {
+    const problems: Problem[] = [];
+    const webhook = this.validate(id, spec, problems);
+    if (!webhook) throw invalidBody(bodyProblems(problems, opts.rename));
+    try {
+      return { webhook, catalog: this.deps.build([...others, webhook]) };
+    } catch (err) {
+      if (!(err instanceof CatalogError)) throw err;
+      const located: PathProblem[] = err.problems.map((p) => ({
+        file: 'body',
+        line: 1,
+        col: 1,
+        path: p.webhookId === id ? p.path : [],
+        message: p.webhookId === id ? p.message : `webhook ${p.webhookId}: ${p.message}`,
+      }));
+      throw invalidBody(bodyProblems(located, opts.rename));
+    }
+  }
+
+  private others(id: string): Webhook[] {
+    return this.list().filter((w) => w.id !== id);
+  }
+
+  /** Creates an API webhook from a body in the model's field names. */
+  create(body: unknown, by: string, opts: WriteOptions = {}): ApiWebhook {
+    const input = writable(body, opts);
+    let id: string;
+    if (input.id === undefined) id = randomUUID();
+    else if (typeof input.id === 'string' && input.id.length > 0) id = input.id;
+    else throw invalidBody(bodyProblems([bodyProblem(['id'], 'expected a non-empty string')], opts.rename));
+    delete input.id;
+    if (this.deps.catalog().webhook(id) || this.deps.store.get(id)) {
+      throw new ApiError(409, 'conflict', `a webhook with id "${id}" exists already`);
+    }
+    const at = new Date(this.now()).toISOString();
+    const spec: Obj = {
+      ...input,
+      createdBy: by,
+      createdAt: at,
+      updatedBy: by,
+      updatedAt: at,
+      version: { versionNo: 1 },
+    };
+    const { webhook, catalog } = this.prepare(id, spec, this.list(), opts);
+    let stored: StoredWebhook;
+    try {
+      stored = this.deps.store.insert(id, spec, this.now());
+    } catch (err) {
+      if (err instanceof DuplicateWebhookError) throw new ApiError(409, 'conflict', err.message);
+      throw err;
+    }
+    this.api.set(id, { webhook, stored });
+    this.deps.install(catalog);
+    this.deps.logger.info({ webhookId: id, identifier: webhook.identifier, by }, 'webhook created');
+    return { webhook, stored };
+  }
+
+  /** The API webhook `id`, or 404 (unknown) / 409 (defined in a rule file). */
+  writableEntry(id: string): ApiWebhook {
+    const e = this.api.get(id);
+    if (e) return e;
+    const w = this.deps.catalog().webhook(id);
+    if (w?.source === 'file') {
+      throw new ApiError(
+        409,
+        'conflict',
+        `webhook "${id}" is defined in the rule file ${w.file ?? '(unknown)'}; change it there`,
+      );
+    }
+    throw notFound('webhook', id);
+  }
+
+  /**
+   * Replaces an API webhook. Placeholders of write-only secrets (`{"set": true}`,
+   * a secret header without value) keep the stored values.
+   */
+  replace(id: string, body: unknown, by: string, opts: WriteOptions = {}): ApiWebhook {
+    const current = this.writableEntry(id);
+    const input = writable(body, opts);
+    if (input.id !== undefined && input.id !== id) {
+      throw invalidBody(
+        bodyProblems([bodyProblem(['id'], `does not match the webhook "${id}"`)], opts.rename),
+      );
+    }
+    delete input.id;
+    const old = current.stored.spec;
+    const restored = restoreSecrets(input, old, this.deps.registry);
+    const versionNo = Number((old.version as { versionNo?: unknown } | undefined)?.versionNo ?? 1);
+    const spec: Obj = {
+      ...restored,
+      createdBy: old.createdBy,
+      createdAt: old.createdAt,
+      updatedBy: by,
+      updatedAt: new Date(this.now()).toISOString(),
+      version: { versionNo: (Number.isFinite(versionNo) ? versionNo : 1) + 1 },
+    };
+    const { webhook, catalog } = this.prepare(id, spec, this.others(id), opts);
+    const now = this.now();
+    this.deps.store.update(id, spec, now);
+    const stored: StoredWebhook = { ...current.stored, spec, updatedAt: now };
+    this.api.set(id, { webhook, stored });
+    this.deps.install(catalog);
+    this.deps.logger.info(
+      { webhookId: id, identifier: webhook.identifier, by, versionNo: webhook.versionNo },
+      'webhook replaced',
+    );
+    return { webhook, stored };
+  }
+
+  /** Deletes an API webhook; its stored deliveries fail as "the webhook was removed". */
+  remove(id: string, by: string): void {
+    const current = this.writableEntry(id);
+    const catalog = this.deps.build(this.others(id));
+    this.deps.store.delete(id);
+    this.api.delete(id);
+    this.deps.install(catalog);
+    this.deps.logger.info({ webhookId: id, identifier: current.webhook.identifier, by }, 'webhook deleted');
+  }
+}
+
+function bodyProblem(path: PropertyKey[], message: string): PathProblem {
+  return { file: 'body', line: 1, col: 1, path, message };
+}
+
+/** A body as an object without the read-only fields; 400 when it is not an object. */
+function writable(body: unknown, opts: WriteOptions): Obj {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw invalidBody(bodyProblems([bodyProblem([], 'expected a JSON object')], opts.rename));
+  }
+  const out: Obj = { ...(body as Obj) };
+  for (const k of READ_ONLY) delete out[k];
+  return out;
+}
