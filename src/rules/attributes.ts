@@ -1,6 +1,14 @@
 /**
  * Topic attributes of an event (DESIGN.md section 2): built-ins plus the
  * configured name → JSON pointer map (`events.attributes`).
+ *
+ * Built in, lowest precedence first: every CloudEvents extension; then
+ * `type`, `resourceType` and `event` (the parts of `type` before and after
+ * its last dot; a type without a dot is both), `subject`, `source` and
+ * `identifier` (`/webhook`, else extension `webhook`). A configured pointer
+ * overrides a built-in of the same name when the event has a scalar value
+ * there. Only scalars become attributes (numbers and booleans as text);
+ * objects, arrays and null leave the attribute absent.
  */
 import type { HookEvent } from '../source/event.ts';
 import { compilePointer, type Pointer } from '../templates/pointer.ts';
@@ -8,36 +16,54 @@ import { compilePointer, type Pointer } from '../templates/pointer.ts';
 export type Attributes = Record<string, string | undefined>;
 
 export interface AttributeMap {
-  /** Computes the attributes of one event. */
+  /** Computes the attributes of one event: one object, no other allocation beyond the pointer lookups. */
   of(event: HookEvent): Attributes;
+  /**
+   * True when `type`, `resourceType` and `event` are the built-ins (none is
+   * configured), so `resourceType` + `event` determine `type`. The index
+   * relies on this to turn such topics into exact type keys.
+   */
+  readonly builtinType: boolean;
+  /** Names of the configured attributes. */
+  readonly configured: readonly string[];
 }
 
-function scalar(v: unknown): string | undefined {
-  if (v === undefined || v === null) return undefined;
+/** The text of a scalar JSON value, undefined for anything else. */
+export function scalarText(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
   return undefined;
 }
 
-/** Compiles the configured pointers once. */
-export function compileAttributeMap(configured: Record<string, string>): AttributeMap {
-  const pointers: [string, Pointer][] = Object.entries(configured).map(([name, p]) => [name, compilePointer(p)]);
+/** Splits a type at its last dot: `entry.created` → [`entry`, `created`]; `ping` → [`ping`, `ping`]. */
+export function splitType(type: string): [resourceType: string, event: string] {
+  const dot = type.lastIndexOf('.');
+  return dot >= 0 ? [type.slice(0, dot), type.slice(dot + 1)] : [type, type];
+}
+
+/** Compiles the configured pointers once. Throws `PointerSyntaxError` for a bad pointer. */
+export function compileAttributeMap(configured: Record<string, string> = {}): AttributeMap {
+  const names = Object.keys(configured);
+  const pointers: Pointer[] = names.map((n) => compilePointer(configured[n]!));
   return {
+    builtinType: !('type' in configured || 'resourceType' in configured || 'event' in configured),
+    configured: names,
     of(event) {
+      // Spread first (own data properties only, so an extension named
+      // `__proto__` stays a plain key); built-ins then override extensions.
+      const attrs: Attributes = { ...event.extensions };
       const type = event.type;
       const dot = type.lastIndexOf('.');
-      const attrs: Attributes = {
-        ...event.extensions,
-        type,
-        resourceType: dot >= 0 ? type.slice(0, dot) : type,
-        event: dot >= 0 ? type.slice(dot + 1) : type,
-        subject: event.subject,
-        source: event.source,
-        identifier: scalar(event.body.webhook) ?? event.extensions.webhook,
-      };
-      for (const [name, ptr] of pointers) {
-        const v = scalar(ptr.get(event.body));
-        if (v !== undefined) attrs[name] = v;
+      attrs.type = type;
+      attrs.resourceType = dot >= 0 ? type.slice(0, dot) : type;
+      attrs.event = dot >= 0 ? type.slice(dot + 1) : type;
+      attrs.subject = event.subject;
+      // Built-ins win even when absent: an extension named `identifier` does not select webhooks.
+      attrs.source = event.source;
+      attrs.identifier = scalarText(event.body.webhook) ?? event.extensions.webhook;
+      for (let i = 0; i < pointers.length; i++) {
+        const v = scalarText(pointers[i]!.get(event.body));
+        if (v !== undefined) attrs[names[i]!] = v;
       }
       return attrs;
     },

@@ -1,7 +1,13 @@
 /**
- * Pattern matching for `events` and topic values: exact, `*` (anything) and
- * `prefix.*` / `*.suffix` style wildcards, where `*` spans any characters.
+ * Pattern matching for `events` and topic values (DESIGN.md section 3):
+ * exact, `*` (any present value) and wildcards such as `contact.*` or
+ * `*.created`, where `*` spans any characters, dots included.
+ *
+ * A topic matches when every key matches one of its values (AND over keys,
+ * OR over values); a list of topics matches when any topic does.
  */
+import type { Attributes } from './attributes.ts';
+
 export type Matcher = (value: string | undefined) => boolean;
 
 const cache = new Map<string, Matcher>();
@@ -13,9 +19,28 @@ export function compilePattern(pattern: string): Matcher {
   if (pattern === '*') m = (v) => v !== undefined;
   else if (!pattern.includes('*')) m = (v) => v === pattern;
   else {
-    const re = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('.*')}$`, 's');
-    m = (v) => v !== undefined && re.test(v);
+    const parts = pattern.split('*');
+    const first = parts[0]!;
+    const last = parts[parts.length - 1]!;
+    const middle = parts.slice(1, -1).filter((p) => p !== '');
+    const min = parts.reduce((n, p) => n + p.length, 0);
+    // Literal segments found left to right with indexOf: correct for `*`-only
+    // globs and never backtracks, unlike a regular expression.
+    m = (v) => {
+      if (v === undefined || v.length < min || !v.startsWith(first) || !v.endsWith(last)) return false;
+      let at = first.length;
+      const end = v.length - last.length;
+      for (let i = 0; i < middle.length; i++) {
+        const seg = middle[i]!;
+        const found = v.indexOf(seg, at);
+        if (found < 0 || found + seg.length > end) return false;
+        at = found + seg.length;
+      }
+      return true;
+    };
   }
+  // Bounded: rule sets change at run time through the API.
+  if (cache.size >= 10_000) cache.clear();
   cache.set(pattern, m);
   return m;
 }
@@ -23,9 +48,62 @@ export function compilePattern(pattern: string): Matcher {
 /** True when any pattern matches. */
 export function compilePatterns(patterns: readonly string[]): Matcher {
   const ms = patterns.map(compilePattern);
-  return ms.length === 1 ? ms[0]! : (v) => ms.some((m) => m(v));
+  if (ms.length === 1) return ms[0]!;
+  return (v) => {
+    for (let i = 0; i < ms.length; i++) if (ms[i]!(v)) return true;
+    return false;
+  };
 }
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** Why one topic did not match: its first key whose value is not among the wanted ones. */
+export interface TopicFailure {
+  /** Index of the topic in the webhook's `topics`. */
+  topic: number;
+  key: string;
+  /** The event's value for that attribute (undefined when it has none). */
+  actual: string | undefined;
+  expected: readonly string[];
+}
+
+interface TopicKey {
+  readonly key: string;
+  readonly values: readonly string[];
+  readonly match: Matcher;
+}
+
+export interface CompiledTopics {
+  readonly topics: readonly Record<string, string[]>[];
+  /** True when any topic matches the attributes. */
+  matches(attrs: Attributes): boolean;
+  /** For explain: the first failing key of every topic (empty when one matches). */
+  failures(attrs: Attributes): TopicFailure[];
+}
+
+export function compileTopics(topics: readonly Record<string, string[]>[]): CompiledTopics {
+  const compiled: TopicKey[][] = topics.map((t) =>
+    Object.keys(t).map((key) => ({ key, values: t[key]!, match: compilePatterns(t[key]!) })),
+  );
+  const topicMatches = (keys: TopicKey[], attrs: Attributes): boolean => {
+    for (let k = 0; k < keys.length; k++) {
+      const tk = keys[k]!;
+      if (!tk.match(attrs[tk.key])) return false;
+    }
+    return true;
+  };
+  return {
+    topics,
+    matches(attrs) {
+      for (let i = 0; i < compiled.length; i++) if (topicMatches(compiled[i]!, attrs)) return true;
+      return false;
+    },
+    failures(attrs) {
+      const out: TopicFailure[] = [];
+      for (let i = 0; i < compiled.length; i++) {
+        const failed = compiled[i]!.find((tk) => !tk.match(attrs[tk.key]));
+        if (!failed) return [];
+        out.push({ topic: i, key: failed.key, actual: attrs[failed.key], expected: failed.values });
+      }
+      return out;
+    },
+  };
 }

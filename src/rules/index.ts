@@ -1,0 +1,23 @@
+/**
+ * Rules (stage 2): the webhook model, topic attributes, the indexed
+ * selection with groups and CEL conditions, and explain.
+ */
+export { type AttributeMap, type Attributes, compileAttributeMap } from './attributes.ts';
+export { CONDITION_LIMITS, ConditionEvalError, ConditionSyntaxError, compileCondition } from './condition.ts';
+export { CONDITION_ERROR_LOG_INTERVAL_MS, type ConditionErrorInfo } from './condition-errors.ts';
+export {
+  byDispatchOrder,
+  compileRuleSet,
+  RuleCompileError,
+  type RuleEngineOptions,
+  type RuleProblem,
+  type RuleSet,
+} from './engine.ts';
+export {
+  describeMatch,
+  describeReason,
+  type ExplainEntry,
+  type ExplainResult,
+  type MatchNote,
+  type SkipReason,
+} from './select-naive.ts';
