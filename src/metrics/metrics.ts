@@ -1,16 +1,80 @@
 /**
  * Every Prometheus instrument hookd exports (DESIGN.md section 6), in one
  * place. Stages get this object and record; they never create metrics.
+ *
+ * Series that panels and alerts rely on exist from the start at zero
+ * (see `initWebhooks` and the constructor): Prometheus cannot see the first
+ * increase of a series that appears already at 1, so without this the first
+ * dead letter of a webhook would never show in `increase()` or fire an alert.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { BreakerMode } from '../dispatch/breaker.ts';
+import type { RejectReason } from '../source/decode.ts';
+import type { SendResult } from '../transports/contract.ts';
 
-/** Buckets for a delivery: 1 ms to 30 s and beyond (retries make end-to-end times long). */
-const DELIVERY_BUCKETS = [
-  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200,
+/** One attempt: 1 ms to 30 s (the longest sensible transport timeout). */
+export const ATTEMPT_BUCKETS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30,
+] as const;
+
+/**
+ * Event received to final outcome: the attempt range, then the retry schedule's
+ * reach (the default schedule gives up after about 28 h, 33 h with jitter).
+ */
+export const DELIVERY_BUCKETS = [
+  ...ATTEMPT_BUCKETS,
+  60,
+  300,
+  1800,
+  7200,
+  21600,
+  43200,
+  86400,
+  172800,
+] as const;
+
+/** Selecting webhooks for one event: microseconds normally, milliseconds with huge catalogs. */
+export const RULE_BUCKETS = [
+  0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1,
+] as const;
+
+// Known label values, created at zero. `satisfies Record<...>` makes the
+// type checker fail when a value is added upstream and not here.
+export const EVENT_SOURCES = ['nats', 'http'] as const;
+export const REJECT_REASONS = Object.keys({
+  invalid_json: 0,
+  not_object: 0,
+  too_large: 0,
+  missing_id: 0,
+  invalid_id: 0,
+} satisfies Record<RejectReason, 0>) as RejectReason[];
+export const ATTEMPT_OUTCOMES = Object.keys({
+  success: 0,
+  retryable: 0,
+  permanent: 0,
+} satisfies Record<SendResult['outcome'], 0>) as SendResult['outcome'][];
+export const DELIVERY_OUTCOMES = ['succeeded', 'failed'] as const;
+export const RELOAD_RESULTS = ['success', 'error'] as const;
+/** Breaker modes a transition can go to (`hookd_breaker_transitions_total{to}`). */
+export const BREAKER_TARGETS = Object.keys({
+  open: 0,
+  'half-open': 0,
+  closed: 0,
+} satisfies Record<BreakerMode, 0>) as BreakerMode[];
+
+/** Prom-client's default `*_total` gauges break the naming convention (`promtool check metrics` flags them). */
+const NON_CONFORMING_DEFAULTS = [
+  'hookd_nodejs_active_handles_total',
+  'hookd_nodejs_active_requests_total',
+  'hookd_nodejs_active_resources_total',
 ];
 
 export interface MetricsOptions {
-  /** Label per-webhook series with the identifier (else every series says `all`). */
+  /**
+   * Label per-webhook series with the identifier (else every series says
+   * `all`). Per-webhook series cost about a dozen series per identifier.
+   * @default true
+   */
   perWebhookLabels: boolean;
   /** Collect process metrics (CPU, memory, event loop lag). Off in unit tests that make many instances. */
   processMetrics?: boolean;
@@ -19,6 +83,9 @@ export interface MetricsOptions {
 export class Metrics {
   readonly registry = new Registry();
   private readonly perWebhook: boolean;
+  /** `webhook\0type` pairs whose series exist. */
+  private readonly initialised = new Set<string>();
+  private readonly scrapeHooks: (() => void)[] = [];
 
   readonly eventsReceived = new Counter({
     name: 'hookd_events_received_total',
@@ -34,7 +101,7 @@ export class Metrics {
   });
   readonly deliveries = new Counter({
     name: 'hookd_deliveries_total',
-    help: 'Deliveries that reached a final outcome (succeeded, failed).',
+    help: 'Deliveries that reached a final outcome (succeeded; failed: dead-lettered).',
     labelNames: ['webhook', 'type', 'outcome'] as const,
     registers: [this.registry],
   });
@@ -46,40 +113,40 @@ export class Metrics {
   });
   readonly deliveryDuration = new Histogram({
     name: 'hookd_delivery_duration_seconds',
-    help: 'Time from receiving the event to the final outcome of the delivery.',
+    help: 'Time from receiving the event to the final outcome of the delivery, retries included.',
     labelNames: ['type'] as const,
-    buckets: DELIVERY_BUCKETS,
+    buckets: [...DELIVERY_BUCKETS],
     registers: [this.registry],
   });
   readonly attemptDuration = new Histogram({
     name: 'hookd_delivery_attempt_duration_seconds',
     help: 'Duration of one delivery attempt.',
     labelNames: ['type'] as const,
-    buckets: DELIVERY_BUCKETS,
+    buckets: [...ATTEMPT_BUCKETS],
     registers: [this.registry],
   });
   readonly queueDepth = new Gauge({
     name: 'hookd_queue_depth',
-    help: 'Deliveries in the outbox by state.',
+    help: 'Deliveries in the outbox by state (pending includes held and scheduled retries).',
     labelNames: ['state'] as const,
     registers: [this.registry],
   });
   readonly webhookState = new Gauge({
     name: 'hookd_webhook_state',
-    help: '1 for the state each webhook is in (Active, Stopped, TooManyErrors).',
+    help: 'Webhooks in each state (Active, Stopped, TooManyErrors), by identifier.',
     labelNames: ['webhook', 'state'] as const,
     registers: [this.registry],
   });
   readonly breakerTransitions = new Counter({
     name: 'hookd_breaker_transitions_total',
-    help: 'Circuit breaker transitions, by target state.',
+    help: 'Circuit breaker transitions, by target mode.',
     labelNames: ['webhook', 'to'] as const,
     registers: [this.registry],
   });
   readonly ruleEvaluation = new Histogram({
     name: 'hookd_rule_evaluation_seconds',
     help: 'Time to select the webhooks for one event.',
-    buckets: [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.01],
+    buckets: [...RULE_BUCKETS],
     registers: [this.registry],
   });
   readonly conditionErrors = new Counter({
@@ -100,15 +167,34 @@ export class Metrics {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
+  readonly configLastReloadSuccessful = new Gauge({
+    name: 'hookd_config_last_reload_successful',
+    help: '1 when the last rule reload succeeded (or none was tried since start), 0 while the last one failed.',
+    registers: [this.registry],
+  });
+  readonly configLastReloadSuccess = new Gauge({
+    name: 'hookd_config_last_reload_success_timestamp_seconds',
+    help: 'When the rules in force were loaded (start or last successful reload), Unix seconds.',
+    registers: [this.registry],
+  });
   readonly natsPending = new Gauge({
     name: 'hookd_nats_consumer_pending',
-    help: 'Messages in the stream not yet delivered to the hookd consumer.',
+    help: 'Messages in the stream not yet delivered to the hookd consumer (polled every 5 s).',
     registers: [this.registry],
   });
 
   constructor(opts: MetricsOptions) {
     this.perWebhook = opts.perWebhookLabels;
-    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'hookd_' });
+    if (opts.processMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'hookd_' });
+      for (const name of NON_CONFORMING_DEFAULTS) this.registry.removeSingleMetric(name);
+    }
+    for (const source of EVENT_SOURCES) this.eventsReceived.inc({ source }, 0);
+    for (const reason of REJECT_REASONS) this.eventsRejected.inc({ reason }, 0);
+    for (const result of RELOAD_RESULTS) this.configReloads.inc({ result }, 0);
+    // A running hookd has loaded its rules: an invalid set at start stops it.
+    this.configLastReloadSuccessful.set(1);
+    this.configLastReloadSuccess.set(Date.now() / 1000);
   }
 
   /** The `webhook` label value: the identifier, or `all` when per-webhook labels are off. */
@@ -116,11 +202,37 @@ export class Metrics {
     return this.perWebhook ? identifier : 'all';
   }
 
+  /**
+   * Creates the delivery, attempt and breaker series of these webhooks at
+   * zero (call it with every catalog put in force). Idempotent and cheap for
+   * webhooks already seen; series of removed webhooks stay, as counters should.
+   */
+  initWebhooks(webhooks: Iterable<{ identifier: string; type: string }>): void {
+    for (const w of webhooks) {
+      const webhook = this.webhookLabel(w.identifier);
+      const key = `${webhook}\0${w.type}`;
+      if (this.initialised.has(key)) continue;
+      this.initialised.add(key);
+      const type = w.type;
+      for (const outcome of DELIVERY_OUTCOMES) this.deliveries.inc({ webhook, type, outcome }, 0);
+      for (const outcome of ATTEMPT_OUTCOMES) this.attempts.inc({ webhook, type, outcome }, 0);
+      for (const to of BREAKER_TARGETS) this.breakerTransitions.inc({ webhook, to }, 0);
+      this.deliveryDuration.zero({ type });
+      this.attemptDuration.zero({ type });
+    }
+  }
+
+  /** Records a rule reload: the counter, and whether the rules in force are the latest. */
+  configReloaded(ok: boolean, now = Date.now()): void {
+    this.configReloads.inc({ result: ok ? 'success' : 'error' });
+    this.configLastReloadSuccessful.set(ok ? 1 : 0);
+    if (ok) this.configLastReloadSuccess.set(now / 1000);
+  }
+
   /** Reads a gauge's value from a callback at scrape time (cheap sources only). */
   onScrape(fn: () => void): void {
     this.scrapeHooks.push(fn);
   }
-  private readonly scrapeHooks: (() => void)[] = [];
 
   async text(): Promise<string> {
     for (const fn of this.scrapeHooks) fn();
