@@ -243,6 +243,7 @@ export class App {
 
   /** Swaps in a catalog built after an API write: one assignment, so no event sees half of it. */
   private install(catalog: Catalog): void {
+    this.metrics.initWebhooks(catalog.rules.webhooks);
     this.current = catalog;
     this.statesDirty = true;
     this.dispatcher.wake();
