@@ -22,6 +22,7 @@ import { WebhookStore } from './outbox/webhook-store.ts';
 import { buildCatalog, type Catalog } from './pipeline/catalog.ts';
 import { Intake } from './pipeline/intake.ts';
 import { loadCatalog } from './pipeline/load-catalog.ts';
+import { loadPlugins, PluginLoadError } from './plugins/index.ts';
 import type { Webhook, WebhookState } from './rules/webhook-schema.ts';
 import { NatsSource } from './source/nats.ts';
 import type { TransportInstance } from './transports/contract.ts';
@@ -30,6 +31,8 @@ import { TransportRegistry } from './transports/registry.ts';
 export interface AppOptions {
   config: Config;
   rulesDir: string;
+  /** Transports with plugins already loaded (see `prepareRegistry`); default: the built-ins. */
+  registry?: TransportRegistry;
   logger?: Logger;
   env?: NodeJS.ProcessEnv;
   /** Watch `rulesDir` and reload on changes (default true). */
@@ -42,12 +45,33 @@ export interface ReloadResult {
   errors: string[];
 }
 
+/**
+ * The built-in transports plus the plugins of `plugins.dir`; a broken plugin
+ * is a config error naming its file.
+ */
+export async function prepareRegistry(config: Config): Promise<TransportRegistry> {
+  const registry = new TransportRegistry();
+  if (config.plugins.dir) {
+    try {
+      await loadPlugins(config.plugins.dir, registry);
+    } catch (err) {
+      if (err instanceof PluginLoadError) {
+        throw new ConfigError(
+          err.problems.map((p) => ({ file: p.file, line: 1, col: 1, message: `plugin: ${p.message}` })),
+        );
+      }
+      throw err;
+    }
+  }
+  return registry;
+}
+
 export class App {
   readonly config: Config;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly outbox: Outbox;
-  readonly registry = new TransportRegistry();
+  readonly registry: TransportRegistry;
   readonly dispatcher: Dispatcher;
   readonly intake: Intake;
   readonly server;
@@ -70,6 +94,7 @@ export class App {
   constructor(private readonly opts: AppOptions) {
     const { config } = opts;
     this.config = config;
+    this.registry = opts.registry ?? new TransportRegistry();
     this.logger = opts.logger ?? createLogger(config.log.level);
     this.metrics = new Metrics({ perWebhookLabels: config.metrics.perWebhookLabels });
     this.outbox = new Outbox(config.store.path);

@@ -2,20 +2,22 @@
  * `hookd check`: validates the config and every rule file without starting
  * anything. Exit 0 when valid; 1 with one `file:line:col: message` per problem.
  */
+
+import { prepareRegistry } from '../app.ts';
 import { loadConfig } from '../config/load.ts';
 import { ConfigError, formatProblem } from '../config/problems.ts';
 import { loadCatalog } from '../pipeline/load-catalog.ts';
-import { TransportRegistry } from '../transports/registry.ts';
 import type { Output } from './output.ts';
 
-export function runCheck(
+export async function runCheck(
   opts: { config?: string; rules: string },
   out: Output,
   env: NodeJS.ProcessEnv = process.env,
-): number {
+): Promise<number> {
   try {
     const config = loadConfig(opts.config, env);
-    const { catalog } = loadCatalog({ config, rulesDir: opts.rules, registry: new TransportRegistry() });
+    const registry = await prepareRegistry(config);
+    const { catalog } = loadCatalog({ config, rulesDir: opts.rules, registry });
     out.stdout(`ok: config valid, ${catalog.size} webhook${catalog.size === 1 ? '' : 's'} in ${opts.rules}`);
     return 0;
   } catch (err) {

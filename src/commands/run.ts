@@ -1,5 +1,5 @@
 /** `hookd run`: the daemon, until SIGTERM/SIGINT; SIGHUP reloads the rules. */
-import { App } from '../app.ts';
+import { App, prepareRegistry } from '../app.ts';
 import { loadConfig } from '../config/load.ts';
 import { ConfigError, formatProblem } from '../config/problems.ts';
 import { createLogger } from '../logging.ts';
@@ -9,7 +9,8 @@ export async function runDaemon(opts: { config?: string; rules: string }, out: O
   let app: App;
   try {
     const config = loadConfig(opts.config);
-    app = new App({ config, rulesDir: opts.rules, logger: createLogger(config.log.level) });
+    const registry = await prepareRegistry(config);
+    app = new App({ config, rulesDir: opts.rules, registry, logger: createLogger(config.log.level) });
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const p of err.problems) out.stderr(formatProblem(p));

@@ -13,10 +13,10 @@ import { makeDirs } from '../helpers/hookd.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 
-function check(rules: Record<string, string>) {
+async function check(rules: Record<string, string>) {
   const dirs = makeDirs(rules);
   const lines: string[] = [];
-  const code = runCheck(
+  const code = await runCheck(
     { config: dirs.configPath, rules: dirs.rulesDir },
     { stdout: (s) => lines.push(s), stderr: (s) => lines.push(s) },
     {},
@@ -56,8 +56,8 @@ const cases = [
 ];
 
 for (const c of cases) {
-  test(`${c.name}: check exits 1 with file:line:col, and run refuses to start with the same message`, () => {
-    const { dirs, code, lines } = check({
+  test(`${c.name}: check exits 1 with file:line:col, and run refuses to start with the same message`, async () => {
+    const { dirs, code, lines } = await check({
       'good.yaml': 'webhooks:\n  - identifier: ok\n    url: http://example.com\n',
       'bad.yaml': c.text,
     });
@@ -77,8 +77,8 @@ for (const c of cases) {
   });
 }
 
-test('check reports every problem, not just the first', () => {
-  const { dirs, code, lines } = check({
+test('check reports every problem, not just the first', async () => {
+  const { dirs, code, lines } = await check({
     'a.yaml':
       'webhooks:\n  - identifier: a\n    type: carrier-pigeon\n  - identifier: b\n    url: http://x\n    events: oops\n',
   });
@@ -92,8 +92,8 @@ test('check reports every problem, not just the first', () => {
   assert.match(lines[1]!, /a\.yaml:6:13: webhooks\[1\]\.events: /);
 });
 
-test('a valid directory passes', () => {
-  const { dirs, code, lines } = check({
+test('a valid directory passes', async () => {
+  const { dirs, code, lines } = await check({
     'a.yaml': 'webhooks:\n  - identifier: a\n    url: http://example.com/{/id}\n',
   });
   dirs.cleanup();
@@ -101,9 +101,9 @@ test('a valid directory passes', () => {
   assert.match(lines[0]!, /ok: config valid, 1 webhook/);
 });
 
-test('the shipped config and rules are valid', () => {
+test('the shipped config and rules are valid', async () => {
   const lines: string[] = [];
-  const code = runCheck(
+  const code = await runCheck(
     { config: join(ROOT, 'config/hookd.yaml'), rules: join(ROOT, 'rules') },
     { stdout: (s) => lines.push(s), stderr: (s) => lines.push(s) },
     {},
@@ -111,14 +111,14 @@ test('the shipped config and rules are valid', () => {
   assert.equal(code, 0, lines.join('\n'));
 });
 
-test('a bad config key is named with file, line and key', () => {
+test('a bad config key is named with file, line and key', async () => {
   const dirs = makeDirs({});
   writeFileSync(
     dirs.configPath,
     'http:\n  port: 80800\ndelivery:\n  retry:\n    schedule: [0s, 5 minutes]\n',
   );
   const lines: string[] = [];
-  const code = runCheck(
+  const code = await runCheck(
     { config: dirs.configPath, rules: dirs.rulesDir },
     { stdout: (s) => lines.push(s), stderr: (s) => lines.push(s) },
     {},
@@ -130,4 +130,29 @@ test('a bad config key is named with file, line and key', () => {
     lines.join('\n'),
     /hookd\.yaml:5:20: delivery\.retry\.schedule\[1\]: "5 minutes" is not a duration/,
   );
+});
+
+test('a seed 000 vendor type needs its plugin: refused without plugins.dir, accepted with it', async () => {
+  const rules = {
+    'v.yaml':
+      'webhooks:\n  - identifier: cc\n    type: chargecloud-document\n    data:\n      directory: /tmp\n',
+  };
+  const without = await check(rules);
+  without.dirs.cleanup();
+  assert.equal(without.code, 1);
+  assert.match(
+    without.lines[0]!,
+    /v\.yaml:3:11: webhooks\[0\]\.type: type "chargecloud-document" is a vendor type that is not built in; load a plugin/,
+  );
+
+  const dirs = makeDirs(rules);
+  writeFileSync(dirs.configPath, `plugins:\n  dir: ${join(ROOT, 'test/fixtures/plugins')}\n`);
+  const lines: string[] = [];
+  const code = await runCheck(
+    { config: dirs.configPath, rules: dirs.rulesDir },
+    { stdout: (s) => lines.push(s), stderr: (s) => lines.push(s) },
+    {},
+  );
+  dirs.cleanup();
+  assert.equal(code, 0, lines.join('\n'));
 });
