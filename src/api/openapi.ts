@@ -103,7 +103,8 @@ function operation(r: RouteDoc): Json {
       ...(res.schema ? { content: { 'application/json': { schema: schemaRef('output', res.schema) } } } : {}),
     };
   }
-  if (r.permission) {
+  const permission = r.permission ?? r.permissions?.join(' or ');
+  if (permission) {
     for (const [status, res] of Object.entries(AUTH_ERRORS)) {
       responses[status] ??= {
         ...res,
@@ -127,8 +128,8 @@ function operation(r: RouteDoc): Json {
         }
       : {}),
     responses,
-    security: r.permission ? [{ bearer: [] }, { authToken: [] }, { basic: [] }] : [],
-    ...(r.permission ? { 'x-hookd-permission': r.permission } : {}),
+    security: permission ? [{ bearer: [] }, { authToken: [] }, { basic: [] }] : [],
+    ...(permission ? { 'x-hookd-permission': permission } : {}),
   };
 }
 

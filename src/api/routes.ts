@@ -20,8 +20,10 @@ export interface RouteDoc {
   summary: string;
   description?: string;
   tags: string[];
-  /** Undefined: no token needed. */
+  /** Undefined (and no `permissions`): no token needed. */
   permission?: Permission;
+  /** The handler checks one of these, chosen by the body (create or update). */
+  permissions?: readonly Permission[];
   params?: Record<string, string>;
   query?: z.ZodObject;
   body?: { schema: z.ZodType; required: boolean; description?: string };

@@ -116,6 +116,7 @@ export function superOfficeRoutes(deps: DialectDeps): Route[] {
       operationId: 'superOfficeSaveWebhook',
       summary: 'Seed 001: create (WebhookId 0) or update a webhook',
       tags: ['seed 001'],
+      permissions: ['WEBHOOKS:ADD', 'WEBHOOKS:EDIT'],
       responses: { 200: { description: 'the saved webhook' } },
       handler: async (req) => {
         // The permission depends on WebhookId (0: create, else update); a wrong token is 401 before any 400.

@@ -1,0 +1,138 @@
+/**
+ * Helpers for the management API tests: tokens with chosen permissions, a
+ * small client that keeps every response (so tests can grep them for
+ * secrets), and waits that poll until a condition holds (or fail after a
+ * generous deadline).
+ */
+import type { ConfigInput } from '../../../src/config/schema.ts';
+import { PERMISSIONS, type Permission } from '../../../src/config/schema.ts';
+import type { RunningHookd } from '../../helpers/hookd.ts';
+
+/** One token per permission (`only:<P>`), one with every permission but it (`not:<P>`), and `admin`. */
+export function tokens(): NonNullable<NonNullable<ConfigInput['api']>['tokens']> {
+  const list: NonNullable<NonNullable<ConfigInput['api']>['tokens']> = [
+    { name: 'admin', token: 'tok-admin', permissions: [...PERMISSIONS] },
+    { name: 'operator', token: 'tok-operator', permissions: [...PERMISSIONS] },
+  ];
+  for (const p of PERMISSIONS) {
+    list.push({ name: `only-${p}`, token: `tok-only-${p}`, permissions: [p] });
+    list.push({ name: `not-${p}`, token: `tok-not-${p}`, permissions: PERMISSIONS.filter((q) => q !== p) });
+  }
+  return list;
+}
+
+export const ADMIN = 'tok-admin';
+export const only = (p: Permission) => `tok-only-${p}`;
+export const not = (p: Permission) => `tok-not-${p}`;
+
+export interface Response<T = unknown> {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: T;
+}
+
+export class Client {
+  /** Every response seen: status line, headers and body text. */
+  readonly transcript: string[] = [];
+
+  constructor(
+    readonly base: string,
+    /** null: no token at all. */
+    readonly token: string | null = ADMIN,
+  ) {}
+
+  as(token: string | null): Client {
+    const c = new Client(this.base, token);
+    // Share the transcript: every response of the test is kept in one place.
+    (c as { transcript: string[] }).transcript = this.transcript;
+    return c;
+  }
+
+  async call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Response<T>> {
+    const h: Record<string, string> = { ...headers };
+    if (this.token !== null) h.authorization = `Bearer ${this.token}`;
+    let payload: string | undefined;
+    if (body !== undefined) {
+      payload = typeof body === 'string' ? body : JSON.stringify(body);
+      h['content-type'] = 'application/json';
+    }
+    const r = await fetch(`${this.base}${path}`, { method, headers: h, body: payload });
+    const text = await r.text();
+    this.transcript.push(
+      `${method} ${path} → ${r.status}\n${[...r.headers].map((x) => x.join(': ')).join('\n')}\n${text}`,
+    );
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    return { status: r.status, headers: r.headers, text, body: parsed as T };
+  }
+
+  get<T = Record<string, unknown>>(path: string) {
+    return this.call<T>('GET', path);
+  }
+  post<T = Record<string, unknown>>(path: string, body?: unknown) {
+    return this.call<T>('POST', path, body);
+  }
+  put<T = Record<string, unknown>>(path: string, body?: unknown) {
+    return this.call<T>('PUT', path, body);
+  }
+  delete<T = Record<string, unknown>>(path: string) {
+    return this.call<T>('DELETE', path);
+  }
+}
+
+/** Polls `check` until it returns a value other than undefined/false; fails after `timeoutMs`. */
+export async function until<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface DeliveryView {
+  id: string;
+  eventId: string;
+  state: 'pending' | 'succeeded' | 'failed';
+  attemptCount: number;
+  lastError: string | null;
+  attempts: { attempt: number; outcome: string; status: number | null; error: string | null }[];
+}
+
+/** The deliveries of a webhook, once `ok` holds for them. */
+export function deliveriesWhen(
+  client: Client,
+  webhookId: string,
+  ok: (items: DeliveryView[]) => boolean,
+  what = 'deliveries',
+): Promise<DeliveryView[]> {
+  return until(what, async () => {
+    const r = await client.get<{ items: DeliveryView[] }>(`/v1/webhooks/${webhookId}/deliveries`);
+    return r.status === 200 && ok(r.body.items) ? r.body.items : undefined;
+  });
+}
+
+/** Posts events over HTTP ingest. */
+export async function publish(h: RunningHookd, events: unknown[]): Promise<void> {
+  const r = await fetch(`${h.url}/v1/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` },
+    body: JSON.stringify(events),
+  });
+  if (r.status !== 202) throw new Error(`ingest answered ${r.status}: ${await r.text()}`);
+}
