@@ -241,7 +241,7 @@ test('the table covers every secured route of the OpenAPI document, with its per
 
 test('the token is accepted as Bearer, X-AUTH-TOKEN (seed 000) and Basic password (seed 001)', async () => {
   const token = only('WEBHOOKS:VIEW');
-  const styles = [
+  const styles: Record<string, string>[] = [
     { authorization: `Bearer ${token}` },
     { 'x-auth-token': token },
     { authorization: `Basic ${Buffer.from(`anyone:${token}`).toString('base64')}` },
@@ -250,11 +250,9 @@ test('the token is accepted as Bearer, X-AUTH-TOKEN (seed 000) and Basic passwor
     const r = await api.as(null).call('GET', '/v1/webhooks', undefined, headers);
     assert.equal(r.status, 200, JSON.stringify(headers));
   }
-  const wrongBasic = await api
-    .as(null)
-    .call('GET', '/v1/webhooks', undefined, {
-      authorization: `Basic ${Buffer.from('u:nope').toString('base64')}`,
-    });
+  const wrongBasic = await api.as(null).call('GET', '/v1/webhooks', undefined, {
+    authorization: `Basic ${Buffer.from('u:nope').toString('base64')}`,
+  });
   assert.equal(wrongBasic.status, 401);
 });
 
