@@ -24,10 +24,14 @@ export type SkipReason =
   | { code: 'group-lost'; group: string; winner: { id: string; identifier: string } };
 
 /** How a selected webhook got there. */
-export type MatchNote =
+export type MatchNote = {
+  /** Index of the first topic that matched, when the webhook has topics. */
+  topic?: number;
+} & (
   | { code: 'plain' }
   | { code: 'condition-true'; condition: string; group?: string }
-  | { code: 'group-fallback'; group: string };
+  | { code: 'group-fallback'; group: string }
+);
 
 export interface ExplainEntry {
   webhook: Webhook;
@@ -117,6 +121,7 @@ export function scanAll(
       : group !== undefined
         ? { code: 'group-fallback', group }
         : { code: 'plain' };
+    if (r.topics) note.topic = r.topics.firstMatch(attrs);
     entries.push({ webhook: w, matched: true, note });
     winners.push(w);
   }
@@ -158,14 +163,15 @@ export function describeReason(r: SkipReason): string {
 
 /** One line saying how a selected webhook matched. */
 export function describeMatch(n: MatchNote): string {
+  const topic = n.topic === undefined ? '' : ` topic #${n.topic}`;
   switch (n.code) {
     case 'plain':
-      return 'matched';
+      return `matched${topic}`;
     case 'condition-true':
       return n.group === undefined
-        ? `matched: groupCondition is true`
-        : `matched: won group ${JSON.stringify(n.group)}, groupCondition is true`;
+        ? `matched${topic}, groupCondition is true`
+        : `matched${topic}, won group ${JSON.stringify(n.group)}: groupCondition is true`;
     case 'group-fallback':
-      return `matched: won group ${JSON.stringify(n.group)} as its fallback (no condition)`;
+      return `matched${topic}, won group ${JSON.stringify(n.group)} as its fallback (no condition)`;
   }
 }

@@ -75,6 +75,8 @@ export interface CompiledTopics {
   readonly topics: readonly Record<string, string[]>[];
   /** True when any topic matches the attributes. */
   matches(attrs: Attributes): boolean;
+  /** Index of the first matching topic, or -1. */
+  firstMatch(attrs: Attributes): number;
   /** For explain: the first failing key of every topic (empty when one matches). */
   failures(attrs: Attributes): TopicFailure[];
 }
@@ -95,6 +97,10 @@ export function compileTopics(topics: readonly Record<string, string[]>[]): Comp
     matches(attrs) {
       for (let i = 0; i < compiled.length; i++) if (topicMatches(compiled[i]!, attrs)) return true;
       return false;
+    },
+    firstMatch(attrs) {
+      for (let i = 0; i < compiled.length; i++) if (topicMatches(compiled[i]!, attrs)) return i;
+      return -1;
     },
     failures(attrs) {
       const out: TopicFailure[] = [];
