@@ -173,6 +173,44 @@ describe('sftp transport', () => {
     }
   });
 
+  it('closes an idle connection and opens a new one for the next upload', async () => {
+    const t = createSftp(ctx(), { idleMs: 50 });
+    try {
+      const logins = sshd.logins();
+      const disconnects = () => sshd.log().match(/Disconnected from user/g)?.length ?? 0;
+      const before = disconnects();
+      assert.equal(
+        (await t.send(sftpDelivery(sshd, 'idle', '{}'), AbortSignal.timeout(10_000))).outcome,
+        'success',
+      );
+      // The pool ends the connection once it has been idle; sshd logs the disconnect.
+      while (disconnects() === before) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(
+        (await t.send(sftpDelivery(sshd, 'idle', '{}'), AbortSignal.timeout(10_000))).outcome,
+        'success',
+      );
+      assert.equal(sshd.logins() - logins, 2);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a server on loopback is refused by the default SSRF settings, before connecting', async () => {
+    const network = loopbackOnlyNetwork();
+    const t = createSftp({ ...ctx(network), security: { allowPrivateNetworks: false, allowList: [] } });
+    try {
+      const r = await t.send(sftpDelivery(sshd, 'ssrf', '{}'), AbortSignal.timeout(10_000));
+      assert.equal(r.outcome, 'permanent');
+      assert.match(
+        r.outcome === 'permanent' ? r.error : '',
+        /refused to connect to 127\.0\.0\.1: a loopback address/,
+      );
+      assert.deepEqual(network.dialed, []);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('writes file names and content from templates, and replaces a file a retry writes again', async () => {
     const t = createSftp(ctx());
     try {
