@@ -91,8 +91,9 @@ test('names follow the Prometheus conventions, process metrics included', async 
   const m = new Metrics({ perWebhookLabels: true });
   for (const metric of await m.registry.getMetricsAsJSON()) {
     assert.match(metric.name, /^hookd_[a-z0-9_]+$/);
-    if (metric.type === 'counter') assert.match(metric.name, /_total$/, `${metric.name} is a counter`);
-    else assert.doesNotMatch(metric.name, /_total$/, `${metric.name} is a ${metric.type}`);
+    if (String(metric.type) === 'counter')
+      assert.match(metric.name, /_total$/, `${metric.name} is a counter`);
+    else assert.doesNotMatch(metric.name, /_total$/, `${metric.name} is a ${String(metric.type)}`);
   }
   assert.match(await m.text(), /^hookd_nodejs_eventloop_lag_p99_seconds /m);
 });
