@@ -50,7 +50,9 @@ after(async () => {
 test('the document is valid OpenAPI 3.1', async () => {
   assert.equal(doc.openapi, '3.1.0');
   const validator = new Validator();
-  const res = await validator.validate(structuredClone(doc) as unknown as object);
+  const res = await validator.validate(
+    structuredClone(doc) as unknown as Parameters<Validator['validate']>[0],
+  );
   assert.deepEqual(res.errors ?? [], []);
   assert.equal(res.valid, true);
   assert.equal(validator.version, '3.1');

@@ -62,7 +62,7 @@ const SET = { set: true };
 test('no response and no log line contains a secret value; responses show which are set', async () => {
   const ids: string[] = [];
   const create = async (body: Record<string, unknown>) => {
-    const r = await api.post<{ id: string }>('/v1/webhooks', body);
+    const r = await api.post<Record<string, unknown> & { id: string }>('/v1/webhooks', body);
     assert.equal(r.status, 201, r.text);
     ids.push(r.body.id);
     return r;
