@@ -5,7 +5,7 @@
  * SSH connections whose host key is verified.
  */
 import { z } from 'zod';
-import { abortedResult } from '../abort.ts';
+import { abortedResult, raceSignal } from '../abort.ts';
 import type {
   Delivery,
   SendResult,
@@ -150,16 +150,13 @@ export function createSftp(ctx: TransportContext, opts: { idleMs?: number } = {}
       );
       void settled.then(() => pool.release(conn));
       try {
-        const path = await new Promise<string>((resolve, reject) => {
-          const onAbort = () => reject(signal.reason);
-          signal.addEventListener('abort', onAbort, { once: true });
-          work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-        });
+        const path = await raceSignal(work, signal);
         return success(undefined, `uploaded ${path} (${body.length} bytes)`);
       } catch (err) {
         if (signal.aborted) {
           // The upload stops at its next write and removes its temp file; a connection too stuck for that is closed.
           const stuck = setTimeout(() => pool.discard(conn), ABORT_CLEANUP_MS);
+          stuck.unref();
           void settled.then(() => clearTimeout(stuck));
           return abortedResult(signal);
         }
