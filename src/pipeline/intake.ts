@@ -73,7 +73,10 @@ export class Intake {
             contentType: 'application/json',
             fields: {},
           });
-          metrics.renderErrors.inc({ webhook: metrics.webhookLabel(webhook.identifier) });
+          const label = metrics.webhookLabel(webhook.identifier);
+          metrics.renderErrors.inc({ webhook: label });
+          // A delivery that cannot be rendered is a dead letter like any other.
+          metrics.deliveries.inc({ webhook: label, type: webhook.type, outcome: 'failed' });
           logger.warn(
             { webhook: webhook.identifier, event: event.id, error: err.message },
             'could not render the request; delivery failed',
