@@ -379,11 +379,19 @@ async function main(): Promise<number> {
       }
     })();
 
-    const progress = setInterval(() => {
+    const progress = setInterval(async () => {
       const down = [...receivers.values()].filter((r) => r.down).map((r) => r.name);
+      // hookd's own view, from its metrics (since its last start).
+      const m = await fetch(`${hookd!.url}/metrics`, { signal: AbortSignal.timeout(2000) })
+        .then((r) => r.text())
+        .catch(() => '');
+      const metric = (re: RegExp) => re.exec(m)?.[1] ?? '?';
       log(
         `published ${published}/${S.events}, delivered ${delivered}/${plannedPairs}` +
-          (down.length ? `, down: ${down.join(', ')}` : ''),
+          (down.length ? `, down: ${down.join(', ')}` : '') +
+          `; hookd: events taken ${metric(/^hookd_events_received_total\{source="nats"\} (\d+)/m)}, ` +
+          `pending ${metric(/^hookd_queue_depth\{state="pending"\} (\d+)/m)}, ` +
+          `in flight ${metric(/^hookd_queue_depth\{state="inflight"\} (\d+)/m)}`,
       );
     }, 5000);
     progress.unref();
