@@ -105,6 +105,7 @@ export class App {
       catalog: () => this.current,
       build: (api) => this.build(api),
       install: (catalog) => this.install(catalog),
+      forgetState: (id) => this.states.forget(id),
     });
     try {
       this.webhooks.load();

@@ -28,6 +28,8 @@ export interface WebhookServiceDeps {
   build: (api: readonly Webhook[]) => Catalog;
   /** Swaps a built catalog in. */
   install: (catalog: Catalog) => void;
+  /** Drops a deleted webhook's run-time state (breaker, Stopped), so a later webhook with its id starts afresh. */
+  forgetState?: (id: string) => void;
   now?: () => number;
 }
 
@@ -233,6 +235,7 @@ export class WebhookService {
     this.deps.store.delete(id);
     this.api.delete(id);
     this.deps.install(catalog);
+    this.deps.forgetState?.(id);
     this.deps.logger.info({ webhookId: id, identifier: current.webhook.identifier, by }, 'webhook deleted');
   }
 }

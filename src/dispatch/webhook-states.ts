@@ -104,6 +104,13 @@ export class WebhookStates {
     return { allowed: r.allowed, probe: false };
   }
 
+  /** Forgets a deleted webhook's state and breaker. */
+  forget(webhookId: string): void {
+    this.runtime.delete(webhookId);
+    this.breakers.delete(webhookId);
+    this.deps.store.deleteWebhookState(webhookId);
+  }
+
   /** The half-open probe went out. */
   probeStarted(w: Webhook): void {
     this.breaker(w).probeStarted();

@@ -397,6 +397,10 @@ export class Outbox {
     }
   }
 
+  deleteWebhookState(webhookId: string): void {
+    this.db.prepare(`DELETE FROM webhook_states WHERE webhook_id = ?`).run(webhookId);
+  }
+
   /** Readiness: can new events be stored? (Redeliveries and new requests keep trying, so recovery shows.) */
   probe(): boolean {
     return this.db.open && this.writable;

@@ -125,3 +125,15 @@ test('WebhookStates: TooManyErrors is persisted and survives a restart; Stopped 
   assert.equal(restarted.admit(w, 50_001).allowed, Number.POSITIVE_INFINITY);
   assert.deepEqual(changes.slice(-3), ['TooManyErrors->Active', 'Active->Stopped', 'Stopped->Active']);
 });
+
+test('WebhookStates: a deleted webhook is forgotten, so a new one with its id starts Active', () => {
+  const outbox = new Outbox(':memory:');
+  const make = () =>
+    new WebhookStates({ store: outbox, settings: S, onChange: () => {}, onBreaker: () => {} });
+  const states = make();
+  const w = webhook();
+  states.setState(w, 'TooManyErrors', 'by hand', 1);
+  states.forget(w.id);
+  assert.equal(states.stateOf(w), 'Active');
+  assert.equal(make().stateOf(w), 'Active', 'gone from the store too');
+});
