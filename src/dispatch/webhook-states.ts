@@ -16,6 +16,7 @@ export interface StateStore {
     data: string | null,
     now: number,
   ): void;
+  deleteWebhookState(webhookId: string): void;
 }
 
 export interface StateChange {
