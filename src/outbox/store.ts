@@ -42,18 +42,10 @@ export interface DueRow {
   received_at: number;
 }
 
-export interface DeliveryRow {
-  id: string;
-  event_id: string;
-  event_type: string;
-  webhook_id: string;
-  identifier: string;
-  transport: string;
-  priority: number;
+/** A whole delivery row. */
+export interface DeliveryRow extends DueRow {
   state: DeliveryState;
-  attempts: number;
   next_attempt_at: number;
-  received_at: number;
   updated_at: number;
   request: string;
   last_error: string | null;
@@ -300,27 +292,6 @@ export class Outbox {
 
   attempts(deliveryId: string): AttemptRow[] {
     return this.stmts.attempts.all(deliveryId) as AttemptRow[];
-  }
-
-  /** Deliveries of one webhook, newest first. */
-  listByWebhook(
-    webhookId: string,
-    opts: { state?: DeliveryState; limit?: number; before?: number } = {},
-  ): DeliveryRow[] {
-    const where = ['webhook_id = ?'];
-    const args: unknown[] = [webhookId];
-    if (opts.state) {
-      where.push('state = ?');
-      args.push(opts.state);
-    }
-    if (opts.before !== undefined) {
-      where.push('updated_at < ?');
-      args.push(opts.before);
-    }
-    args.push(opts.limit ?? 100);
-    return this.db
-      .prepare(`SELECT * FROM deliveries WHERE ${where.join(' AND ')} ORDER BY updated_at DESC LIMIT ?`)
-      .all(...args) as DeliveryRow[];
   }
 
   /**

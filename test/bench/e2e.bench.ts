@@ -5,10 +5,10 @@
  */
 import { createServer } from 'node:http';
 import { cpus, totalmem } from 'node:os';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { makeDirs, spawnHookd } from '../helpers/hookd.ts';
-import { startNats } from '../helpers/nats-server.ts';
+import { startNats, waitForConsumer } from '../helpers/nats-server.ts';
 
 const N = Number(process.env.BENCH_EVENTS ?? 20_000);
 const IN_FLIGHT = 256;
@@ -50,16 +50,8 @@ const hookd = await spawnHookd(
     nodeArgs: process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [],
   },
 );
+await waitForConsumer(nats.url);
 const nc = await connect({ servers: nats.url });
-const jsm = await jetstreamManager(nc);
-for (let i = 0; i < 200; i++) {
-  try {
-    await jsm.consumers.info('EVENTS', 'hookd');
-    break;
-  } catch {
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 const js = jetstream(nc);
 const t0 = Date.now();
 const pending: Promise<unknown>[] = [];

@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { type HookdProcess, makeDirs, spawnHookd, type TestDirs } from '../helpers/hookd.ts';
-import { type NatsServer, startNats } from '../helpers/nats-server.ts';
+import { type NatsServer, startNats, waitForConsumer } from '../helpers/nats-server.ts';
 import { type Receiver, startReceiver } from '../helpers/receiver.ts';
 
 const N = 5000;
@@ -45,16 +45,8 @@ test('SIGKILL during delivery loses nothing; duplicates keep their webhook-id', 
   const env = { HOOKD_NATS_URL: nats.url };
   proc = await spawnHookd(dirs, env);
 
+  await waitForConsumer(nats.url);
   const nc = await connect({ servers: nats.url });
-  const jsm = await jetstreamManager(nc);
-  for (let i = 0; i < 100; i++) {
-    try {
-      await jsm.consumers.info('EVENTS', 'hookd');
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
   const js = jetstream(nc);
   const expected = new Set<string>();
   const pending: Promise<unknown>[] = [];

@@ -9,7 +9,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { type RunningHookd, startHookd } from '../helpers/hookd.ts';
-import { type NatsServer, startNats } from '../helpers/nats-server.ts';
+import { type NatsServer, startNats, waitForConsumer } from '../helpers/nats-server.ts';
 import { type Receiver, startReceiver } from '../helpers/receiver.ts';
 
 const SECRET_ALL = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -47,13 +47,9 @@ after(async () => {
 });
 
 test('1,000 CloudEvents reach both webhooks exactly once, signed', async () => {
+  await waitForConsumer(nats.url);
   const nc = await connect({ servers: nats.url });
   const js = jetstream(nc);
-  // The consumer creates the stream; wait until it exists.
-  for (let i = 0; i < 100; i++) {
-    if (hookd.app.catalog && (await fetch(`${hookd.url}/readyz`)).ok) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
   const N = 1000;
   const types = ['contact.created', 'contact.updated', 'sale.changed', 'order.created'];
   let contactEvents = 0;

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { type RunningHookd, startHookd } from '../helpers/hookd.ts';
-import { type NatsServer, startNats } from '../helpers/nats-server.ts';
+import { type NatsServer, startNats, waitForConsumer } from '../helpers/nats-server.ts';
 import { type Receiver, startReceiver } from '../helpers/receiver.ts';
 
 let nats: NatsServer;
@@ -29,22 +29,9 @@ after(async () => {
   await Promise.all([receiver?.close(), nats?.stop()]);
 });
 
-async function waitForStream(nc: Awaited<ReturnType<typeof connect>>) {
-  const jsm = await jetstreamManager(nc);
-  for (let i = 0; i < 100; i++) {
-    try {
-      await jsm.consumers.info('EVENTS', 'hookd');
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error('hookd did not create its consumer');
-}
-
 test('bad messages on the stream are counted, kept with their reason, and do not block the ones behind', async () => {
+  await waitForConsumer(nats.url);
   const nc = await connect({ servers: nats.url });
-  await waitForStream(nc);
   const js = jetstream(nc);
   await js.publish('events.bad', 'this is not json {');
   await js.publish('events.big', JSON.stringify({ id: 'big', type: 'x.y', data: 'x'.repeat(4096) }));

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { type RunningHookd, startHookd } from '../helpers/hookd.ts';
-import { type NatsServer, startNats } from '../helpers/nats-server.ts';
+import { type NatsServer, startNats, waitForConsumer } from '../helpers/nats-server.ts';
 import { type Receiver, startReceiver } from '../helpers/receiver.ts';
 
 let nats: NatsServer;

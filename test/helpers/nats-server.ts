@@ -100,3 +100,34 @@ export async function startNats(): Promise<NatsServer> {
     },
   };
 }
+
+/**
+ * Waits until hookd has created its stream and durable consumer on `url`
+ * (it does so in the background after connecting).
+ */
+export async function waitForConsumer(
+  url: string,
+  stream = 'EVENTS',
+  consumer = 'hookd',
+  timeoutMs = 20_000,
+): Promise<void> {
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const nc = await connect({ servers: url });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await jsm.consumers.info(stream, consumer);
+        return;
+      } catch {
+        if (Date.now() > deadline)
+          throw new Error(`hookd did not create consumer ${stream}/${consumer} within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } finally {
+    await nc.close();
+  }
+}
