@@ -1,0 +1,58 @@
+/**
+ * Issue 2: a configured NATS that is down when hookd starts is retried in
+ * the background while HTTP ingest keeps working; once NATS is up, hookd
+ * creates its stream and consumer and consumes.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { type RunningHookd, startHookd } from '../helpers/hookd.ts';
+import { type NatsServer, startNats, waitForConsumer } from '../helpers/nats-server.ts';
+import { type Receiver, startReceiver } from '../helpers/receiver.ts';
+
+let nats: NatsServer;
+let receiver: Receiver;
+let hookd: RunningHookd;
+
+before(async () => {
+  [nats, receiver] = await Promise.all([startNats(), startReceiver()]);
+  await nats.kill(); // keeps its port: hookd is configured for a server that is down
+  hookd = await startHookd({
+    rules: { 'r.yaml': `webhooks:\n  - identifier: sink\n    url: ${receiver.url}/in\n` },
+    config: { nats: { url: nats.url } },
+  });
+});
+
+after(async () => {
+  await hookd?.stop();
+  await Promise.all([receiver?.close(), nats?.stop()]);
+});
+
+test('HTTP ingest works while NATS is down; NATS is picked up when it comes', async () => {
+  const ready = await fetch(`${hookd.url}/readyz`);
+  assert.equal(ready.status, 503);
+  assert.deepEqual(((await ready.json()) as { checks: unknown }).checks, { store: true, nats: false });
+
+  const r = await fetch(`${hookd.url}/v1/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ id: 'via-http', type: 'x.y' }),
+  });
+  assert.equal(r.status, 202);
+  await receiver.waitFor(1, 10_000);
+
+  await nats.start();
+  await waitForConsumer(nats.url, 'EVENTS', 'hookd', 30_000);
+  const nc = await connect({ servers: nats.url });
+  await jetstream(nc).publish('events.x', JSON.stringify({ id: 'via-nats', type: 'x.y' }));
+  await nc.close();
+  await receiver.waitFor(2, 15_000);
+  assert.deepEqual(
+    receiver.requests.map((q) => JSON.parse(q.body).id),
+    ['via-http', 'via-nats'],
+  );
+  for (let i = 0; i < 50 && (await fetch(`${hookd.url}/readyz`)).status !== 200; i++)
+    await new Promise((res) => setTimeout(res, 100));
+  assert.equal((await fetch(`${hookd.url}/readyz`)).status, 200);
+});
