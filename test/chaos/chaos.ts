@@ -18,11 +18,11 @@
  * (480000), CHAOS_SEED (random; printed).
  */
 import { createServer, type Server } from 'node:http';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import Database from 'better-sqlite3';
 import { type HookdProcess, makeDirs, spawnHookd } from '../helpers/hookd.ts';
-import { type NatsServer, startNats } from '../helpers/nats-server.ts';
+import { type NatsServer, startNats, waitForConsumer } from '../helpers/nats-server.ts';
 
 function setting(name: string, dflt: number): number {
   const raw = process.env[name];
@@ -277,24 +277,13 @@ async function main(): Promise<number> {
   try {
     hookd = await spawnHookd(dirs, env);
     // hookd creates the stream and consumer.
+    await waitForConsumer(nats.url, 'EVENTS', 'hookd', 60_000);
     const nc = await connect({
       servers: nats.url,
       name: 'chaos-publisher',
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
     });
-    const jsm = await jetstreamManager(nc);
-    for (;;) {
-      if (
-        await jsm.consumers.info('EVENTS', 'hookd').then(
-          () => true,
-          () => false,
-        )
-      )
-        break;
-      if (Date.now() > deadline) throw new Error('hookd never created its JetStream consumer');
-      await sleep(100);
-    }
 
     // Publisher: paced at CHAOS_RATE; every publish is retried until JetStream acknowledges it,
     // with the event id as Nats-Msg-Id, so a retry of a publish that did land is deduplicated.

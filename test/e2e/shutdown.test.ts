@@ -9,11 +9,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import Database from 'better-sqlite3';
 import { type HookdProcess, makeDirs, spawnHookd, type TestDirs } from '../helpers/hookd.ts';
-import { type NatsServer, startNats } from '../helpers/nats-server.ts';
+import { type NatsServer, startNats, waitForConsumer } from '../helpers/nats-server.ts';
 import { type Received, type Receiver, startReceiver } from '../helpers/receiver.ts';
 
 const BACKLOG = 3000;
@@ -79,13 +79,8 @@ test('SIGTERM with thousands of deliveries queued and attempts hanging: clean ex
   });
   proc = await spawnHookd(dirs, env);
 
+  await waitForConsumer(nats.url);
   const nc = await connect({ servers: nats.url });
-  const jsm = await jetstreamManager(nc);
-  await until(
-    async () => !!(await jsm.consumers.info('EVENTS', 'hookd').catch(() => undefined)),
-    20_000,
-    'hookd to create its consumer',
-  );
   const js = jetstream(nc);
   const publish = async (id: string) => {
     await js.publish('events.x', JSON.stringify({ specversion: '1.0', id, type: 'x.y', source: '/t' }), {
