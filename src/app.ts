@@ -306,7 +306,8 @@ export class App {
       this.statesDirty = true;
       this.metrics.configReloaded(true);
       this.logger.info({ reason, webhooks: catalog.size }, 'rules reloaded');
-      this.dispatcher.wake();
+      // SIGHUP also picks up deliveries requeued by `hookd retry` from another process.
+      this.dispatcher.rescan();
       return { ok: true, webhooks: catalog.size, errors: [] };
     } catch (err) {
       this.metrics.configReloaded(false);

@@ -12,7 +12,7 @@ const USAGE = `usage: hookd <command> [options]
   check    [--config FILE] [--rules DIR]           validate config and rules (exit 1 with file:line:col per problem)
   explain  --event FILE [--subject S] [--json]     why each webhook matched or not, and the rendered requests
   publish  --subject S (--file F | --data JSON) [--count N] [--url URL]
-  retry    --webhook ID [--since T]                requeue failed deliveries
+  retry    --webhook ID|IDENTIFIER [--since T]     requeue failed deliveries (a running hookd finds them within a minute, or on SIGHUP)
 `;
 
 const DEFAULT_CONFIG = 'config/hookd.yaml';

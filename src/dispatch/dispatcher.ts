@@ -36,6 +36,8 @@ export interface DispatcherDeps {
 /** How long results may wait before they are written in one transaction. */
 const FLUSH_MS = 5;
 const FLUSH_MAX = 512;
+/** How often the whole outbox is re-read for due work (cheap index scan; also on reload). */
+const RESCAN_MS = 60_000;
 /** Wake at least this often even when nothing is known to be due. */
 const IDLE_POLL_MS = 1000;
 
@@ -61,6 +63,7 @@ export class Dispatcher {
   private results: AttemptResult[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private wakeTimer: NodeJS.Timeout | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
   private pumping = false;
   private again = false;
   private stopped = true;
@@ -78,6 +81,9 @@ export class Dispatcher {
   start(): void {
     this.stopped = false;
     this.rescan();
+    // Deliveries requeued by another process (`hookd retry`) are found within a minute.
+    this.rescanTimer = setInterval(() => this.rescan(), RESCAN_MS);
+    this.rescanTimer.unref();
   }
 
   /** Re-reads every webhook's earliest due delivery (at start, after bulk requeues). */
@@ -269,11 +275,15 @@ export class Dispatcher {
       if (!transport) {
         result = { outcome: 'permanent', error: `no transport for type "${webhook.type}"` };
       } else {
-        const timeout = AbortSignal.timeout(webhook.timeoutMs ?? settings.timeoutMs);
-        const signal = AbortSignal.any([timeout, controller.signal, this.shutdown.signal]);
+        // One controller per attempt, aborted by its timer or by shutdown (AbortSignal.any is slow on Node 20).
+        const timeoutMs = webhook.timeoutMs ?? settings.timeoutMs;
+        const timer = setTimeout(
+          () => controller.abort(new DOMException(`no response within ${timeoutMs} ms`, 'TimeoutError')),
+          timeoutMs,
+        );
+        const signal = controller.signal;
         try {
-          const request = JSON.parse(this.deps.outbox.request(row.id) ?? 'null') as RenderedRequest | null;
-          if (!request) throw new Error('the delivery has no stored request');
+          const request = JSON.parse(row.request) as RenderedRequest;
           result = await transport.send(
             {
               id: row.id,
@@ -288,6 +298,8 @@ export class Dispatcher {
         } catch (err) {
           // A transport must classify its own failures; an escaped exception is a bug, retried.
           result = { outcome: 'retryable', error: `transport failed: ${(err as Error).message}` };
+        } finally {
+          clearTimeout(timer);
         }
       }
     }
@@ -393,6 +405,7 @@ export class Dispatcher {
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
     clearTimeout(this.wakeTimer);
+    clearInterval(this.rescanTimer);
     if (this.inflight.size > 0) {
       await new Promise<void>((resolve) => {
         const done = () => {
@@ -402,6 +415,8 @@ export class Dispatcher {
         };
         const timer = setTimeout(() => {
           this.shutdown.abort(new Error('shutting down'));
+          for (const { controller } of this.inflight.values())
+            controller.abort(new Error('hookd is shutting down'));
           // Aborted attempts settle promptly; give them a moment to release.
           setTimeout(done, 1000).unref?.();
         }, timeoutMs);

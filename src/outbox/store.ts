@@ -29,7 +29,7 @@ export interface NewDelivery {
   renderError?: string;
 }
 
-/** What the dispatcher needs to schedule a delivery (the request is read when it is sent). */
+/** What the dispatcher needs to send a delivery (every due row read is sent, so it comes with its request). */
 export interface DueRow {
   id: string;
   event_id: string;
@@ -40,6 +40,8 @@ export interface DueRow {
   priority: number;
   attempts: number;
   received_at: number;
+  /** The rendered request (JSON). */
+  request: string;
 }
 
 /** A whole delivery row. */
@@ -47,7 +49,6 @@ export interface DeliveryRow extends DueRow {
   state: DeliveryState;
   next_attempt_at: number;
   updated_at: number;
-  request: string;
   last_error: string | null;
 }
 
@@ -120,7 +121,7 @@ export class Outbox {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       due: db.prepare(
-        `SELECT id, event_id, event_type, webhook_id, identifier, transport, priority, attempts, received_at
+        `SELECT id, event_id, event_type, webhook_id, identifier, transport, priority, attempts, received_at, request
          FROM deliveries
          WHERE state = 'pending' AND webhook_id = ? AND next_attempt_at <= ?
            AND id NOT IN (SELECT value FROM json_each(?))
@@ -135,7 +136,6 @@ export class Outbox {
       dueByWebhook: db.prepare(
         `SELECT webhook_id AS webhookId, MIN(next_attempt_at) AS at FROM deliveries WHERE state = 'pending' GROUP BY webhook_id`,
       ),
-      request: db.prepare(`SELECT request FROM deliveries WHERE id = ?`).pluck(),
       finish: db.prepare(
         `UPDATE deliveries SET state = @state, attempts = @attempt, next_attempt_at = @at, updated_at = @now, last_error = @error WHERE id = @id`,
       ),
@@ -228,11 +228,6 @@ export class Outbox {
     return this.stmts.dueByWebhook.all() as { webhookId: string; at: number }[];
   }
 
-  /** The stored rendered request of a delivery (JSON text). */
-  request(id: string): string | undefined {
-    return this.stmts.request.get(id) as string | undefined;
-  }
-
   /**
    * In-flight is tracked in memory: one process owns the store, and rows of
    * a process that died are simply still pending. These keep the counts right.
@@ -302,8 +297,9 @@ export class Outbox {
     const where = [`state = 'failed'`];
     const args: unknown[] = [];
     if (opts.webhookId !== undefined) {
-      where.push('webhook_id = ?');
-      args.push(opts.webhookId);
+      // The webhook's id, or its identifier (what operators see in logs and metrics).
+      where.push('(webhook_id = ? OR identifier = ?)');
+      args.push(opts.webhookId, opts.webhookId);
     }
     if (opts.since !== undefined) {
       where.push('updated_at >= ?');

@@ -98,3 +98,25 @@ test('a delivery whose request could not be rendered is stored as failed with th
   assert.equal(o.attempts(id)[0]!.error, 'render failed: url needs /data/id');
   assert.equal(o.depth().failed, 1);
 });
+
+test('failed deliveries can be requeued by webhook id or identifier, and since a time', () => {
+  const o = new Outbox(':memory:');
+  o.insert([row('a', 'w1'), row('b', 'w1'), row('c', 'w2')]);
+  o.claimed(3);
+  const fail = (eventId: string, webhookId: string, at: number) => ({
+    deliveryId: deliveryId(eventId, webhookId),
+    attempt: 1,
+    startedAt: at,
+    durationMs: 1,
+    outcome: 'permanent' as const,
+    next: { state: 'failed' as const },
+  });
+  o.complete([fail('a', 'w1', 1)], 100);
+  o.complete([fail('b', 'w1', 1), fail('c', 'w2', 1)], 200);
+  assert.equal(o.retryFailed({ webhookId: 'w1', since: 150 }, 300), 1, 'only the newer one');
+  assert.equal(o.get(deliveryId('b', 'w1'))!.state, 'pending');
+  // row() uses the webhook id as its identifier too; give w2 a distinct identifier to look it up by.
+  o.db.prepare(`UPDATE deliveries SET identifier = 'crm' WHERE webhook_id = 'w2'`).run();
+  assert.equal(o.retryFailed({ webhookId: 'crm' }, 300), 1, 'by identifier');
+  assert.equal(o.get(deliveryId('a', 'w1'))!.state, 'failed', 'the older one of w1 stays failed');
+});
