@@ -11,6 +11,8 @@ import { makeDirs, spawnHookd } from '../helpers/hookd.ts';
 import { startNats, waitForConsumer } from '../helpers/nats-server.ts';
 
 const N = Number(process.env.BENCH_EVENTS ?? 20_000);
+/** Events per second to publish at; unset: as fast as JetStream takes them (a burst that queues). */
+const RATE = process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : undefined;
 const IN_FLIGHT = 256;
 
 const latencies: number[] = [];
@@ -56,6 +58,13 @@ const js = jetstream(nc);
 const t0 = Date.now();
 const pending: Promise<unknown>[] = [];
 for (let i = 0; i < N; i++) {
+  if (RATE !== undefined) {
+    const due = t0 + (i * 1000) / RATE;
+    if (due > Date.now()) {
+      await Promise.all(pending.splice(0));
+      await new Promise((r) => setTimeout(r, due - Date.now()));
+    }
+  }
   const ev = {
     specversion: '1.0',
     id: `bench-${i}`,
@@ -80,7 +89,9 @@ const rss = await fetch(`${hookd.url}/metrics`)
 console.log(
   `machine: ${cpus().length} x ${cpus()[0]?.model}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
 );
-console.log(`events: ${N}, one signed HTTP webhook, JetStream in, local receiver out`);
+console.log(
+  `events: ${N}${RATE ? ` published at ${RATE}/s` : ' published as fast as possible'}, one signed HTTP webhook, JetStream in, local receiver out`,
+);
 console.log(`publish: ${Math.round(N / ((published - t0) / 1000))} events/s`);
 console.log(
   `delivered: ${received} in ${((end - t0) / 1000).toFixed(1)} s = ${Math.round(N / ((end - t0) / 1000))} deliveries/s (first 2xx after ${firstAt - t0} ms)`,
