@@ -13,7 +13,14 @@
 import type { HookEvent } from '../source/event.ts';
 import { compilePointer, type Pointer } from '../templates/pointer.ts';
 
+/**
+ * Attribute name → value. A plain object: read values with a `typeof v ===
+ * 'string'` check, since a name such as `constructor` reaches
+ * `Object.prototype` (matchers do).
+ */
 export type Attributes = Record<string, string | undefined>;
+
+const hasOwn = Object.prototype.hasOwnProperty;
 
 export interface AttributeMap {
   /** Computes the attributes of one event: one object, no other allocation beyond the pointer lookups. */
@@ -49,18 +56,22 @@ export function compileAttributeMap(configured: Record<string, string> = {}): At
     builtinType: !('type' in configured || 'resourceType' in configured || 'event' in configured),
     configured: names,
     of(event) {
-      // Spread first (own data properties only, so an extension named
-      // `__proto__` stays a plain key); built-ins then override extensions.
-      const attrs: Attributes = { ...event.extensions };
       const type = event.type;
       const dot = type.lastIndexOf('.');
-      attrs.type = type;
-      attrs.resourceType = dot >= 0 ? type.slice(0, dot) : type;
-      attrs.event = dot >= 0 ? type.slice(dot + 1) : type;
-      attrs.subject = event.subject;
-      // Built-ins win even when absent: an extension named `identifier` does not select webhooks.
-      attrs.source = event.source;
-      attrs.identifier = scalarText(event.body.webhook) ?? event.extensions.webhook;
+      // A literal of fixed shape: object spread costs microseconds here (V8 on Node 20).
+      const attrs: Attributes = {
+        type,
+        resourceType: dot >= 0 ? type.slice(0, dot) : type,
+        event: dot >= 0 ? type.slice(dot + 1) : type,
+        subject: event.subject,
+        source: event.source,
+        identifier: scalarText(event.body.webhook) ?? event.extensions.webhook,
+      };
+      // Extensions below the built-ins: an extension named `identifier` does not select webhooks.
+      const ext = event.extensions;
+      for (const k in ext) {
+        if (!hasOwn.call(attrs, k) && hasOwn.call(ext, k)) attrs[k] = ext[k];
+      }
       for (let i = 0; i < pointers.length; i++) {
         const v = scalarText(pointers[i]!.get(event.body));
         if (v !== undefined) attrs[names[i]!] = v;

@@ -127,8 +127,22 @@ function visitChildren(args: unknown, visit: (n: ASTNode) => void): void {
   else if (Array.isArray(args)) for (const a of args) visitChildren(a, visit);
 }
 
-/** Compiles one expression; throws `ConditionSyntaxError` with a column where it can. */
+/** Compiled conditions by source: many webhooks share one (seed 000 repeats it per customer). */
+const cache = new Map<string, Condition>();
+
+/** Compiles one expression (cached; conditions hold no state); throws `ConditionSyntaxError` with a column where it can. */
 export function compileCondition(source: string): Condition {
+  let c = cache.get(source);
+  if (c === undefined) {
+    c = compileUncached(source);
+    // Bounded: conditions change at run time through the API.
+    if (cache.size >= 10_000) cache.clear();
+    cache.set(source, c);
+  }
+  return c;
+}
+
+function compileUncached(source: string): Condition {
   if (source.length > CONDITION_LIMITS.maxLength) {
     throw new ConditionSyntaxError(
       `the condition is ${source.length} characters long; the limit is ${CONDITION_LIMITS.maxLength}`,
@@ -158,17 +172,19 @@ export function compileCondition(source: string): Condition {
     source,
     evaluate(ctx) {
       let v: unknown;
+      // A failing condition throws inside cel-js on every such event; without
+      // stack traces (nobody reads them) that costs several times less.
+      const limit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 0;
       try {
         v = fn(ctx);
       } catch (err) {
         const col = columnOf(err);
         const hint = (err as Partial<CelError>).code === 'no_such_key' ? ' (guard it with has())' : '';
-        throw new ConditionEvalError(
-          `${summaryOf(err)}${hint}${col === undefined ? '' : ` at column ${col}`}`,
-          {
-            cause: err,
-          },
-        );
+        const at = col === undefined ? '' : ` at column ${col}`;
+        throw new ConditionEvalError(`${summaryOf(err)}${hint}${at}`, { cause: err });
+      } finally {
+        Error.stackTraceLimit = limit;
       }
       if (typeof v !== 'boolean') {
         throw new ConditionEvalError(`the condition gave ${describe(v)} instead of true or false`);

@@ -11,10 +11,9 @@
  *    `onConditionError` (every time, with a log-once-per-burst hint).
  * 5. Winners come back in dispatch order.
  *
- * `select` is the hot path: the index (by identifier, then by attribute
- * keys) yields candidates without scanning every webhook; the per-event cost
- * is one attributes object, one result array and, when a condition runs,
- * one context object. `explain` is the slow, exhaustive twin that says why.
+ * `select` is the hot path (selector.ts): the index (by identifier, then by
+ * attribute keys) yields candidates without scanning every webhook.
+ * `explain` is the slow, exhaustive twin that says why (select-naive.ts).
  */
 import type { HookEvent } from '../source/event.ts';
 import { type AttributeMap, type Attributes, compileAttributeMap } from './attributes.ts';
@@ -24,9 +23,10 @@ import {
   type ConditionErrorInfo,
   throttleConditionError,
 } from './condition-errors.ts';
-import { compileRule, type Group, inWindow, matchesTopics, type Rule } from './rule.ts';
-import { chooseKeys, type IndexKey, RuleIndex } from './rule-index.ts';
+import { compileRule, type Rule } from './rule.ts';
+import { chooseKeys, type IndexKey } from './rule-index.ts';
 import { type ExplainResult, scanAll } from './select-naive.ts';
+import { Selector } from './selector.ts';
 import type { Webhook } from './webhook-schema.ts';
 
 export type { ConditionErrorInfo } from './condition-errors.ts';
@@ -54,6 +54,21 @@ export interface RuleSet {
   get(id: string): Webhook | undefined;
   /** Every webhook with why it matched or not, and the winners; never calls `onConditionError`. */
   explain(event: HookEvent, at?: number): ExplainResult;
+  /** Index shape, for the bench and for operators wondering why selection got slow. */
+  stats?(): RuleSetStats;
+}
+
+export interface RuleSetStats {
+  webhooks: number;
+  /** Active webhooks (the index holds only these). */
+  active: number;
+  /** Active webhooks every event without an identifier visits (no usable index key). */
+  scanned: number;
+  /** The largest bucket of the index for events without an identifier. */
+  largestBucket: number;
+  identifiers: number;
+  /** Identifiers large enough to get their own index. */
+  indexedIdentifiers: number;
 }
 
 /** A problem found while compiling rules, with the field path inside the webhook. */
@@ -79,17 +94,6 @@ export function byDispatchOrder(a: Webhook, b: Webhook): number {
   );
 }
 
-const byRank = (a: Rule, b: Rule) => a.rank - b.rank;
-
-/** Identifiers with more webhooks than this get their own index; smaller ones are scanned. */
-const IDENTIFIER_SCAN_LIMIT = 32;
-
-interface IdentifierEntry {
-  rules: Rule[];
-  keys: (IndexKey[] | undefined)[];
-  index?: RuleIndex;
-}
-
 export function compileRuleSet(webhooks: readonly Webhook[], opts: RuleEngineOptions = {}): RuleSet {
   const now = opts.now ?? Date.now;
   const onError = opts.onConditionError;
@@ -103,41 +107,23 @@ export function compileRuleSet(webhooks: readonly Webhook[], opts: RuleEngineOpt
       problems.push({ webhookId: w.id, path: ['id'], message: `duplicate webhook id "${w.id}"` });
     byId.set(w.id, w);
   }
-  const groups = new Map<string, Group>();
   const rules: Rule[] = [];
   for (const w of [...webhooks].sort(byDispatchOrder)) {
     const found: { path: (string | number)[]; message: string }[] = [];
-    const r = compileRule(w, rules.length, groups, found);
+    const r = compileRule(w, rules.length, found);
     for (const p of found) problems.push({ webhookId: w.id, ...p });
     if (r) rules.push(r);
   }
   if (problems.length) throw new RuleCompileError(problems);
 
-  // Inactive webhooks never match: they stay out of the index (explain still lists them).
-  const live = rules.filter((r) => r.webhook.active);
-  const keys = chooseKeys(live, attributes.builtinType);
-  const all = new RuleIndex();
-  const byIdentifier = new Map<string, IdentifierEntry>();
-  live.forEach((r, i) => {
-    all.add(r, keys[i]);
-    let e = byIdentifier.get(r.webhook.identifier);
-    if (!e) {
-      e = { rules: [], keys: [] };
-      byIdentifier.set(r.webhook.identifier, e);
-    }
-    e.rules.push(r);
-    e.keys.push(keys[i]);
+  const active = rules.filter((r) => r.webhook.active);
+  const chosen = chooseKeys(active, attributes.builtinType);
+  const keys: (IndexKey[] | undefined)[] = new Array(rules.length);
+  active.forEach((r, i) => {
+    keys[r.rank] = chosen[i];
   });
-  for (const e of byIdentifier.values()) {
-    if (e.rules.length <= IDENTIFIER_SCAN_LIMIT) continue;
-    const index = new RuleIndex();
-    for (let i = 0; i < e.rules.length; i++) index.add(e.rules[i]!, e.keys[i]);
-    e.index = index;
-  }
-
-  let epoch = 0;
-  // Reused between calls: callbacks run only once `select` is done with them, so re-entry is safe.
-  const scratch: Rule[] = [];
+  const selector = new Selector(rules, keys);
+  // Reused between calls: reported (and emptied) once `select` is done, so a callback may select again.
   const failed: { rule: Rule; error: Error }[] = [];
 
   const contextOf = (event: HookEvent, attrs: Attributes): ConditionContext => ({
@@ -149,44 +135,8 @@ export function compileRuleSet(webhooks: readonly Webhook[], opts: RuleEngineOpt
   function select(event: HookEvent): Webhook[] {
     const attrs = attributes.of(event);
     const t = now();
-    const e = ++epoch;
-    const cands = scratch;
-    cands.length = 0; // in case a previous call threw half-way
-    const identifier = attrs.identifier;
-    if (identifier === undefined) all.collect(attrs, e, cands);
-    else {
-      const entry = byIdentifier.get(identifier);
-      if (entry === undefined) return [];
-      if (entry.index) entry.index.collect(attrs, e, cands);
-      else for (let i = 0; i < entry.rules.length; i++) cands.push(entry.rules[i]!);
-    }
-    let n = 0;
-    for (let i = 0; i < cands.length; i++) {
-      const r = cands[i]!;
-      if (inWindow(r, t) && matchesTopics(r, attrs)) cands[n++] = r;
-    }
-    cands.length = n;
-    if (n > 1) cands.sort(byRank);
-    const out: Webhook[] = [];
-    let ctx: ConditionContext | undefined;
-    for (let i = 0; i < n; i++) {
-      const r = cands[i]!;
-      const g = r.group;
-      if (g !== undefined && g.wonAt === e) continue;
-      if (r.condition !== undefined) {
-        ctx ??= contextOf(event, attrs);
-        let ok = false;
-        try {
-          ok = r.condition.evaluate(ctx);
-        } catch (err) {
-          failed.push({ rule: r, error: err instanceof Error ? err : new Error(String(err)) });
-        }
-        if (!ok) continue;
-      }
-      if (g !== undefined) g.wonAt = e;
-      out.push(r.webhook);
-    }
-    cands.length = 0;
+    failed.length = 0;
+    const out = selector.select(event, attrs, t, failed);
     if (failed.length) reportFailures(t);
     return out;
   }
@@ -203,6 +153,9 @@ export function compileRuleSet(webhooks: readonly Webhook[], opts: RuleEngineOpt
     webhooks,
     get: (id) => byId.get(id),
     select,
+    stats() {
+      return { webhooks: webhooks.length, ...selector.stats() };
+    },
     explain(event, at = now()) {
       const attrs = attributes.of(event);
       return scanAll(rules, attrs, at, contextOf(event, attrs));

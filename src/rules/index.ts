@@ -12,6 +12,7 @@ export {
   type RuleEngineOptions,
   type RuleProblem,
   type RuleSet,
+  type RuleSetStats,
 } from './engine.ts';
 export {
   describeMatch,

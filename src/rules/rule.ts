@@ -1,19 +1,14 @@
 /**
  * One webhook compiled for selection: its window as numbers, its `events`
- * and `topics` as matchers, its group and its CEL condition. Built once per
- * rule set; the select loop reads these fields and nothing else.
+ * and `topics` as matchers and its CEL condition. Built once per rule set
+ * and never changed; the per-event state (de-duplication, group winners)
+ * lives in the rule table (rule-table.ts).
  */
 import type { Attributes } from './attributes.ts';
 import { type Condition, ConditionSyntaxError, compileCondition } from './condition.ts';
 import { newThrottleState, type ThrottleState } from './condition-errors.ts';
 import { type CompiledTopics, compilePatterns, compileTopics, type Matcher } from './topic-match.ts';
 import type { Webhook } from './webhook-schema.ts';
-
-/** Webhooks sharing a `groupIdentifier`; `wonAt` is the select epoch in which a member won. */
-export interface Group {
-  readonly name: string;
-  wonAt: number;
-}
 
 export interface Rule {
   readonly webhook: Webhook;
@@ -27,10 +22,7 @@ export interface Rule {
   readonly eventFilter?: EventFilter;
   readonly events?: Matcher;
   readonly topics?: CompiledTopics;
-  readonly group?: Group;
   readonly condition?: Condition;
-  /** Select epoch in which the index last yielded this rule (de-duplicates buckets). */
-  seen: number;
   readonly errors: ThrottleState;
 }
 
@@ -53,7 +45,7 @@ export function eventFilterOf(w: Webhook): EventFilter | undefined {
 function compileEventFilter(f: EventFilter): Matcher {
   if (f.source === 'events') return compilePatterns(f.patterns);
   const types = new Set(f.types);
-  return (t) => t !== undefined && (types.has(t) || types.has(t.slice(t.lastIndexOf('.') + 1)));
+  return (t) => typeof t === 'string' && (types.has(t) || types.has(t.slice(t.lastIndexOf('.') + 1)));
 }
 
 export interface RuleProblemLike {
@@ -62,12 +54,7 @@ export interface RuleProblemLike {
 }
 
 /** Compiles one webhook; problems (a bad condition) are pushed and undefined returned. */
-export function compileRule(
-  webhook: Webhook,
-  rank: number,
-  groups: Map<string, Group>,
-  problems: RuleProblemLike[],
-): Rule | undefined {
+export function compileRule(webhook: Webhook, rank: number, problems: RuleProblemLike[]): Rule | undefined {
   let condition: Condition | undefined;
   if (webhook.groupCondition !== undefined) {
     try {
@@ -76,14 +63,6 @@ export function compileRule(
       if (!(err instanceof ConditionSyntaxError)) throw err;
       problems.push({ path: ['groupCondition'], message: err.message });
       return undefined;
-    }
-  }
-  let group: Group | undefined;
-  if (webhook.groupIdentifier !== undefined) {
-    group = groups.get(webhook.groupIdentifier);
-    if (!group) {
-      group = { name: webhook.groupIdentifier, wonAt: 0 };
-      groups.set(group.name, group);
     }
   }
   const eventFilter = eventFilterOf(webhook);
@@ -95,9 +74,7 @@ export function compileRule(
     eventFilter,
     events: eventFilter ? compileEventFilter(eventFilter) : undefined,
     topics: webhook.topics?.length ? compileTopics(webhook.topics) : undefined,
-    group,
     condition,
-    seen: 0,
     errors: newThrottleState(),
   };
 }
@@ -107,9 +84,4 @@ export function matchesTopics(rule: Rule, attrs: Attributes): boolean {
   if (rule.events !== undefined && !rule.events(attrs.type)) return false;
   if (rule.topics !== undefined && !rule.topics.matches(attrs)) return false;
   return true;
-}
-
-/** Inside the `activeFrom` / `activeUntil` window at time `t`. */
-export function inWindow(rule: Rule, t: number): boolean {
-  return rule.from <= t && t < rule.until;
 }

@@ -8,7 +8,12 @@
  */
 import type { Attributes } from './attributes.ts';
 
-export type Matcher = (value: string | undefined) => boolean;
+/**
+ * Matches one attribute value. Anything that is not a string (a missing
+ * attribute, or an `Object.prototype` member reached through a name such as
+ * `constructor`) matches nothing.
+ */
+export type Matcher = (value: unknown) => boolean;
 
 const cache = new Map<string, Matcher>();
 
@@ -16,7 +21,7 @@ const cache = new Map<string, Matcher>();
 export function compilePattern(pattern: string): Matcher {
   let m = cache.get(pattern);
   if (m) return m;
-  if (pattern === '*') m = (v) => v !== undefined;
+  if (pattern === '*') m = (v) => typeof v === 'string';
   else if (!pattern.includes('*')) m = (v) => v === pattern;
   else {
     const parts = pattern.split('*');
@@ -27,7 +32,7 @@ export function compilePattern(pattern: string): Matcher {
     // Literal segments found left to right with indexOf: correct for `*`-only
     // globs and never backtracks, unlike a regular expression.
     m = (v) => {
-      if (v === undefined || v.length < min || !v.startsWith(first) || !v.endsWith(last)) return false;
+      if (typeof v !== 'string' || v.length < min || !v.startsWith(first) || !v.endsWith(last)) return false;
       let at = first.length;
       const end = v.length - last.length;
       for (let i = 0; i < middle.length; i++) {
@@ -71,6 +76,12 @@ interface TopicKey {
   readonly match: Matcher;
 }
 
+/**
+ * Type-derived keys: the index usually files topics by them, so a candidate
+ * mostly passes them; checking them last lets it fail on the first key.
+ */
+const TYPE_KEYS = new Set(['type', 'resourceType', 'event']);
+
 export interface CompiledTopics {
   readonly topics: readonly Record<string, string[]>[];
   /** True when any topic matches the attributes. */
@@ -82,32 +93,65 @@ export interface CompiledTopics {
 }
 
 export function compileTopics(topics: readonly Record<string, string[]>[]): CompiledTopics {
-  const compiled: TopicKey[][] = topics.map((t) =>
+  // In written order, for explain.
+  const written: TopicKey[][] = topics.map((t) =>
     Object.keys(t).map((key) => ({ key, values: t[key]!, match: compilePatterns(t[key]!) })),
   );
-  const topicMatches = (keys: TopicKey[], attrs: Attributes): boolean => {
-    for (let k = 0; k < keys.length; k++) {
-      const tk = keys[k]!;
-      if (!tk.match(attrs[tk.key])) return false;
+  // For matching (AND is order-free): flat arrays, wildcard-free keys compared inline
+  // rather than through a closure, the keys least likely to match first.
+  const ordered = written.map((keys) => [
+    ...keys.filter((k) => !TYPE_KEYS.has(k.key)),
+    ...keys.filter((k) => TYPE_KEYS.has(k.key)),
+  ]);
+  const names = ordered.map((keys) => keys.map((k) => k.key));
+  const exact = ordered.map((keys) =>
+    keys.map((k) => (k.values.some((v) => v.includes('*')) ? null : k.values)),
+  );
+  const matchers = ordered.map((keys) => keys.map((k) => k.match));
+  const topicMatches = (i: number, attrs: Attributes): boolean => {
+    const ks = names[i]!;
+    const ex = exact[i]!;
+    for (let k = 0; k < ks.length; k++) {
+      const v = attrs[ks[k]!];
+      const values = ex[k];
+      if (values === null) {
+        if (!matchers[i]![k]!(v)) return false;
+        continue;
+      }
+      if (typeof v !== 'string') return false;
+      let hit = false;
+      for (let j = 0; j < values!.length; j++) {
+        if (values![j] === v) {
+          hit = true;
+          break;
+        }
+      }
+      if (!hit) return false;
     }
     return true;
   };
   return {
     topics,
     matches(attrs) {
-      for (let i = 0; i < compiled.length; i++) if (topicMatches(compiled[i]!, attrs)) return true;
+      for (let i = 0; i < names.length; i++) if (topicMatches(i, attrs)) return true;
       return false;
     },
     firstMatch(attrs) {
-      for (let i = 0; i < compiled.length; i++) if (topicMatches(compiled[i]!, attrs)) return i;
+      for (let i = 0; i < names.length; i++) if (topicMatches(i, attrs)) return i;
       return -1;
     },
     failures(attrs) {
       const out: TopicFailure[] = [];
-      for (let i = 0; i < compiled.length; i++) {
-        const failed = compiled[i]!.find((tk) => !tk.match(attrs[tk.key]));
+      for (let i = 0; i < written.length; i++) {
+        const failed = written[i]!.find((tk) => !tk.match(attrs[tk.key]));
         if (!failed) return [];
-        out.push({ topic: i, key: failed.key, actual: attrs[failed.key], expected: failed.values });
+        const actual = attrs[failed.key];
+        out.push({
+          topic: i,
+          key: failed.key,
+          actual: typeof actual === 'string' ? actual : undefined,
+          expected: failed.values,
+        });
       }
       return out;
     },
