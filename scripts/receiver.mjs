@@ -19,7 +19,9 @@ createServer((req, res) => {
         verified = `signature INVALID (${err.message})`;
       }
     }
-    console.log(`${req.method} ${req.url} webhook-id=${req.headers['webhook-id'] ?? '-'} ${verified}\n  ${body}`);
+    console.log(
+      `${req.method} ${req.url} webhook-id=${req.headers['webhook-id'] ?? '-'} ${verified}\n  ${body}`,
+    );
     res.writeHead(204).end();
   });
 }).listen(port, '127.0.0.1', () => console.log(`receiver listening on http://127.0.0.1:${port}`));

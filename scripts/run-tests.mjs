@@ -8,7 +8,9 @@ const roots = process.argv.slice(2).length ? process.argv.slice(2) : ['test'];
 const files = [];
 for (const root of roots) {
   if (statSync(root).isFile()) files.push(root);
-  else for (const f of readdirSync(root, { recursive: true })) if (String(f).endsWith('.test.ts')) files.push(join(root, String(f)));
+  else
+    for (const f of readdirSync(root, { recursive: true }))
+      if (String(f).endsWith('.test.ts')) files.push(join(root, String(f)));
 }
 files.sort();
 const concurrency = process.env.HOOKD_TEST_CONCURRENCY ?? '2';

@@ -38,13 +38,9 @@ async function until(fn: () => boolean | Promise<boolean>, timeoutMs: number, wh
 }
 
 test('a full disk stops acknowledging, shows on /readyz, and recovers without loss', async () => {
+  await waitForConsumer(nats.url);
   const nc = await connect({ servers: nats.url });
   const jsm = await jetstreamManager(nc);
-  await until(
-    async () => !!(await jsm.consumers.info('EVENTS', 'hookd').catch(() => undefined)),
-    10_000,
-    'the consumer',
-  );
   const js = jetstream(nc);
   await js.publish('events.a', JSON.stringify({ id: 'before', type: 'x.y' }));
   await receiver.waitFor(1, 10_000);

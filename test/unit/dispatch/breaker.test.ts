@@ -62,7 +62,7 @@ test('open → half-open after the cooldown: exactly one probe; success closes, 
 test('opens on the failure rate over the window with a minimum volume', () => {
   const b = new Breaker({ ...S, failures: 100 });
   // Alternate: 50 % failures, never 100 in a row.
-  let t;
+  let t: ReturnType<Breaker['record']>;
   for (let i = 0; i < 9; i++) t = b.record(i % 2 === 0, i);
   assert.equal(t, undefined, 'below minAttempts nothing happens');
   t = b.record(false, 10);
