@@ -17,8 +17,10 @@
 import type { Attributes } from './attributes.ts';
 import type { Rule } from './rule.ts';
 
-/** Ints per rule in the table's `meta` array; slot 0 is the epoch that last yielded the rule. */
-export const META_STRIDE = 4;
+/** What the index files: anything with a `seen` stamp (the epoch that last yielded it). */
+export interface Slot {
+  seen: number;
+}
 
 export interface IndexKey {
   readonly attr: string;
@@ -198,9 +200,9 @@ export function chooseKeys(rules: readonly Rule[], builtinType: boolean): (Index
   });
 }
 
-interface PrefixTable {
+interface PrefixTable<T> {
   readonly attr: string;
-  readonly byPrefix: Map<string, number[]>;
+  readonly byPrefix: Map<string, T[]>;
   /** Distinct lengths of the prefixes that do not end with a dot, ascending. */
   lengths: number[];
   /** Some prefix ends with a dot (`contact.*`): those are looked up at the value's dots. */
@@ -208,29 +210,28 @@ interface PrefixTable {
 }
 
 /**
- * Buckets of rule ids (positions in dispatch order). `collect` marks each id
- * it yields with the epoch in `meta`, so a rule filed under several keys
- * comes out once per event without a set.
+ * Buckets of rules. `collect` stamps each rule it yields with the epoch, so
+ * a rule filed under several keys comes out once per event without a set.
  */
-interface PairTable {
+interface PairTable<T> {
   readonly attr: string;
   readonly attr2: string;
-  readonly byValues: Map<string, number[]>;
+  readonly byValues: Map<string, T[]>;
 }
 
-export class RuleIndex {
+export class RuleIndex<T extends Slot> {
   private readonly exactAttrs: string[] = [];
-  private readonly exactMaps: Map<string, number[]>[] = [];
-  private readonly prefixes: PrefixTable[] = [];
-  private readonly pairs: PairTable[] = [];
-  private readonly scan: number[] = [];
+  private readonly exactMaps: Map<string, T[]>[] = [];
+  private readonly prefixes: PrefixTable<T>[] = [];
+  private readonly pairs: PairTable<T>[] = [];
+  private readonly scan: T[] = [];
   private count = 0;
 
   /** Files a rule under its keys (undefined: scan list). Add rules in dispatch order. */
-  add(id: number, keys: readonly IndexKey[] | undefined): void {
+  add(item: T, keys: readonly IndexKey[] | undefined): void {
     this.count++;
     if (keys === undefined) {
-      this.scan.push(id);
+      this.scan.push(item);
       return;
     }
     for (const k of keys) {
@@ -240,11 +241,11 @@ export class RuleIndex {
           : k.prefix
             ? this.prefixBucket(k.attr, k.value)
             : this.exactBucket(k.attr, k.value);
-      if (bucket[bucket.length - 1] !== id) bucket.push(id);
+      if (bucket[bucket.length - 1] !== item) bucket.push(item);
     }
   }
 
-  private pairBucket(attr: string, attr2: string, values: string): number[] {
+  private pairBucket(attr: string, attr2: string, values: string): T[] {
     let t = this.pairs.find((p) => p.attr === attr && p.attr2 === attr2);
     if (!t) {
       t = { attr, attr2, byValues: new Map() };
@@ -258,7 +259,7 @@ export class RuleIndex {
     return b;
   }
 
-  private exactBucket(attr: string, value: string): number[] {
+  private exactBucket(attr: string, value: string): T[] {
     let i = this.exactAttrs.indexOf(attr);
     if (i < 0) {
       i = this.exactAttrs.push(attr) - 1;
@@ -273,7 +274,7 @@ export class RuleIndex {
     return b;
   }
 
-  private prefixBucket(attr: string, value: string): number[] {
+  private prefixBucket(attr: string, value: string): T[] {
     let t = this.prefixes.find((p) => p.attr === attr);
     if (!t) {
       t = { attr, byPrefix: new Map(), lengths: [], dotted: false };
@@ -290,13 +291,13 @@ export class RuleIndex {
     return b;
   }
 
-  /** Appends the id of every rule filed under a key the attributes hit, once each. */
-  collect(attrs: Attributes, meta: Int32Array, epoch: number, out: number[]): void {
+  /** Appends every rule filed under a key the attributes hit, once each. */
+  collect(attrs: Attributes, epoch: number, out: T[]): void {
     for (let i = 0; i < this.exactAttrs.length; i++) {
       const v = attrs[this.exactAttrs[i]!];
       if (typeof v !== 'string') continue;
       const b = this.exactMaps[i]!.get(v);
-      if (b !== undefined) take(b, meta, epoch, out);
+      if (b !== undefined) take(b, epoch, out);
     }
     for (let i = 0; i < this.prefixes.length; i++) {
       const t = this.prefixes[i]!;
@@ -307,7 +308,7 @@ export class RuleIndex {
       if (t.dotted) {
         for (let dot = v.indexOf('.'); dot >= 0; dot = v.indexOf('.', dot + 1)) {
           const b = t.byPrefix.get(dot === v.length - 1 ? v : v.slice(0, dot + 1));
-          if (b !== undefined) take(b, meta, epoch, out);
+          if (b !== undefined) take(b, epoch, out);
         }
       }
       const lengths = t.lengths;
@@ -315,7 +316,7 @@ export class RuleIndex {
         const len = lengths[j]!;
         if (len > v.length) break;
         const b = t.byPrefix.get(len === v.length ? v : v.slice(0, len));
-        if (b !== undefined) take(b, meta, epoch, out);
+        if (b !== undefined) take(b, epoch, out);
       }
     }
     for (let i = 0; i < this.pairs.length; i++) {
@@ -324,9 +325,9 @@ export class RuleIndex {
       const v2 = attrs[t.attr2];
       if (typeof v !== 'string' || typeof v2 !== 'string') continue;
       const b = t.byValues.get(`${v}${PAIR_SEPARATOR}${v2}`);
-      if (b !== undefined) take(b, meta, epoch, out);
+      if (b !== undefined) take(b, epoch, out);
     }
-    take(this.scan, meta, epoch, out);
+    take(this.scan, epoch, out);
   }
 
   /** Sizes, for the bench and for operators wondering why selection got slow. */
@@ -350,12 +351,11 @@ export class RuleIndex {
   }
 }
 
-function take(bucket: readonly number[], meta: Int32Array, epoch: number, out: number[]): void {
+function take<T extends Slot>(bucket: readonly T[], epoch: number, out: T[]): void {
   for (let i = 0; i < bucket.length; i++) {
-    const id = bucket[i]!;
-    const k = id * META_STRIDE;
-    if (meta[k] === epoch) continue;
-    meta[k] = epoch;
-    out.push(id);
+    const r = bucket[i]!;
+    if (r.seen === epoch) continue;
+    r.seen = epoch;
+    out.push(r);
   }
 }

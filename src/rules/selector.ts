@@ -1,25 +1,21 @@
 /**
- * The hot path of selection (DESIGN.md section 3, step 5). Rules are
- * numbered in dispatch order; what every candidate needs (de-duplication
- * epoch, flags, group) sits in one `Int32Array`, so a candidate that needs
- * no matcher and no condition costs one cache line, not a walk through
- * objects scattered over a 200 MB heap. Only candidates with topics, a
- * type filter the index key does not prove, or a condition touch their
- * compiled `Rule`.
+ * The hot path of selection (DESIGN.md section 3, step 5). Each active rule
+ * has a small record of what every candidate needs (de-duplication epoch,
+ * flags, group, window, the webhook to return), filed directly in the
+ * index buckets: a candidate that needs no matcher and no condition costs
+ * one record, not a walk through objects scattered over a 200 MB heap.
+ * Only candidates with topics, a type filter the index key does not prove,
+ * or a condition touch their compiled `Rule`.
  *
- * Per event: the attributes object, the candidate ids (a reused array), the
- * result array, and a condition context when a condition runs.
+ * Per event: the attributes object, the candidate list (a reused array),
+ * the result array, and a condition context when a condition runs.
  */
 import type { HookEvent } from '../source/event.ts';
 import type { Attributes } from './attributes.ts';
 import type { ConditionContext } from './condition.ts';
 import type { Rule } from './rule.ts';
-import { type IndexKey, META_STRIDE, RuleIndex } from './rule-index.ts';
+import { type IndexKey, RuleIndex } from './rule-index.ts';
 import type { Webhook } from './webhook-schema.ts';
-
-const SEEN = 0;
-const FLAGS = 1;
-const GROUP = 2;
 
 const WINDOW = 1;
 /** Has a type filter (`events` or `hooks`). */
@@ -32,12 +28,26 @@ const NEEDS_RULE = EVENTS | TOPICS;
 
 /** Identifiers with more active webhooks than this get their own index; smaller ones are scanned. */
 const IDENTIFIER_SCAN_LIMIT = 8;
-/** Epochs are int32: start over (clearing the stamps) well before they overflow. */
-const MAX_EPOCH = 0x7fff_ffff - 1;
+
+/** One rule's hot record. A class, so every record has the same shape. */
+class Hot {
+  /** The select epoch that last yielded this record. */
+  seen = 0;
+  constructor(
+    readonly rank: number,
+    readonly flags: number,
+    /** Index into the group stamps, or -1. */
+    readonly group: number,
+    readonly from: number,
+    readonly until: number,
+    readonly webhook: Webhook,
+    readonly rule: Rule,
+  ) {}
+}
 
 interface IdentifierEntry {
-  ids: number[];
-  index?: RuleIndex;
+  hot: Hot[];
+  index?: RuleIndex<Hot>;
 }
 
 export interface SelectorStats {
@@ -49,14 +59,11 @@ export interface SelectorStats {
 }
 
 export class Selector {
-  private readonly webhooks: Webhook[];
-  private readonly meta: Int32Array;
-  private readonly from: Float64Array;
-  private readonly until: Float64Array;
-  private readonly groupWon: Int32Array;
-  private readonly all = new RuleIndex();
+  private readonly all = new RuleIndex<Hot>();
   private readonly byIdentifier = new Map<string, IdentifierEntry>();
-  private readonly scratch: number[] = [];
+  private readonly groupWon: Int32Array;
+  private readonly scratch: Hot[] = [];
+  private readonly records: Hot[] = [];
   private epoch = 0;
   private readonly active: number;
 
@@ -64,59 +71,50 @@ export class Selector {
    * @param rules every rule, in dispatch order (`rules[i].rank === i`)
    * @param keys index keys per rule (undefined: scan list); only read for active rules
    */
-  constructor(
-    private readonly rules: readonly Rule[],
-    keys: readonly (IndexKey[] | undefined)[],
-  ) {
-    const n = rules.length;
-    this.webhooks = rules.map((r) => r.webhook);
-    this.meta = new Int32Array(n * META_STRIDE);
-    this.from = new Float64Array(n);
-    this.until = new Float64Array(n);
+  constructor(rules: readonly Rule[], keys: readonly (IndexKey[] | undefined)[]) {
     const groups = new Map<string, number>();
     let active = 0;
-    for (let id = 0; id < n; id++) {
+    for (let id = 0; id < rules.length; id++) {
       const r = rules[id]!;
       const w = r.webhook;
+      // Inactive webhooks never match: they stay out of the index (explain still lists them).
+      if (!w.active) continue;
       const k = keys[id];
-      this.from[id] = r.from;
-      this.until[id] = r.until;
       let flags = 0;
       if (r.from !== Number.NEGATIVE_INFINITY || r.until !== Number.POSITIVE_INFINITY) flags |= WINDOW;
       if (r.events) flags |= EVENTS;
       if (r.events && k?.every((key) => key.sure)) flags |= EVENTS_SURE;
       if (r.topics) flags |= TOPICS;
       if (r.condition) flags |= CONDITION;
-      this.meta[id * META_STRIDE + FLAGS] = flags;
       let g = -1;
       if (w.groupIdentifier !== undefined) {
         g = groups.get(w.groupIdentifier) ?? groups.size;
         groups.set(w.groupIdentifier, g);
       }
-      this.meta[id * META_STRIDE + GROUP] = g;
-      // Inactive webhooks never match: they stay out of the index (explain still lists them).
-      if (!w.active) continue;
+      const hot = new Hot(id, flags, g, r.from, r.until, w, r);
+      this.records.push(hot);
       active++;
-      this.all.add(id, k);
+      this.all.add(hot, k);
       let e = this.byIdentifier.get(w.identifier);
       if (!e) {
-        e = { ids: [] };
+        e = { hot: [] };
         this.byIdentifier.set(w.identifier, e);
       }
-      e.ids.push(id);
+      e.hot.push(hot);
     }
     this.active = active;
     this.groupWon = new Int32Array(groups.size);
     for (const e of this.byIdentifier.values()) {
-      if (e.ids.length <= IDENTIFIER_SCAN_LIMIT) continue;
-      e.index = new RuleIndex();
-      for (const id of e.ids) e.index.add(id, keys[id]);
+      if (e.hot.length <= IDENTIFIER_SCAN_LIMIT) continue;
+      e.index = new RuleIndex<Hot>();
+      for (const h of e.hot) e.index.add(h, keys[h.rank]);
     }
   }
 
+  /** Stamps stay small integers: every 2^30 events they are all cleared and counting starts over. */
   private nextEpoch(): number {
-    if (this.epoch >= MAX_EPOCH) {
-      for (let i = 0; i < this.meta.length; i += META_STRIDE) this.meta[i + SEEN] = 0;
+    if (this.epoch >= 0x3fff_ffff) {
+      for (const h of this.records) h.seen = 0;
       this.groupWon.fill(0);
       this.epoch = 0;
     }
@@ -129,45 +127,43 @@ export class Selector {
    */
   select(event: HookEvent, attrs: Attributes, t: number, failed: { rule: Rule; error: Error }[]): Webhook[] {
     const e = this.nextEpoch();
-    const meta = this.meta;
     const cands = this.scratch;
     cands.length = 0; // in case a previous call threw half-way
     const identifier = attrs.identifier;
     // Candidates from an index bucket may skip a type filter their key proves; scanned ones may not.
     let skipSure = EVENTS_SURE;
-    if (identifier === undefined) this.all.collect(attrs, meta, e, cands);
+    if (identifier === undefined) this.all.collect(attrs, e, cands);
     else {
       const entry = this.byIdentifier.get(identifier);
       if (entry === undefined) return [];
-      if (entry.index) entry.index.collect(attrs, meta, e, cands);
+      if (entry.index) entry.index.collect(attrs, e, cands);
       else {
         skipSure = 0;
-        for (let i = 0; i < entry.ids.length; i++) cands.push(entry.ids[i]!);
+        for (let i = 0; i < entry.hot.length; i++) cands.push(entry.hot[i]!);
       }
     }
     let n = 0;
     for (let i = 0; i < cands.length; i++) {
-      const id = cands[i]!;
-      const flags = meta[id * META_STRIDE + FLAGS]!;
-      if (flags & WINDOW && !(this.from[id]! <= t && t < this.until[id]!)) continue;
+      const h = cands[i]!;
+      const flags = h.flags;
+      if (flags & WINDOW && !(h.from <= t && t < h.until)) continue;
       if (flags & NEEDS_RULE) {
-        const r = this.rules[id]!;
+        const r = h.rule;
         if (flags & EVENTS && !(flags & skipSure) && !r.events!(attrs.type)) continue;
         if (flags & TOPICS && !r.topics!.matches(attrs)) continue;
       }
-      cands[n++] = id;
+      cands[n++] = h;
     }
     cands.length = n;
-    sortIds(cands);
+    sortByRank(cands);
     const out: Webhook[] = [];
     let ctx: ConditionContext | undefined;
     for (let i = 0; i < n; i++) {
-      const id = cands[i]!;
-      const k = id * META_STRIDE;
-      const g = meta[k + GROUP]!;
+      const h = cands[i]!;
+      const g = h.group;
       if (g >= 0 && this.groupWon[g] === e) continue;
-      if (meta[k + FLAGS]! & CONDITION) {
-        const r = this.rules[id]!;
+      if (h.flags & CONDITION) {
+        const r = h.rule;
         ctx ??= { data: event.data, event: event.body, attributes: attrs };
         let ok = false;
         try {
@@ -178,7 +174,7 @@ export class Selector {
         if (!ok) continue;
       }
       if (g >= 0) this.groupWon[g] = e;
-      out.push(this.webhooks[id]!);
+      out.push(h.webhook);
     }
     cands.length = 0;
     return out;
@@ -198,18 +194,18 @@ export class Selector {
   }
 }
 
-const byNumber = (x: number, y: number) => x - y;
+const byRank = (a: Hot, b: Hot) => a.rank - b.rank;
 
 /** Insertion sort for the usual short, mostly ordered candidate list (buckets are ordered). */
-function sortIds(a: number[]): void {
+function sortByRank(a: Hot[]): void {
   if (a.length > 32) {
-    a.sort(byNumber);
+    a.sort(byRank);
     return;
   }
   for (let i = 1; i < a.length; i++) {
     const v = a[i]!;
     let j = i - 1;
-    while (j >= 0 && a[j]! > v) {
+    while (j >= 0 && a[j]!.rank > v.rank) {
       a[j + 1] = a[j]!;
       j--;
     }
