@@ -23,6 +23,7 @@ import { buildCatalog, type Catalog } from './pipeline/catalog.ts';
 import { Intake } from './pipeline/intake.ts';
 import { loadCatalog } from './pipeline/load-catalog.ts';
 import { loadPlugins, PluginLoadError } from './plugins/index.ts';
+import type { ConditionErrorInfo } from './rules/engine.ts';
 import type { Webhook, WebhookState } from './rules/webhook-schema.ts';
 import { NatsSource } from './source/nats.ts';
 import type { TransportInstance } from './transports/contract.ts';
@@ -210,14 +211,24 @@ export class App {
     });
   }
 
+  /** A groupCondition failed (counted as false): always counted, logged once per webhook and burst. */
+  private readonly onConditionError = (w: Webhook, err: Error, info: ConditionErrorInfo): void => {
+    this.metrics.conditionErrors.inc({ webhook: this.metrics.webhookLabel(w.identifier) });
+    if (info.log) {
+      this.logger.warn(
+        { webhook: w.identifier, webhookId: w.id, error: err.message, suppressed: info.suppressed },
+        'groupCondition failed; counted as false',
+      );
+    }
+  };
+
   private compile(extra: readonly Webhook[] = this.webhooks.list()) {
     const loaded = loadCatalog({
       config: this.config,
       rulesDir: this.opts.rulesDir,
       registry: this.registry,
       extra,
-      onConditionError: (w) =>
-        this.metrics.conditionErrors.inc({ webhook: this.metrics.webhookLabel(w.identifier) }),
+      onConditionError: this.onConditionError,
     });
     // Their series exist at zero from now on, so the first failure shows in rates and alerts.
     this.metrics.initWebhooks(loaded.catalog.rules.webhooks);
@@ -262,8 +273,7 @@ export class App {
     return buildCatalog([...this.fileWebhooks, ...api.filter((w) => !fileIds.has(w.id))], {
       registry: this.registry,
       attributes: this.config.events.attributes,
-      onConditionError: (w) =>
-        this.metrics.conditionErrors.inc({ webhook: this.metrics.webhookLabel(w.identifier) }),
+      onConditionError: this.onConditionError,
     });
   }
 

@@ -6,6 +6,7 @@
 
 import { ConfigError, formatPath, type Problem } from '../config/problems.ts';
 import type { Config } from '../config/schema.ts';
+import type { RuleEngineOptions } from '../rules/engine.ts';
 import { loadRuleFiles, type Origin } from '../rules/load.ts';
 import type { Webhook } from '../rules/webhook-schema.ts';
 import type { TransportRegistry } from '../transports/registry.ts';
@@ -22,7 +23,7 @@ export interface LoadCatalogOptions {
   registry: TransportRegistry;
   /** Webhooks from other sources (the API), joined into the same index. */
   extra?: readonly Webhook[];
-  onConditionError?: (webhook: Webhook, error: Error) => void;
+  onConditionError?: RuleEngineOptions['onConditionError'];
 }
 
 /** Maps compile problems (webhook id + field path) back to the rule file positions. */
