@@ -11,7 +11,8 @@ import type { AttemptResult, DueRow, Outbox } from '../outbox/store.ts';
 import type { Webhook } from '../rules/webhook-schema.ts';
 import type { RenderedRequest, SendResult, TransportInstance } from '../transports/contract.ts';
 import { TokenBucket } from './rate-limit.ts';
-import { nextRetryDelay, type RetryPolicy } from './retry-policy.ts';
+import { ResultWriter } from './result-writer.ts';
+import { nextStep, type RetryPolicy } from './retry-policy.ts';
 import type { Admission } from './webhook-states.ts';
 
 export interface DispatcherDeps {
@@ -33,9 +34,6 @@ export interface DispatcherDeps {
   random?: () => number;
 }
 
-/** How long results may wait before they are written in one transaction. */
-const FLUSH_MS = 5;
-const FLUSH_MAX = 512;
 /** How often the whole outbox is re-read for due work (cheap index scan; also on reload). */
 const RESCAN_MS = 60_000;
 /** Wake at least this often even when nothing is known to be due. */
@@ -60,8 +58,7 @@ export class Dispatcher {
   private readonly buckets = new Map<string, TokenBucket>();
   /** The earliest time a held webhook (breaker cooldown, rate limit) may go again. */
   private heldUntil = Number.POSITIVE_INFINITY;
-  private results: AttemptResult[] = [];
-  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly results: ResultWriter;
   private wakeTimer: NodeJS.Timeout | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
   private pumping = false;
@@ -75,6 +72,18 @@ export class Dispatcher {
   constructor(private readonly deps: DispatcherDeps) {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
+    this.results = new ResultWriter({
+      outbox: deps.outbox,
+      logger: deps.logger,
+      now: this.now,
+      // Written: these deliveries may be read again, and retries are due when scheduled.
+      onWritten: (batch) => {
+        for (const { result, webhookId } of batch) {
+          this.excluded.get(webhookId)?.delete(result.deliveryId);
+          if (result.next.state === 'pending') this.notify(webhookId, result.next.at);
+        }
+      },
+    });
   }
 
   /** Reads which webhooks have pending deliveries from the store, then starts sending. */
@@ -315,13 +324,7 @@ export class Dispatcher {
       jitter: webhook?.retry?.jitter ?? settings.retry.jitter,
       maxRetryAfterMs: settings.retry.maxRetryAfterMs,
     };
-    let next: AttemptResult['next'];
-    if (result.outcome === 'success') next = { state: 'succeeded' };
-    else if (result.outcome === 'permanent') next = { state: 'failed' };
-    else {
-      const delay = nextRetryDelay(policy, attemptNo, this.random, result.retryAfterMs);
-      next = delay === undefined ? { state: 'failed' } : { state: 'pending', at: this.now() + delay };
-    }
+    const next = nextStep(policy, result, attemptNo, this.now(), this.random);
     const attempt: AttemptResult = {
       deliveryId: row.id,
       attempt: attemptNo,
@@ -333,7 +336,7 @@ export class Dispatcher {
       response: result.response,
       next,
     };
-    this.record(attempt, row.webhook_id);
+    this.results.add(attempt, row.webhook_id);
 
     const type = webhook?.type ?? row.transport;
     const label = metrics.webhookLabel(row.identifier);
@@ -362,40 +365,9 @@ export class Dispatcher {
     if (webhook) this.deps.onAttempt?.(webhook, result, attempt);
   }
 
-  /** Delivery id → webhook id for results not yet written. */
-  private readonly inflightWebhook = new Map<string, string>();
-
-  private record(r: AttemptResult, webhookId: string): void {
-    this.inflightWebhook.set(r.deliveryId, webhookId);
-    this.results.push(r);
-    if (this.results.length >= FLUSH_MAX) this.flush();
-    else if (!this.flushTimer) {
-      this.flushTimer = setTimeout(() => this.flush(), FLUSH_MS);
-    }
-  }
-
-  /** Writes pending attempt results in one transaction. */
+  /** Writes pending attempt results now (shutdown, tests). */
   flush(): void {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    if (this.results.length === 0) return;
-    const batch = this.results;
-    this.results = [];
-    try {
-      this.deps.outbox.complete(batch, this.now());
-      for (const r of batch) {
-        const webhookId = this.inflightWebhook.get(r.deliveryId);
-        this.inflightWebhook.delete(r.deliveryId);
-        if (webhookId === undefined) continue;
-        this.excluded.get(webhookId)?.delete(r.deliveryId);
-        if (r.next.state === 'pending') this.notify(webhookId, r.next.at);
-      }
-    } catch (err) {
-      // Keep them and try again: an unrecorded result would resend, never lose, the delivery.
-      this.deps.logger.error({ err, results: batch.length }, 'could not record attempt results; retrying');
-      this.results = batch.concat(this.results);
-      this.flushTimer = setTimeout(() => this.flush(), 1000);
-    }
+    this.results.flush();
   }
 
   /**

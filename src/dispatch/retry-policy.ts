@@ -33,3 +33,24 @@ export function nextRetryDelay(
   if (retryAfterMs !== undefined) return Math.min(retryAfterMs, policy.maxRetryAfterMs);
   return withJitter(policy.schedule[attemptsMade]!, policy.jitter, random);
 }
+
+export type NextStep = { state: 'succeeded' } | { state: 'failed' } | { state: 'pending'; at: number };
+
+/**
+ * What happens to a delivery after an attempt: success and permanent
+ * failures are final; a retryable failure is retried on the schedule (or
+ * after the receiver's Retry-After) until the schedule is used up, then it
+ * fails (dead letter).
+ */
+export function nextStep(
+  policy: RetryPolicy,
+  result: { outcome: 'success' | 'retryable' | 'permanent'; retryAfterMs?: number },
+  attemptsMade: number,
+  now: number,
+  random: () => number,
+): NextStep {
+  if (result.outcome === 'success') return { state: 'succeeded' };
+  if (result.outcome === 'permanent') return { state: 'failed' };
+  const delay = nextRetryDelay(policy, attemptsMade, random, result.retryAfterMs);
+  return delay === undefined ? { state: 'failed' } : { state: 'pending', at: now + delay };
+}
