@@ -153,17 +153,11 @@ export const DeliveriesQuerySchema = z.strictObject({
   before: z.string().min(1).optional().meta({ description: 'the `next` of the previous page' }),
 });
 
-export const TestResultSchema = z.object({
+/** A test send: one attempt, with the ids of the dummy event and delivery. */
+export const TestResultSchema = AttemptViewSchema.extend({
   deliveryId: z.string(),
   eventId: z.string(),
   eventType: z.string(),
-  attempt: z.number().int(),
-  startedAt: z.string(),
-  durationMs: z.number(),
-  outcome: z.enum(['success', 'retryable', 'permanent']),
-  status: z.number().int().nullable(),
-  error: z.string().nullable(),
-  response: z.string().nullable(),
 });
 
 export const RetryFailedBodySchema = z.strictObject({

@@ -165,28 +165,26 @@ export interface Report {
   event: { id: string; type: string; subject: string; source?: string };
   at: string;
   attributes: Record<string, string>;
-  webhooks: {
-    id: string;
-    identifier: string;
-    /** What people call it: the identifier, or its name when the identifier is only the id. */
-    label: string;
-    type: string;
-    priority: number;
-    location?: string;
+  webhooks: (WebhookRef & {
     matched: boolean;
     reason?: ExplainEntry['reason'];
     detail: string;
-  }[];
+  })[];
   winners: Winner[];
 }
 
-interface Winner {
+/** How explain names a webhook. */
+interface WebhookRef {
   id: string;
   identifier: string;
+  /** What people call it: the identifier, or its name when the identifier is only the id. */
   label: string;
   type: string;
   priority: number;
   location?: string;
+}
+
+interface Winner extends WebhookRef {
   /** The rendered request as it would be stored, secrets redacted. */
   request?: RenderedRequest;
   /** Added per attempt by the transport, not stored: signature and credentials (described, not shown). */
