@@ -25,6 +25,7 @@ import { loadCatalog } from './pipeline/load-catalog.ts';
 import { loadPlugins, PluginLoadError } from './plugins/index.ts';
 import type { ConditionErrorInfo } from './rules/engine.ts';
 import type { Webhook, WebhookState } from './rules/webhook-schema.ts';
+import { KeyRing, specSeal } from './secrets/index.ts';
 import { NatsSource } from './source/nats.ts';
 import type { TransportInstance } from './transports/contract.ts';
 import { TransportRegistry } from './transports/registry.ts';
@@ -67,6 +68,9 @@ export async function prepareRegistry(config: Config): Promise<TransportRegistry
   return registry;
 }
 
+const NO_SECRETS_KEY =
+  'security.secretsKey is not set: secrets of API webhooks are stored unencrypted (set HOOKD_SECURITY_SECRETS_KEY to base64 of 32 bytes)';
+
 export class App {
   readonly config: Config;
   readonly logger: Logger;
@@ -89,6 +93,8 @@ export class App {
   private watcher: FSWatcher | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
   private readonly auth: Authenticator;
+  /** `security.secretsKey` and the previous keys: API webhooks' secrets are sealed with them at rest. */
+  private readonly keys: KeyRing;
   private stopping: Promise<void> | undefined;
 
   /** Throws `ConfigError` when the rules are invalid: hookd does not start. */
@@ -99,8 +105,10 @@ export class App {
     this.logger = opts.logger ?? createLogger(config.log.level);
     this.metrics = new Metrics({ perWebhookLabels: config.metrics.perWebhookLabels });
     this.outbox = new Outbox(config.store.path);
+    this.keys = new KeyRing(config.security.secretsKey, config.security.previousSecretsKeys);
+    if (!this.keys.sealing) this.logger.warn(NO_SECRETS_KEY);
     this.webhooks = new WebhookService({
-      store: new WebhookStore(this.outbox.db),
+      store: new WebhookStore(this.outbox.db, specSeal(this.keys, this.registry)),
       registry: this.registry,
       logger: this.logger.child({ component: 'api' }),
       catalog: () => this.current,
@@ -186,6 +194,7 @@ export class App {
       auth: this.auth,
       bodyLimit: Math.max(config.events.maxBytes * 16, 1_048_576),
       ready: () => this.readiness(),
+      advisories: (): Record<string, string> => (this.keys.sealing ? {} : { secretsKey: NO_SECRETS_KEY }),
       metrics: () => this.metrics.text(),
     });
     registerIngest(this.server, {

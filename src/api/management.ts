@@ -52,7 +52,14 @@ const SERVER_ROUTES: RouteDoc[] = [
     responses: {
       200: {
         description: 'ready',
-        schema: z.object({ status: z.string(), checks: z.record(z.string(), z.boolean()) }),
+        schema: z.object({
+          status: z.string(),
+          checks: z.record(z.string(), z.boolean()),
+          warnings: z
+            .record(z.string(), z.string())
+            .optional()
+            .describe('advisory checks that fail without making hookd unready (e.g. secretsKey)'),
+        }),
       },
       503: { description: 'not ready, with the failing check' },
     },

@@ -8,6 +8,7 @@
  * Sending a response back unchanged keeps the secrets: on a replace, a
  * `{"set": true}` (or a secret header without value) takes the stored value.
  */
+import { AUTH_SECRET_KEYS, secretDataFields } from '../secrets/index.ts';
 import type { TransportRegistry } from '../transports/registry.ts';
 
 /** What a response shows in place of a secret value. */
@@ -20,12 +21,6 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 /** True for the `{"set": true}` placeholder. */
 export function isSecretSet(v: unknown): boolean {
   return isObj(v) && v.set === true && Object.keys(v).length === 1;
-}
-
-/** The `data` paths (dotted in the transport module) that are secret for a written type. */
-export function secretDataFields(registry: TransportRegistry, typeName: unknown): string[][] {
-  const module = typeof typeName === 'string' ? registry.get(typeName) : undefined;
-  return (module?.secretFields ?? []).map((f) => f.split('.'));
 }
 
 function getPath(o: unknown, path: readonly string[]): unknown {
@@ -46,9 +41,6 @@ function setPath(o: Obj, path: readonly string[], value: unknown): void {
   }
   cur[path[path.length - 1]!] = value;
 }
-
-/** Authentication keys that hold a secret value (basic, bearer); OAuth2 `credentials` are secret as a whole. */
-const AUTH_SECRET_KEYS = ['password', 'token'];
 
 /**
  * A copy of a webhook object (as written, or a response view) with every

@@ -20,6 +20,12 @@ export interface ServerDeps {
   bodyLimit: number;
   /** Readiness checks: name → ok. */
   ready: () => Record<string, boolean>;
+  /**
+   * Advisory checks that fail without making hookd unready (a missing
+   * `security.secretsKey`): name → what is wrong. Shown as `false` among the
+   * checks, with the reason under `warnings`.
+   */
+  advisories?: () => Record<string, string>;
   metrics: () => Promise<string>;
 }
 
@@ -62,7 +68,10 @@ export function createServer(deps: ServerDeps): FastifyInstance {
   app.get('/readyz', async (_req, reply) => {
     const checks = deps.ready();
     const ok = Object.values(checks).every(Boolean);
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks });
+    const warnings = deps.advisories?.() ?? {};
+    for (const name of Object.keys(warnings)) checks[name] = false;
+    const body = { status: ok ? 'ready' : 'not ready', checks };
+    return reply.code(ok ? 200 : 503).send(Object.keys(warnings).length ? { ...body, warnings } : body);
   });
   app.get('/metrics', async (_req, reply) => {
     return reply.type('text/plain; version=0.0.4; charset=utf-8').send(await deps.metrics());

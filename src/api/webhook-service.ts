@@ -73,6 +73,13 @@ export class WebhookService {
   load(): void {
     this.api.clear();
     for (const stored of this.deps.store.all()) {
+      if (stored.unreadable) {
+        this.deps.logger.error(
+          { webhookId: stored.id, errors: [stored.unreadable] },
+          'a stored API webhook cannot be decrypted and is not loaded',
+        );
+        continue;
+      }
       const problems: Problem[] = [];
       const webhook = this.validate(stored.id, stored.spec, problems);
       if (!webhook) {

@@ -17,6 +17,13 @@ export type Permission = (typeof PERMISSIONS)[number];
 
 const Port = z.number().int().min(0).max(65535);
 
+/** A 256-bit key written as base64 (`openssl rand -base64 32`). The value is never shown in a message. */
+const SecretsKey = z
+  .string()
+  .refine((s) => /^[A-Za-z0-9+/]{43}=$/.test(s.trim()) && Buffer.from(s.trim(), 'base64').length === 32, {
+    message: 'expected base64 of 32 bytes (e.g. the output of `openssl rand -base64 32`)',
+  });
+
 export const ConfigSchema = z.strictObject({
   nats: z
     .strictObject({
@@ -83,6 +90,10 @@ export const ConfigSchema = z.strictObject({
       allowPrivateNetworks: z.boolean().default(false),
       /** Host names, IP addresses or CIDR ranges that may be reached even when private. */
       allowList: z.array(z.string().min(1)).default([]),
+      /** Base64 of 32 bytes: API webhooks' secrets are encrypted at rest with it (AES-256-GCM). */
+      secretsKey: SecretsKey.optional(),
+      /** Earlier `secretsKey`s, still read during a key rotation; writes use `secretsKey`. */
+      previousSecretsKeys: z.array(SecretsKey).default([]),
     })
     .prefault({}),
   api: z

@@ -5,6 +5,10 @@
  * plus the audit fields; it is validated again when loaded. Each webhook also
  * gets an integer number, never reused, for the seed APIs whose ids are
  * integers (seed 000 `id`, seed 001 `WebhookId`).
+ *
+ * The secrets inside a spec are sealed by a `SpecSeal` before they are written
+ * and opened after they are read (encryption at rest, `security.secretsKey`);
+ * the store itself never looks inside a spec.
  */
 import type Database from 'better-sqlite3';
 
@@ -16,7 +20,17 @@ export interface StoredWebhook {
   spec: Record<string, unknown>;
   createdAt: number;
   updatedAt: number;
+  /** Why the spec's secrets could not be opened (a wrong or missing key); the spec then holds them sealed. */
+  unreadable?: string;
 }
+
+/** Seals a spec's secrets for storage and opens them again; the default keeps specs as they are. */
+export interface SpecSeal {
+  seal(id: string, spec: Record<string, unknown>): Record<string, unknown>;
+  open(id: string, spec: Record<string, unknown>): Record<string, unknown>;
+}
+
+const PLAIN: SpecSeal = { seal: (_id, spec) => spec, open: (_id, spec) => spec };
 
 interface Row {
   id: string;
@@ -33,18 +47,13 @@ export class DuplicateWebhookError extends Error {
   }
 }
 
-const fromRow = (r: Row): StoredWebhook => ({
-  id: r.id,
-  number: r.number,
-  spec: JSON.parse(r.spec) as Record<string, unknown>,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
-
 export class WebhookStore {
   private readonly stmts;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly sealer: SpecSeal = PLAIN,
+  ) {
     const select = `SELECT w.id, n.number, w.spec, w.created_at, w.updated_at
       FROM webhooks w JOIN webhook_numbers n ON n.webhook_id = w.id`;
     this.stmts = {
@@ -60,18 +69,28 @@ export class WebhookStore {
     };
   }
 
+  private fromRow(r: Row): StoredWebhook {
+    const row = { id: r.id, number: r.number, createdAt: r.created_at, updatedAt: r.updated_at };
+    const spec = JSON.parse(r.spec) as Record<string, unknown>;
+    try {
+      return { ...row, spec: this.sealer.open(r.id, spec) };
+    } catch (err) {
+      return { ...row, spec, unreadable: (err as Error).message };
+    }
+  }
+
   all(): StoredWebhook[] {
-    return (this.stmts.all.all() as Row[]).map(fromRow);
+    return (this.stmts.all.all() as Row[]).map((r) => this.fromRow(r));
   }
 
   get(id: string): StoredWebhook | undefined {
     const r = this.stmts.get.get(id) as Row | undefined;
-    return r && fromRow(r);
+    return r && this.fromRow(r);
   }
 
   byNumber(n: number): StoredWebhook | undefined {
     const r = this.stmts.byNumber.get(n) as Row | undefined;
-    return r && fromRow(r);
+    return r && this.fromRow(r);
   }
 
   /** Stores a new webhook; throws `DuplicateWebhookError` when the id is taken. */
@@ -79,7 +98,7 @@ export class WebhookStore {
     this.db.pragma('synchronous = FULL');
     this.db.transaction(() => {
       if (this.stmts.exists.get(id)) throw new DuplicateWebhookError(id);
-      this.stmts.insert.run(id, JSON.stringify(spec), now, now);
+      this.stmts.insert.run(id, JSON.stringify(this.sealer.seal(id, spec)), now, now);
       this.stmts.number.run(id);
     })();
     return this.get(id)!;
@@ -88,7 +107,7 @@ export class WebhookStore {
   /** Replaces a stored webhook's spec; false when there is none. */
   update(id: string, spec: Record<string, unknown>, now: number): boolean {
     this.db.pragma('synchronous = FULL');
-    return this.stmts.update.run(JSON.stringify(spec), now, id).changes > 0;
+    return this.stmts.update.run(JSON.stringify(this.sealer.seal(id, spec)), now, id).changes > 0;
   }
 
   /** Removes a webhook (its number is never handed out again); false when there is none. */
