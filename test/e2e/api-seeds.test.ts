@@ -14,14 +14,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
-import { type RunningHookd, startHookd } from '../helpers/hookd.ts';
-import { type NatsServer, startNats } from '../helpers/nats-server.ts';
-import { type Receiver, startReceiver } from '../helpers/receiver.ts';
-import { PASSWORD_USER, passwordUser, type Sshd, startSshd } from '../helpers/sshd.ts';
+import type { RunningHookd } from '../helpers/hookd.ts';
+import type { NatsServer } from '../helpers/nats-server.ts';
+import { usePeers } from '../helpers/peers.ts';
+import type { Receiver } from '../helpers/receiver.ts';
+import { PASSWORD_USER, passwordUser, type Sshd } from '../helpers/sshd.ts';
 import { Client, type DeliveryView, deliveriesWhen, tokens, until } from '../integration/api/helpers.ts';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/seeds');
@@ -42,13 +43,13 @@ let js: JetStreamClient;
 /** The password of the real account sshd checks (seed 000 logs in with a password). */
 let sftpPassword: string;
 
+const peers = usePeers();
+
 before(async () => {
   sftpPassword = passwordUser().password;
-  [nats, receiver, sshd] = await Promise.all([
-    startNats(),
-    startReceiver(),
-    startSshd({ rootOwner: PASSWORD_USER }),
-  ]);
+  nats = await peers.nats();
+  receiver = await peers.receiver();
+  sshd = await peers.sshd({ rootOwner: PASSWORD_USER });
   receiver.respond((req) =>
     String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')
       ? {
@@ -62,7 +63,7 @@ before(async () => {
         }
       : { status: 200, body: 'ok' },
   );
-  hookd = await startHookd({
+  hookd = await peers.hookd({
     config: {
       nats: { url: nats.url },
       api: { tokens: tokens() },
@@ -78,14 +79,12 @@ before(async () => {
   });
   api = new Client(hookd.url);
   await until('hookd connected to NATS', async () => (await fetch(`${hookd.url}/readyz`)).ok);
-  nc = await connect({ servers: nats.url });
+  nc = await peers.start(
+    'nats client',
+    () => connect({ servers: nats.url }),
+    (c) => c.close(),
+  );
   js = jetstream(nc);
-});
-
-after(async () => {
-  await nc?.close();
-  await hookd?.stop();
-  await Promise.all([receiver?.close(), nats?.stop(), sshd?.stop()]);
 });
 
 /** Publishes to JetStream once the stream hookd creates exists. */

@@ -12,6 +12,7 @@ import { App } from '../../src/app.ts';
 import { type Config, type ConfigInput, ConfigSchema } from '../../src/config/schema.ts';
 import { createLogger } from '../../src/logging.ts';
 import { freePort } from './ports.ts';
+import { GiveUp, waitFor } from './wait.ts';
 
 export interface TestDirs {
   dir: string;
@@ -89,7 +90,15 @@ export async function startHookd(opts: {
     logger: createLogger('info', sink),
     watchRules: opts.watchRules ?? false,
   });
-  const { port } = await app.start();
+  let port: number;
+  try {
+    ({ port } = await app.start());
+  } catch (err) {
+    // A half-started hookd (NATS connected, store open) must not outlive the failed start.
+    await app.stop().catch(() => {});
+    if (!opts.dirs) dirs.cleanup();
+    throw err;
+  }
   return {
     app,
     url: `http://127.0.0.1:${port}`,
@@ -152,15 +161,20 @@ export async function spawnHookd(
   child.stderr!.on('data', append);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`hookd exited with ${child.exitCode}:\n${output}`);
-    try {
-      const r = await fetch(`${url}/healthz`);
-      if (r.ok) break;
-    } catch {}
-    if (Date.now() > deadline) throw new Error(`hookd did not start within 30 s:\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    await waitFor(
+      `hookd (pid ${child.pid}) to answer ${url}/healthz`,
+      async () => {
+        if (child.exitCode !== null) throw new GiveUp(`hookd exited with ${child.exitCode}:\n${output}`);
+        return (await fetch(`${url}/healthz`)).ok;
+      },
+      { intervalMs: 100, saw: () => `its output:\n${output}` },
+    );
+  } catch (err) {
+    // Never leave a half-started hookd behind.
+    child.kill('SIGKILL');
+    await exited;
+    throw err;
   }
   return { child, port, url, output: () => output, exited };
 }

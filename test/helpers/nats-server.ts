@@ -5,10 +5,10 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
+import { GiveUp, waitFor } from './wait.ts';
 
 export interface NatsServer {
   url: string;
@@ -34,24 +34,6 @@ function binary(): string {
   );
 }
 
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline)
-      throw new Error(`nats-server did not listen on ${port} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 export async function startNats(): Promise<NatsServer> {
   const bin = binary();
   const port = await freePort();
@@ -60,30 +42,45 @@ export async function startNats(): Promise<NatsServer> {
   let stderr = '';
   const start = async () => {
     stderr = '';
-    child = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    child.stderr?.on('data', (b: Buffer) => {
+    // The monitoring port's /healthz answers ok once JetStream is ready, not merely when the port opens.
+    const monitor = await freePort();
+    const c = spawn(
+      bin,
+      ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-js', '-sd', storeDir],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    child = c;
+    c.stderr?.on('data', (b: Buffer) => {
       stderr = (stderr + b.toString()).slice(-4000);
     });
     try {
-      await waitForPort(port, 10_000);
+      await waitFor(
+        `nats-server on port ${port} to be ready (monitor /healthz on ${monitor})`,
+        async () => {
+          if (c.exitCode !== null) throw new GiveUp(`nats-server exited with ${c.exitCode}: ${stderr}`);
+          return (await fetch(`http://127.0.0.1:${monitor}/healthz`)).ok;
+        },
+        { timeoutMs: 20_000, saw: () => `stderr: ${stderr}` },
+      );
     } catch (err) {
-      child.kill('SIGKILL');
-      throw new Error(`${(err as Error).message}\n${stderr}`);
+      await kill(true);
+      throw err;
     }
-    // JetStream is ready a moment after the port opens.
-    await new Promise((r) => setTimeout(r, 100));
   };
   const kill = async (hard = false) => {
     const c = child;
-    if (!c || c.exitCode !== null) return;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
     const exited = new Promise((r) => c.once('exit', r));
     c.kill(hard ? 'SIGKILL' : 'SIGTERM');
     await exited;
     child = undefined;
   };
-  await start();
+  try {
+    await start();
+  } catch (err) {
+    rmSync(storeDir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
@@ -116,17 +113,11 @@ export async function waitForConsumer(
   const nc = await connect({ servers: url });
   try {
     const jsm = await jetstreamManager(nc);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        await jsm.consumers.info(stream, consumer);
-        return;
-      } catch {
-        if (Date.now() > deadline)
-          throw new Error(`hookd did not create consumer ${stream}/${consumer} within ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    await waitFor(
+      `hookd to create consumer ${stream}/${consumer}`,
+      async () => Boolean(await jsm.consumers.info(stream, consumer)),
+      { timeoutMs, intervalMs: 100 },
+    );
   } finally {
     await nc.close();
   }

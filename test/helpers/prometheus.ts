@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
+import { GiveUp, waitFor } from './wait.ts';
 
 export interface PromSample {
   metric: Record<string, string>;
@@ -118,20 +119,19 @@ export async function startPrometheus(opts: {
     rmSync(dir, { recursive: true, force: true });
   };
 
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) {
-      await stop();
-      throw new Error(`prometheus exited with ${child.exitCode}:\n${output}`);
-    }
-    try {
-      if ((await fetch(`${url}/-/ready`)).ok) break;
-    } catch {}
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`prometheus was not ready within 30 s:\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    await waitFor(
+      `prometheus (pid ${child.pid}) to be ready on ${url}`,
+      async () => {
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new GiveUp(`prometheus exited with ${child.exitCode ?? child.signalCode}:\n${output}`);
+        return (await fetch(`${url}/-/ready`)).ok;
+      },
+      { intervalMs: 100, saw: () => `its output:\n${output}` },
+    );
+  } catch (err) {
+    await stop();
+    throw err;
   }
 
   async function api<T>(path: string, expr = ''): Promise<T> {
@@ -161,19 +161,22 @@ export async function startPrometheus(opts: {
     labelValues: (label, match) =>
       api<string[]>(`/api/v1/label/${encodeURIComponent(label)}/values?match[]=${encodeURIComponent(match)}`),
     alerts: async () => (await api<{ alerts: PromAlert[] }>('/api/v1/alerts')).alerts,
-    async waitFor(expr, done, what, timeoutMs = 30_000) {
-      const until = Date.now() + timeoutMs;
+    waitFor: (expr, done, what, timeoutMs = 30_000) => {
       let last: PromSample[] = [];
-      for (;;) {
-        last = await query(expr);
-        if (done(last)) return last;
-        if (Date.now() > until) {
-          throw new Error(
-            `waited ${timeoutMs} ms for ${what}; \`${expr}\` last returned ${JSON.stringify(last)}`,
-          );
-        }
-        await new Promise((r) => setTimeout(r, 250));
-      }
+      return waitFor(
+        what,
+        async () => {
+          try {
+            last = await query(expr);
+          } catch (err) {
+            // A query Prometheus refuses will not get better by asking again.
+            if (err instanceof PromQueryError) throw new GiveUp(err.message, { cause: err });
+            throw err;
+          }
+          return done(last) && last;
+        },
+        { timeoutMs, intervalMs: 250, saw: () => `\`${expr}\` returned ${JSON.stringify(last)}` },
+      );
     },
     stop,
   };

@@ -25,6 +25,7 @@ import {
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
+import { GiveUp, waitFor } from './wait.ts';
 
 const SSHD = ['/usr/sbin/sshd', '/usr/bin/sshd', '/usr/local/sbin/sshd'];
 export const PASSWORD_USER = 'hookd-sftp-test';
@@ -153,19 +154,21 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
   child.stderr?.on('data', (b: Buffer) => {
     log += b.toString();
   });
-  await new Promise<void>((resolve, reject) => {
-    const onData = () => {
-      if (log.includes('Server listening on')) {
-        child.stderr?.off('data', onData);
-        child.off('exit', onExit);
-        resolve();
-      }
-    };
-    const onExit = (code: number | null) =>
-      reject(new Error(`sshd exited (${code}) before listening:\n${log}`));
-    child.stderr?.on('data', onData);
-    child.once('exit', onExit);
-  });
+  try {
+    await waitFor(
+      `sshd (pid ${child.pid}) to listen on 127.0.0.1:${port}`,
+      () => {
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new GiveUp(`sshd exited (${child.exitCode ?? child.signalCode}) before listening:\n${log}`);
+        return log.includes('Server listening on');
+      },
+      { timeoutMs: 20_000, saw: () => `its log:\n${log}` },
+    );
+  } catch (err) {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   /** Every process below the listener: per-connection monitors and their unprivileged children. */
   const sessions = (parent = child.pid): number[] => {
     let kids: number[];

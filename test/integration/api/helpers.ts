@@ -7,6 +7,7 @@
 import type { ConfigInput } from '../../../src/config/schema.ts';
 import { PERMISSIONS, type Permission } from '../../../src/config/schema.ts';
 import type { RunningHookd } from '../../helpers/hookd.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 /** One token per permission (`only:<P>`), one with every permission but it (`not:<P>`), and `admin`. */
 export function tokens(): NonNullable<NonNullable<ConfigInput['api']>['tokens']> {
@@ -90,20 +91,8 @@ export class Client {
   }
 }
 
-/** Polls `check` until it returns a value other than undefined/false; fails after `timeoutMs`. */
-export async function until<T>(
-  what: string,
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** The one poller (test/helpers/wait.ts), under the name these tests use. */
+export const until = waitFor;
 
 export interface DeliveryView {
   id: string;

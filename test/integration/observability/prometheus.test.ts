@@ -16,14 +16,16 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { before, test } from 'node:test';
+import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { parse, stringify } from 'yaml';
-import { type RunningHookd, startHookd } from '../../helpers/hookd.ts';
-import { type NatsServer, startNats } from '../../helpers/nats-server.ts';
-import { type Prometheus, startPrometheus } from '../../helpers/prometheus.ts';
-import { type Receiver, startReceiver } from '../../helpers/receiver.ts';
+import type { RunningHookd } from '../../helpers/hookd.ts';
+import { type NatsServer, waitForConsumer } from '../../helpers/nats-server.ts';
+import { usePeers } from '../../helpers/peers.ts';
+import type { Prometheus } from '../../helpers/prometheus.ts';
+import type { Receiver } from '../../helpers/receiver.ts';
+import { waitFor } from '../../helpers/wait.ts';
 import {
   ALERTS_PATH,
   type AlertRule,
@@ -45,7 +47,6 @@ let nats: NatsServer;
 let receiver: Receiver;
 let hookd: RunningHookd;
 let prom: Prometheus;
-let ruleDir: string;
 /** /metrics as hookd served it once all traffic had settled. */
 let metricsText: string;
 
@@ -88,28 +89,21 @@ async function scrape(): Promise<string> {
 
 /** Polls hookd's own /metrics until `done` holds (results are written in batches). */
 async function settle(done: (text: string) => boolean, what: string): Promise<string> {
-  const until = Date.now() + 20_000;
-  for (;;) {
-    const text = await scrape();
-    if (done(text)) return text;
-    if (Date.now() > until) throw new Error(`hookd did not reach: ${what}\n${text}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  let text = '';
+  return waitFor(
+    what,
+    async () => {
+      text = await scrape();
+      return done(text) && text;
+    },
+    { intervalMs: 100, saw: () => `hookd's /metrics:\n${text}` },
+  );
 }
 
 async function publishAll(): Promise<void> {
   const nc = await connect({ servers: nats.url });
-  const jsm = await jetstreamManager(nc);
   // hookd creates its stream and consumer in the background after start.
-  for (let i = 0; ; i++) {
-    try {
-      await jsm.consumers.info('EVENTS', 'hookd');
-      break;
-    } catch (err) {
-      if (i > 100) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  await waitForConsumer(nats.url);
   const js = jetstream(nc);
   const events: [string, number][] = [
     ['t.ok', 10],
@@ -135,8 +129,11 @@ async function post(body: unknown): Promise<number> {
   return r.status;
 }
 
+const peers = usePeers();
+
 before(async () => {
-  [nats, receiver] = await Promise.all([startNats(), startReceiver()]);
+  nats = await peers.nats();
+  receiver = await peers.receiver();
   const firstSeen = new Set<string>();
   receiver.respond((req) => {
     const path = req.url;
@@ -152,7 +149,7 @@ before(async () => {
     if (path === '/exhaust') return { status: 503 };
     return { status: 500, body: 'down' };
   });
-  hookd = await startHookd({
+  hookd = await peers.hookd({
     rules: { 'r.yaml': rules(receiver.url) },
     config: {
       nats: { url: nats.url },
@@ -164,11 +161,12 @@ before(async () => {
   });
 
   // The shipped rules, with every `for:` at 0s so alerts fire on the first evaluation.
-  ruleDir = mkdtempSync(join(tmpdir(), 'hookd-rules-'));
+  const ruleDir = mkdtempSync(join(tmpdir(), 'hookd-rules-'));
+  peers.defer('rule dir', () => rmSync(ruleDir, { recursive: true, force: true }));
   const file = parse(readFileSync(ALERTS_PATH, 'utf8')) as RuleFile;
   for (const g of file.groups) for (const r of g.rules) r.for = '0s';
   writeFileSync(join(ruleDir, 'alerts.yml'), stringify(file));
-  prom = await startPrometheus({
+  prom = await peers.prometheus({
     targets: [new URL(hookd.url).host],
     ruleFiles: [join(ruleDir, 'alerts.yml')],
   });
@@ -215,13 +213,6 @@ before(async () => {
     (r) => Number(r[0]?.value[1]) === 19,
     'Prometheus to scrape every final outcome',
   );
-});
-
-after(async () => {
-  await prom?.stop();
-  await hookd?.stop();
-  await Promise.all([receiver?.close(), nats?.stop()]);
-  if (ruleDir) rmSync(ruleDir, { recursive: true, force: true });
 });
 
 test('promtool check metrics accepts /metrics after a run that exercised every outcome', () => {
