@@ -26,6 +26,7 @@ import { loadPlugins, PluginLoadError } from './plugins/index.ts';
 import type { ConditionErrorInfo } from './rules/engine.ts';
 import type { Webhook, WebhookState } from './rules/webhook-schema.ts';
 import { KeyRing, specSeal } from './secrets/index.ts';
+import { ConsumerLease } from './source/consumer-lease.ts';
 import { NatsSource } from './source/nats.ts';
 import type { TransportInstance } from './transports/contract.ts';
 import { TransportRegistry } from './transports/registry.ts';
@@ -39,6 +40,8 @@ export interface AppOptions {
   env?: NodeJS.ProcessEnv;
   /** Watch `rulesDir` and reload on changes (default true). */
   watchRules?: boolean;
+  /** hookd cannot go on (e.g. another process holds the NATS consumer): the caller stops it and exits 1. */
+  onFatal?: (err: Error) => void;
 }
 
 export interface ReloadResult {
@@ -351,6 +354,19 @@ export class App {
         onReceived: (n) => this.metrics.eventsReceived.inc({ source: 'nats' }, n),
         onRejected: (reason) => this.metrics.eventsRejected.inc({ reason }),
         onPending: (n) => this.metrics.natsPending.set(n),
+        lease: new ConsumerLease({
+          stream: config.nats.stream,
+          consumer: config.nats.consumer,
+          storePath: config.store.path,
+          ttlMs: config.nats.leaseMs,
+        }),
+        onFatal: (err) => {
+          this.logger.fatal(
+            { err: err.message, code: (err as { code?: string }).code },
+            'NATS source stopped',
+          );
+          this.opts.onFatal?.(err);
+        },
       });
       this.nats.start();
     }

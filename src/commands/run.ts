@@ -7,10 +7,20 @@ import type { Output } from './output.ts';
 
 export async function runDaemon(opts: { config?: string; rules: string }, out: Output): Promise<number> {
   let app: App;
+  let fatal: (() => void) | undefined;
   try {
     const config = loadConfig(opts.config);
     const registry = await prepareRegistry(config);
-    app = new App({ config, rulesDir: opts.rules, registry, logger: createLogger(config.log.level) });
+    app = new App({
+      config,
+      rulesDir: opts.rules,
+      registry,
+      logger: createLogger(config.log.level),
+      onFatal: (err) => {
+        out.stderr(`hookd: ${err.message}`);
+        fatal?.();
+      },
+    });
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const p of err.problems) out.stderr(formatProblem(p));
@@ -38,6 +48,14 @@ export async function runDaemon(opts: { config?: string; rules: string }, out: O
           exit(1);
         },
       );
+    };
+    fatal = () => {
+      if (stopping) return;
+      stopping = true;
+      app.stop().finally(() => {
+        resolve(1);
+        setTimeout(() => process.exit(1), 200).unref();
+      });
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));

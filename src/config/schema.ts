@@ -36,6 +36,11 @@ export const ConfigSchema = z.strictObject({
       batch: z.number().int().min(1).max(10_000).default(512),
       /** How long JetStream waits for an ack before redelivering. */
       ackWaitMs: z.number().int().min(1000).default(30_000),
+      /**
+       * The consumer lease (one process per consumer with the sqlite store):
+       * renewed every third of this; a crashed holder's lease expires after it.
+       */
+      leaseMs: z.number().int().min(1000).default(15_000),
     })
     .prefault({}),
   store: z.strictObject({ path: z.string().min(1).default('./data/hookd.db') }).prefault({}),

@@ -17,6 +17,7 @@ import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import type { Rejection } from '../outbox/store.ts';
+import type { ConsumerLease } from './consumer-lease.ts';
 import { decodeEvent } from './decode.ts';
 import type { HookEvent } from './event.ts';
 
@@ -29,6 +30,10 @@ export interface NatsSourceDeps {
   onReceived: (n: number) => void;
   onRejected: (reason: string) => void;
   onPending?: (pending: number) => void;
+  /** Held while consuming (the sqlite store's one-process rule); taken before the consumer starts. */
+  lease?: ConsumerLease;
+  /** The source cannot go on (the lease is held by another process, or was lost): hookd must stop. */
+  onFatal?: (err: Error) => void;
 }
 
 /** How long a message waits before JetStream redelivers it after a failed store. */
@@ -82,6 +87,28 @@ export class NatsSource {
     }
     logger.info({ url: s.url }, 'connected to NATS');
     void this.watchStatus(this.nc);
+    if (this.deps.lease) {
+      try {
+        await this.deps.lease.acquire(this.nc);
+      } catch (err) {
+        await this.nc.close().catch(() => {});
+        this.nc = undefined;
+        this.deps.onFatal?.(err as Error);
+        return;
+      }
+      this.deps.lease.keep(
+        (err) => {
+          // Another process consumes now: stop taking events; what is buffered is redelivered to it.
+          this.messages?.stop();
+          this.deps.onFatal?.(err);
+        },
+        (err) => logger.warn({ err: err.message }, 'could not renew the consumer lease; retrying'),
+      );
+      if (this.stopped) {
+        await this.deps.lease.release();
+        return;
+      }
+    }
     const jsm = await jetstreamManager(this.nc);
     try {
       await jsm.streams.info(s.stream);
@@ -204,6 +231,7 @@ export class NatsSource {
     await this.flushing;
     // Anything still buffered was never stored: leave it unacknowledged for redelivery.
     this.buffer = [];
+    await this.deps.lease?.release();
     if (this.nc && !this.nc.isClosed()) {
       await this.nc.drain().catch(() => this.nc?.close());
     }
