@@ -219,6 +219,7 @@ export class App {
       rescan: () => this.dispatcher.rescan(),
       transport: (type) => this.transport(type),
       timeoutMs: config.delivery.timeoutMs,
+      secretOverlapMs: config.delivery.secretOverlap,
       logger: this.logger.child({ component: 'api' }),
     });
   }

@@ -26,6 +26,7 @@ const SECRET_KEYS = [
 /** Secret-bearing paths inside a webhook (DESIGN.md section 3 and the transports' `data`). */
 const WEBHOOK_SECRETS = [
   'secret',
+  'previousSecrets[*].secret',
   'authentication.password',
   'authentication.token',
   'authentication.credentials',

@@ -50,6 +50,11 @@ function setPath(o: Obj, path: readonly string[], value: unknown): void {
 export function redactSecrets<T extends Obj>(webhook: T, registry: TransportRegistry, typeName?: string): T {
   const out: Obj = structuredClone(webhook);
   if (out.secret !== undefined && out.secret !== null && out.secret !== '') out.secret = { ...SECRET_SET };
+  if (Array.isArray(out.previousSecrets)) {
+    out.previousSecrets = out.previousSecrets.map((p) =>
+      isObj(p) ? { ...p, secret: { ...SECRET_SET } } : p,
+    );
+  }
   if (isObj(out.headers)) {
     for (const [name, h] of Object.entries(out.headers)) {
       if (!isObj(h) || h.secret !== true) continue;

@@ -50,6 +50,13 @@ export const WebhookViewSchema = z.object({
     ]),
   ),
   secret: SecretSetSchema.optional(),
+  publicKey: z.string().optional().meta({
+    description: 'for a whsk_ (Ed25519) secret: the whpk_ key receivers verify v1a signatures with',
+  }),
+  previousSecrets: z
+    .array(z.object({ secret: SecretSetSchema, until: z.string() }))
+    .optional()
+    .meta({ description: 'secrets replaced by a rotation that still sign until `until`' }),
   authentication: z
     .union([
       z.literal('none'),

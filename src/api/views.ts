@@ -4,6 +4,7 @@
  */
 import type { AttemptRow, DeliveryRow } from '../outbox/store.ts';
 import type { Webhook, WebhookState } from '../rules/webhook-schema.ts';
+import { publicKeyOf } from '../transports/http/signing-secret.ts';
 import type { TransportRegistry } from '../transports/registry.ts';
 import { redactSecrets } from './redact.ts';
 import type { WebhookView } from './schemas.ts';
@@ -46,6 +47,8 @@ export function webhookView(w: Webhook, state: WebhookState, registry: Transport
     hooks: w.hooks,
     headers,
     secret: w.secret,
+    publicKey: publicKeyOf(w.secret),
+    previousSecrets: w.previousSecrets?.map((p) => ({ secret: p.secret, until: iso(p.until) })),
     authentication: w.authentication,
     properties: w.properties,
     templates: w.templates,

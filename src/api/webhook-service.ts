@@ -13,6 +13,7 @@ import { DuplicateWebhookError, type StoredWebhook, type WebhookStore } from '..
 import { type Catalog, CatalogError } from '../pipeline/catalog.ts';
 import { validateWebhook } from '../rules/load.ts';
 import type { Webhook } from '../rules/webhook-schema.ts';
+import { generateSigningSecret } from '../transports/http/signing-secret.ts';
 import type { TransportRegistry } from '../transports/registry.ts';
 import { bodyProblems, bodySource, type PathMapper, type PathProblem } from './body-problems.ts';
 import { ApiError, invalidBody, notFound } from './errors.ts';
@@ -48,6 +49,9 @@ const READ_ONLY = [
   'updatedBy',
   'updatedAt',
   'version',
+  'publicKey',
+  // Kept by hookd across replaces (rotation, DESIGN.md section 4).
+  'previousSecrets',
 ];
 
 type Obj = Record<string, unknown>;
@@ -213,25 +217,72 @@ export class WebhookService {
     delete input.id;
     const old = current.stored.spec;
     const restored = restoreSecrets(input, old, this.deps.registry);
+    // A new secret given here replaces the old one at once (rotate for an overlap); the same secret keeps its rotation.
+    if (restored.secret === old.secret && old.previousSecrets !== undefined) {
+      restored.previousSecrets = old.previousSecrets;
+    }
+    const { webhook, stored } = this.commit(current, { ...restored, ...this.audit(old, by) }, opts);
+    this.deps.logger.info(
+      { webhookId: id, identifier: webhook.identifier, by, versionNo: webhook.versionNo },
+      'webhook replaced',
+    );
+    return { webhook, stored };
+  }
+
+  /**
+   * Makes `secret` (or a generated one of the same kind) the signing secret
+   * of an API webhook; the secret it replaces keeps signing too until
+   * `overlapMs` from now, as do earlier ones still in their overlap.
+   */
+  rotateSecret(
+    id: string,
+    secret: string | undefined,
+    by: string,
+    overlapMs: number,
+  ): ApiWebhook & { generated?: string } {
+    const current = this.writableEntry(id);
+    const old = current.stored.spec;
+    const now = this.now();
+    const oldSecret = typeof old.secret === 'string' ? old.secret : undefined;
+    const generated = secret === undefined ? generateSigningSecret(oldSecret) : undefined;
+    const next = secret ?? generated!;
+    const kept = ((old.previousSecrets ?? []) as { secret: string; until: string }[]).filter(
+      (p) => Date.parse(p.until) > now && p.secret !== next,
+    );
+    if (oldSecret !== undefined && oldSecret !== next && overlapMs > 0) {
+      kept.push({ secret: oldSecret, until: new Date(now + overlapMs).toISOString() });
+    }
+    const spec: Obj = { ...old, secret: next, previousSecrets: kept, ...this.audit(old, by) };
+    if (kept.length === 0) delete spec.previousSecrets;
+    const entry = this.commit(current, spec, {});
+    this.deps.logger.info(
+      { webhookId: id, by, overlapUntil: kept.at(-1)?.until, generated: generated !== undefined },
+      'webhook secret rotated',
+    );
+    return { ...entry, generated };
+  }
+
+  /** The audit fields of a change by `by` to the stored spec `old`. */
+  private audit(old: Obj, by: string): Obj {
     const versionNo = Number((old.version as { versionNo?: unknown } | undefined)?.versionNo ?? 1);
-    const spec: Obj = {
-      ...restored,
+    return {
       createdBy: old.createdBy,
       createdAt: old.createdAt,
       updatedBy: by,
       updatedAt: new Date(this.now()).toISOString(),
       version: { versionNo: (Number.isFinite(versionNo) ? versionNo : 1) + 1 },
     };
+  }
+
+  /** Validates, stores and swaps in a changed API webhook. */
+  private commit(current: ApiWebhook, spec: Obj, opts: WriteOptions): ApiWebhook {
+    const id = current.stored.id;
     const { webhook, catalog } = this.prepare(id, spec, this.others(id), opts);
     const now = this.now();
     this.deps.store.update(id, spec, now);
     const stored: StoredWebhook = { ...current.stored, spec, updatedAt: now };
     this.api.set(id, { webhook, stored });
     this.deps.install(catalog);
-    this.deps.logger.info(
-      { webhookId: id, identifier: webhook.identifier, by, versionNo: webhook.versionNo },
-      'webhook replaced',
-    );
     return { webhook, stored };
   }
 

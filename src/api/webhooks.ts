@@ -31,6 +31,7 @@ import {
   WebhookListSchema,
   WebhookViewSchema,
 } from './schemas.ts';
+import { secretRotationRoute } from './secret-rotation.ts';
 import { sendTest } from './test-delivery.ts';
 import { deliveryView, webhookView } from './views.ts';
 import type { WebhookService } from './webhook-service.ts';
@@ -49,6 +50,8 @@ export interface WebhookApiDeps {
   rescan: () => void;
   transport: (type: string) => TransportInstance | undefined;
   timeoutMs: number;
+  /** How long a rotated-out signing secret keeps signing (`delivery.secretOverlap`). */
+  secretOverlapMs: number;
   logger: Logger;
   now?: () => number;
 }
@@ -274,6 +277,7 @@ export function webhookRoutes(deps: WebhookApiDeps): Route[] {
         return { status: 200, body: view(find(id)) };
       },
     },
+    secretRotationRoute(deps, view),
     {
       method: 'GET',
       url: '/v1/webhooks/:id/deliveries',

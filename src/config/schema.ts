@@ -67,6 +67,8 @@ export const ConfigSchema = z.strictObject({
       perWebhookConcurrency: z.number().int().min(1).default(8),
       timeoutMs: z.number().int().min(1).default(15_000),
       shutdownTimeoutMs: z.number().int().min(0).default(10_000),
+      /** How long a secret replaced by `POST /v1/webhooks/{id}/secret/rotate` keeps signing beside the new one. */
+      secretOverlap: DurationSchema.default(86_400_000),
       retry: z
         .strictObject({
           schedule: z

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DurationSchema } from '../config/duration.ts';
+import { signingSecretProblem } from '../transports/http/signing-secret.ts';
 
 /** A string or a language map such as `{ "en-GB": "name" }` (seed 003). */
 export const LangText = z.union([z.string(), z.record(z.string(), z.string())]);
@@ -86,6 +87,20 @@ const DateLike = z
  */
 export const TemplateSchema: z.ZodType<unknown> = z.unknown();
 
+/** A Standard Webhooks signing secret: `whsec_…` (HMAC) or `whsk_…` (Ed25519), DESIGN.md section 4. */
+export const SigningSecretSchema = z.string().superRefine((s, ctx) => {
+  const problem = signingSecretProblem(s);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/**
+ * Secrets replaced by a rotation that still sign until `until` (DESIGN.md
+ * section 4, `delivery.secretOverlap`). The API keeps this list itself.
+ */
+export const PreviousSecretsSchema = z.array(
+  z.strictObject({ secret: SigningSecretSchema, until: DateLike }),
+);
+
 export const WebhookInputSchema = z.strictObject({
   id: z.string().min(1).optional(),
   identifier: z.string().min(1).optional(),
@@ -112,7 +127,8 @@ export const WebhookInputSchema = z.strictObject({
     .optional(),
   hooks: z.array(HookSchema).optional(),
   headers: z.record(z.string(), HeaderValue).optional(),
-  secret: z.string().min(1).optional(),
+  secret: SigningSecretSchema.optional(),
+  previousSecrets: PreviousSecretsSchema.optional(),
   authentication: AuthenticationSchema.optional(),
   properties: z.record(z.string(), z.unknown()).optional(),
   templates: z.record(z.string(), TemplateSchema).optional(),
@@ -170,6 +186,8 @@ export interface Webhook {
   hooks?: Hook[];
   headers: Record<string, HeaderSpec>;
   secret?: string;
+  /** Rotated-out secrets that still sign until `until` (epoch ms). */
+  previousSecrets?: { secret: string; until: number }[];
   authentication?: Authentication;
   properties?: Record<string, unknown>;
   templates?: Record<string, unknown>;
@@ -265,6 +283,7 @@ export function normalizeWebhook(input: ParsedWebhookInput, ctx: NormalizeContex
     hooks: input.hooks?.map((h) => ({ ...h, method: h.method.toUpperCase() })),
     headers,
     secret: input.secret,
+    previousSecrets: input.previousSecrets?.map((p) => ({ secret: p.secret, until: Date.parse(p.until) })),
     authentication: input.authentication,
     properties: input.properties,
     templates: input.templates,

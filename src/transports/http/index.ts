@@ -20,7 +20,8 @@ import { classifyError } from './classify.ts';
 import { exchange } from './exchange.ts';
 import { guardedAgent } from './guarded-agent.ts';
 import { type AccessToken, OAuth2TokenCache, oauth2Of, TokenError, tokenHeader } from './oauth2.ts';
-import { secretKey, signatureHeaders } from './signature.ts';
+import { signatureHeaders } from './signature.ts';
+import { parseSigningSecret, type SigningKey } from './signing-secret.ts';
 
 export { RESPONSE_SNIPPET_BYTES } from './exchange.ts';
 
@@ -48,7 +49,7 @@ export interface HttpOptions {
 /** Headers sent on every attempt, lower-cased; `credentials` lists those dropped on a cross-origin redirect. */
 function baseHeaders(
   d: Delivery,
-  keyFor: (secret: string) => Buffer,
+  keyFor: (secret: string) => SigningKey,
 ): { headers: Record<string, string>; credentials: string[] } {
   const req = d.request;
   const headers: Record<string, string> = { 'user-agent': USER_AGENT, 'content-type': req.contentType };
@@ -71,9 +72,20 @@ function baseHeaders(
       credentials.push('authorization');
     }
   }
-  if (d.webhook.secret)
-    Object.assign(headers, signatureHeaders(keyFor(d.webhook.secret), d.id, req.body, Date.now()));
+  const secrets = signingSecrets(d.webhook, Date.now());
+  if (secrets.length)
+    Object.assign(headers, signatureHeaders(secrets.map(keyFor), d.id, req.body, Date.now()));
   return { headers, credentials };
+}
+
+/** The secrets that sign at `now`: those of a rotation still in their overlap (old first), then the current one. */
+export function signingSecrets(
+  w: Pick<Delivery['webhook'], 'secret' | 'previousSecrets'>,
+  now: number,
+): string[] {
+  if (!w.secret) return [];
+  const previous = (w.previousSecrets ?? []).filter((p) => p.until > now && p.secret !== w.secret);
+  return [...previous.map((p) => p.secret), w.secret];
 }
 
 /** Maps an error thrown before or around the exchange (token fetch, abort) to an outcome. */
@@ -93,11 +105,12 @@ export function createHttp(ctx: TransportContext, opts: HttpOptions = {}): Trans
   const guard = new NetworkGuard(ctx.security, ctx.network);
   const agent = guardedAgent(guard, { keepAliveTimeout: 30_000, connections: 256 });
   const tokens = new OAuth2TokenCache({ dispatcher: agent, timeoutMs: ctx.timeoutMs, now: opts.now });
-  const keys = new Map<string, Buffer>();
+  const keys = new Map<string, SigningKey>();
   const keyFor = (secret: string) => {
     let k = keys.get(secret);
     if (!k) {
-      k = secretKey(secret);
+      // Validated when the webhook was loaded; parsing (Ed25519 key import) is cached per secret.
+      k = parseSigningSecret(secret);
       keys.set(secret, k);
     }
     return k;

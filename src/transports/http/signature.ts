@@ -1,20 +1,30 @@
 /**
  * Standard Webhooks signatures (https://www.standardwebhooks.com): headers
- * `webhook-id`, `webhook-timestamp` (seconds) and `webhook-signature`
- * `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`. The key is the secret's
- * base64 part after an optional `whsec_` prefix.
+ * `webhook-id`, `webhook-timestamp` (seconds) and `webhook-signature`, one
+ * space-separated entry per key: `v1,<base64 HMAC-SHA256>` for a `whsec_`
+ * secret, `v1a,<base64 Ed25519>` for a `whsk_` one, both over
+ * `id.timestamp.body`. During a rotation's overlap the old keys sign too
+ * (old first), so a receiver holding either secret verifies every attempt.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, sign } from 'node:crypto';
+import type { SigningKey } from './signing-secret.ts';
 
-const PREFIX = 'whsec_';
-
-/** Decodes a signing secret into its key bytes (cache the result: this runs per attempt). */
-export function secretKey(secret: string): Buffer {
-  return Buffer.from(secret.startsWith(PREFIX) ? secret.slice(PREFIX.length) : secret, 'base64');
+function signatureOf(key: SigningKey, content: string): string {
+  if (key.scheme === 'v1') return `v1,${createHmac('sha256', key.key).update(content).digest('base64')}`;
+  return `v1a,${sign(null, Buffer.from(content), key.privateKey).toString('base64')}`;
 }
 
-export function signatureHeaders(key: Buffer, id: string, body: string, now: number): Record<string, string> {
+export function signatureHeaders(
+  keys: readonly SigningKey[],
+  id: string,
+  body: string,
+  now: number,
+): Record<string, string> {
   const timestamp = Math.floor(now / 1000).toString();
-  const sig = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64');
-  return { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': `v1,${sig}` };
+  const content = `${id}.${timestamp}.${body}`;
+  return {
+    'webhook-id': id,
+    'webhook-timestamp': timestamp,
+    'webhook-signature': keys.map((k) => signatureOf(k, content)).join(' '),
+  };
 }
