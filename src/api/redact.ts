@@ -8,7 +8,7 @@
  * Sending a response back unchanged keeps the secrets: on a replace, a
  * `{"set": true}` (or a secret header without value) takes the stored value.
  */
-import { AUTH_SECRET_KEYS, secretDataFields } from '../secrets/index.ts';
+import { AUTH_SECRET_KEYS, isSecretCredential, secretDataFields } from '../secrets/index.ts';
 import type { TransportRegistry } from '../transports/registry.ts';
 
 /** What a response shows in place of a secret value. */
@@ -67,7 +67,8 @@ export function redactSecrets<T extends Obj>(webhook: T, registry: TransportRegi
     const a = out.authentication;
     for (const k of AUTH_SECRET_KEYS) if (a[k] !== undefined) a[k] = { ...SECRET_SET };
     if (isObj(a.credentials)) {
-      a.credentials = Object.fromEntries(Object.keys(a.credentials).map((k) => [k, { ...SECRET_SET }]));
+      const c = a.credentials;
+      for (const k of Object.keys(c)) if (isSecretCredential(k)) c[k] = { ...SECRET_SET };
     }
   }
   if (isObj(out.data)) {

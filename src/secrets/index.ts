@@ -1,4 +1,10 @@
 /** Secrets of API webhooks: where they are in a webhook, and their encryption at rest. */
 export { isSealed, KeyRing, SecretsKeyError } from './key-ring.ts';
-export { AUTH_SECRET_KEYS, type SecretSlot, secretDataFields, secretSlots } from './secret-slots.ts';
+export {
+  AUTH_SECRET_KEYS,
+  isSecretCredential,
+  type SecretSlot,
+  secretDataFields,
+  secretSlots,
+} from './secret-slots.ts';
 export { specSeal } from './spec-seal.ts';

@@ -11,8 +11,11 @@ type Obj = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Authentication keys that hold a secret value (basic, bearer); OAuth2 `credentials` are secret as a whole. */
+/** Authentication keys that hold a secret value (basic, bearer). */
 export const AUTH_SECRET_KEYS = ['password', 'token'] as const;
+
+/** OAuth2 `credentials` are secret but for the client id, which is not (seed 004 shows it). */
+export const isSecretCredential = (key: string) => key !== 'client_id';
 
 /** The `data` paths (dotted in the transport module) that are secret for a written type. */
 export function secretDataFields(registry: TransportRegistry, typeName: unknown): string[][] {
@@ -36,6 +39,12 @@ function slot(parent: Obj, key: string, path: string[]): SecretSlot[] {
 /** Every secret value set in `webhook` (mutating a slot changes `webhook`). */
 export function secretSlots(webhook: Obj, registry: TransportRegistry): SecretSlot[] {
   const out: SecretSlot[] = [...slot(webhook, 'secret', ['secret'])];
+  // Secrets replaced by a rotation that still sign during the overlap.
+  if (Array.isArray(webhook.previousSecrets)) {
+    webhook.previousSecrets.forEach((p, i) => {
+      if (isObj(p)) out.push(...slot(p, 'secret', ['previousSecrets', String(i), 'secret']));
+    });
+  }
   if (isObj(webhook.headers)) {
     for (const [name, h] of Object.entries(webhook.headers)) {
       if (isObj(h) && h.secret === true) out.push(...slot(h, 'value', ['headers', name, 'value']));
@@ -46,7 +55,9 @@ export function secretSlots(webhook: Obj, registry: TransportRegistry): SecretSl
     for (const k of AUTH_SECRET_KEYS) out.push(...slot(a, k, ['authentication', k]));
     if (isObj(a.credentials)) {
       const c = a.credentials;
-      for (const k of Object.keys(c)) out.push(...slot(c, k, ['authentication', 'credentials', k]));
+      for (const k of Object.keys(c).filter(isSecretCredential)) {
+        out.push(...slot(c, k, ['authentication', 'credentials', k]));
+      }
     }
   }
   if (isObj(webhook.data)) {

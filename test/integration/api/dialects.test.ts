@@ -281,7 +281,7 @@ describe('seed 003: Contensis webhook subscriptions', () => {
 });
 
 describe('seed 004: hooks and OAuth2 through the native create', () => {
-  test('the example body is accepted unchanged; credentials are write-only', async () => {
+  test('the example body is accepted unchanged; credentials.client_id is shown, client_secret write-only', async () => {
     const body = fixture('004-webhook.json');
     const r = await api.post('/v1/webhooks', body);
     assert.equal(r.status, 201, r.text);
@@ -294,7 +294,8 @@ describe('seed 004: hooks and OAuth2 through the native create', () => {
     assert.deepEqual(r.body.authentication, {
       grant_type: 'client_credentials',
       endpoint: 'https://requestb.in/123',
-      credentials: { client_id: { set: true }, client_secret: { set: true } },
+      // Seed 004: client_id is not secret and is shown; client_secret stays write-only.
+      credentials: { client_id: 'doo', client_secret: { set: true } },
       header_format: 'Authorization',
       header_value_format: 'Bearer %ACCESS_TOKEN%',
     });

@@ -19,7 +19,6 @@ const S = {
   header: 'hdr-secret-at-rest-7f3a9c1e',
   basicPassword: 'basic-pw-at-rest-51d0c2e8',
   bearer: 'bearer-tok-at-rest-a4b29f77',
-  clientId: 'client-id-at-rest-0b8e61d3',
   clientSecret: 'client-secret-at-rest-c9f4e2a6',
   sftpPassword: 'sftp-pw-at-rest-3e7d1b90',
   privateKey:
@@ -31,7 +30,10 @@ const S = {
   soSecret: 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD',
   contensisHeader: 'contensis-at-rest-8vdsdvj',
   replaced: 'whsec_g6OIeuJ3Zy9Z+mrATZkyvuUV3FCw1Jj1',
+  rotated: 'whsec_Zm9ydHktdHdvIGJ5dGVzIG9mIGEgcm90YXRlZCBrZXk=',
 };
+/** Seed 004: the OAuth2 client id is not secret (shown, stored as is). */
+const CLIENT_ID = 'client-id-at-rest-0b8e61d3';
 
 const KEY1 = randomBytes(32).toString('base64');
 const KEY2 = randomBytes(32).toString('base64');
@@ -105,7 +107,7 @@ test('with security.secretsKey no secret set through the API is in the SQLite fi
     authentication: {
       grant_type: 'client_credentials',
       endpoint: `${receiver.url}/token`,
-      credentials: { client_id: S.clientId, client_secret: S.clientSecret },
+      credentials: { client_id: CLIENT_ID, client_secret: S.clientSecret },
     },
   });
   await create('/v1/webhooks', {
@@ -149,7 +151,9 @@ test('with security.secretsKey no secret set through the API is in the SQLite fi
   assert.equal(hit.headers['x-api-key'], S.header);
   new StandardWebhook(S.signing).verify(hit.body, hit.headers as Record<string, string>);
 
-  assertNoSecretOnDisk(Object.keys(S).filter((k) => k !== 'replaced') as (keyof typeof S)[]);
+  assertNoSecretOnDisk(
+    Object.keys(S).filter((k) => k !== 'replaced' && k !== 'rotated') as (keyof typeof S)[],
+  );
   assert.ok(storeFiles().includes('enc:v1:'), 'the secrets are stored sealed');
 });
 
@@ -165,6 +169,11 @@ test('a restart under a rotated key reads the sealed secrets, and a write re-sea
   const put = await api.put(`/v1/webhooks/${signedId}`, { ...got.body, secret: S.replaced });
   assert.equal(put.status, 200, put.text);
   assertNoSecretOnDisk(['replaced', 'header', 'basicPassword']);
+  // A rotation keeps the replaced secret signing for the overlap: it is sealed like the current one.
+  const rot = await api.post(`/v1/webhooks/${signedId}/secret/rotate`, { secret: S.rotated });
+  assert.equal(rot.status, 200, rot.text);
+  assert.equal((rot.body.previousSecrets as unknown[]).length, 1);
+  assertNoSecretOnDisk(['replaced', 'rotated']);
 
   // Only the new key now: the re-sealed webhook loads; one still under the old key only does not, and says why.
   const next = await start({ secretsKey: KEY2 });

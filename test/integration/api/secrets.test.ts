@@ -14,12 +14,14 @@ import { type RunningHookd, startHookd } from '../../helpers/hookd.ts';
 import { type Receiver, startReceiver } from '../../helpers/receiver.ts';
 import { Client, deliveriesWhen, publish, tokens } from './helpers.ts';
 
+/** Seed 004: the OAuth2 client id is not a secret; it is shown. */
+const CLIENT_ID = 'client-id-0b8e61d3';
+
 const S = {
   signing: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
   header: 'hdr-secret-7f3a9c1e',
   basicPassword: 'basic-pw-51d0c2e8',
   bearer: 'bearer-tok-a4b29f77',
-  clientId: 'client-id-0b8e61d3',
   clientSecret: 'client-secret-c9f4e2a6',
   sftpPassword: 'sftp-pw-3e7d1b90',
   privateKey: '-----BEGIN OPENSSH PRIVATE KEY-----\nkey-body-6a2f8c41\n-----END OPENSSH PRIVATE KEY-----',
@@ -89,11 +91,11 @@ test('no response and no log line contains a secret value; responses show which 
     authentication: {
       grant_type: 'client_credentials',
       endpoint: `${receiver.url}/token`,
-      credentials: { client_id: S.clientId, client_secret: S.clientSecret },
+      credentials: { client_id: CLIENT_ID, client_secret: S.clientSecret },
     },
   });
   assert.deepEqual((oauth.body.authentication as Record<string, unknown>).credentials, {
-    client_id: SET,
+    client_id: CLIENT_ID,
     client_secret: SET,
   });
   const sftp = await create({
@@ -217,7 +219,7 @@ test('a response sent back unchanged keeps the secrets: deliveries still use the
       grant_type: 'client_credentials',
       // Its own token endpoint: no token cached from the other test, so one is fetched with these credentials.
       endpoint: `${receiver.url}/token-roundtrip`,
-      credentials: { client_id: S.clientId, client_secret: S.clientSecret },
+      credentials: { client_id: CLIENT_ID, client_secret: S.clientSecret },
     },
   });
   assert.equal(c.status, 201, c.text);
@@ -238,7 +240,7 @@ test('a response sent back unchanged keeps the secrets: deliveries still use the
   assert.equal(hit.headers.authorization, 'Bearer issued-token-1');
   const tokenRequest = receiver.requests.find((r) => r.url === '/token-roundtrip')!;
   const basic = Buffer.from(String(tokenRequest.headers.authorization).slice(6), 'base64').toString();
-  assert.equal(basic, `${S.clientId}:${S.clientSecret}`, 'the OAuth2 credentials were kept');
+  assert.equal(basic, `${CLIENT_ID}:${S.clientSecret}`, 'the OAuth2 credentials were kept');
 
   // Replacing the secret with a new value takes the new one.
   const next = 'whsec_g6OIeuJ3Zy9Z+mrATZkyvuUV3FCw1Jj1';
