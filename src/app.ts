@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { Authenticator } from './api/auth.ts';
 import { registerIngest } from './api/ingest.ts';
 import { registerManagementApi } from './api/management.ts';
-import { createServer } from './api/server.ts';
+import { API_BODY_LIMIT, createServer } from './api/server.ts';
 import { WebhookService } from './api/webhook-service.ts';
 import { ConfigError, formatProblem } from './config/problems.ts';
 import type { Config } from './config/schema.ts';
@@ -195,7 +195,7 @@ export class App {
     this.server = createServer({
       logger: this.logger,
       auth: this.auth,
-      bodyLimit: Math.max(config.events.maxBytes * 16, 1_048_576),
+      bodyLimit: API_BODY_LIMIT,
       ready: () => this.readiness(),
       advisories: (): Record<string, string> => (this.keys.sealing ? {} : { secretsKey: NO_SECRETS_KEY }),
       metrics: () => this.metrics.text(),

@@ -55,7 +55,14 @@ export class Authenticator {
     return undefined;
   }
 
-  check(headers: Record<string, string | string[] | undefined>, needs: Permission): AuthResult {
+  /**
+   * The principal of the presented token, when it holds `needs` (or, given a
+   * list, any one of them: the handler then checks the one the body asks for).
+   */
+  check(
+    headers: Record<string, string | string[] | undefined>,
+    needs: Permission | readonly Permission[],
+  ): AuthResult {
     if (this.open) return { ok: true, principal: { name: 'anonymous', permissions: new Set() } };
     const token = Authenticator.presented(headers);
     if (!token)
@@ -68,8 +75,13 @@ export class Authenticator {
     let found: Principal | undefined;
     for (const t of this.tokens) if (timingSafeEqual(t.digest, d)) found = t.principal;
     if (!found) return { ok: false, status: 401, message: 'the token is not valid' };
-    if (!found.permissions.has(needs))
-      return { ok: false, status: 403, message: `the token "${found.name}" lacks the ${needs} permission` };
+    const any = typeof needs === 'string' ? [needs] : needs;
+    if (!any.some((p) => found.permissions.has(p)))
+      return {
+        ok: false,
+        status: 403,
+        message: `the token "${found.name}" lacks the ${any.join(' or ')} permission`,
+      };
     return { ok: true, principal: found };
   }
 }

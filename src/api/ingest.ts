@@ -10,6 +10,9 @@ import type { HookEvent } from '../source/event.ts';
 import type { Authenticator } from './auth.ts';
 import { requires } from './server.ts';
 
+/** `POST /v1/events` takes at most this many events' worth of bytes (`events.maxBytes` each). */
+export const INGEST_BATCH_EVENTS = 16;
+
 export interface IngestDeps {
   auth: Authenticator;
   maxBytes: number;
@@ -22,7 +25,12 @@ export interface IngestDeps {
 }
 
 export function registerIngest(app: FastifyInstance, deps: IngestDeps): void {
-  app.post('/v1/events', { preHandler: requires(deps.auth, 'EVENTS:PUBLISH') }, async (req, reply) => {
+  const route = {
+    onRequest: requires(deps.auth, 'EVENTS:PUBLISH'),
+    // An array of events: each is held to maxBytes by decodeEvent; the request to a batch of 16 of them.
+    bodyLimit: deps.maxBytes * INGEST_BATCH_EVENTS,
+  };
+  app.post('/v1/events', route, async (req, reply) => {
     const text = typeof req.body === 'string' ? req.body : '';
     const now = Date.now();
     let items: { payload: string; path: string }[];

@@ -10,7 +10,7 @@ import { zodProblems } from '../config/yaml-source.ts';
 import type { Authenticator, Principal } from './auth.ts';
 import { bodyProblems, bodySource, type PathMapper } from './body-problems.ts';
 import { ApiError, invalidBody } from './errors.ts';
-import { requires } from './server.ts';
+import { API_BODY_LIMIT, requires } from './server.ts';
 
 export interface RouteDoc {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -74,7 +74,12 @@ export function registerRoutes(app: FastifyInstance, auth: Authenticator, routes
     app.route({
       method: r.method,
       url: r.url,
-      preHandler: r.permission ? requires(auth, r.permission) : undefined,
+      onRequest: r.permission
+        ? requires(auth, r.permission)
+        : r.permissions
+          ? requires(auth, r.permissions)
+          : undefined,
+      bodyLimit: API_BODY_LIMIT,
       handler: async (req, reply) => {
         try {
           return send(

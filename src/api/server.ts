@@ -16,7 +16,7 @@ import type { Authenticator, Principal } from './auth.ts';
 export interface ServerDeps {
   logger: Logger;
   auth: Authenticator;
-  /** Largest request body, in bytes. */
+  /** Largest request body, in bytes, of a route that sets no limit of its own. */
   bodyLimit: number;
   /** Readiness checks: name → ok. */
   ready: () => Record<string, boolean>;
@@ -35,13 +35,23 @@ declare module 'fastify' {
   }
 }
 
-/** A preHandler that requires `permission`; answers 401/403 with a JSON error. */
-export function requires(auth: Authenticator, permission: Permission) {
+/** The largest body of a management API request (a webhook): far above any real one. */
+export const API_BODY_LIMIT = 1_048_576;
+
+/**
+ * An `onRequest` hook that requires `permission` (or any one of a list): it
+ * runs when the headers have arrived, before the body is read, so a request
+ * without the right token costs no more than its headers. It answers 401/403
+ * with a JSON error and closes the connection, so an unread body is not
+ * received either.
+ */
+export function requires(auth: Authenticator, permission: Permission | readonly Permission[]) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const r = auth.check(req.headers, permission);
     if (!r.ok) {
       await reply
         .code(r.status)
+        .header('connection', 'close')
         .send({ error: r.status === 401 ? 'unauthorized' : 'forbidden', message: r.message });
       return reply;
     }
