@@ -12,8 +12,7 @@ import { API_BODY_LIMIT, createServer } from './api/server.ts';
 import { WebhookService } from './api/webhook-service.ts';
 import { ConfigError, formatProblem } from './config/problems.ts';
 import type { Config } from './config/schema.ts';
-import { Dispatcher } from './dispatch/dispatcher.ts';
-import { WebhookStates } from './dispatch/webhook-states.ts';
+import { Dispatcher, firstAttemptAt, policyFor, WebhookStates } from './dispatch/index.ts';
 import { createLogger } from './logging.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { DeliveryQueries } from './outbox/delivery-queries.ts';
@@ -159,6 +158,7 @@ export class App {
     });
 
     this.dispatcher = new Dispatcher({
+      work: this.outbox,
       outbox: this.outbox,
       webhook: (id) => this.current.webhook(id),
       transport: (type) => this.transport(type),
@@ -166,18 +166,11 @@ export class App {
       metrics: this.metrics,
       logger: this.logger.child({ component: 'dispatch' }),
       admission: this.states,
-      onAttempt: (w, result) => {
+      // The policy decided what the attempt does to its webhook; apply it.
+      onAttempt: (w, { webhook: effect }) => {
         const now = Date.now();
-        if (result.outcome === 'permanent' && result.stopWebhook) {
-          this.states.setState(
-            w,
-            'Stopped',
-            `the receiver answered ${result.status ?? 410}: ${result.error}`,
-            now,
-          );
-          return;
-        }
-        this.states.record(w, result.outcome === 'success', now);
+        if (effect.kind === 'stop') this.states.setState(w, 'Stopped', effect.reason, now);
+        else this.states.record(w, effect.ok, now);
       },
     });
     this.intake = new Intake({
@@ -185,7 +178,7 @@ export class App {
       outbox: this.outbox,
       metrics: this.metrics,
       logger: this.logger.child({ component: 'intake' }),
-      firstDelay: (w) => (w.retry?.schedule ?? config.delivery.retry.schedule)[0] ?? 0,
+      firstAttemptAt: (w, receivedAt) => firstAttemptAt(policyFor(w, config.delivery), receivedAt),
       onStored: (due) => {
         for (const [id, at] of due) this.dispatcher.notify(id, at);
       },

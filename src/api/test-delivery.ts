@@ -6,11 +6,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { type AttemptRun, runAttempt } from '../dispatch/index.ts';
 import type { Catalog } from '../pipeline/catalog.ts';
 import type { Webhook } from '../rules/webhook-schema.ts';
 import type { HookEvent } from '../source/event.ts';
 import { RenderError } from '../templates/render.ts';
-import type { SendResult, TransportInstance } from '../transports/contract.ts';
+import type { RenderedRequest, SendResult, TransportInstance } from '../transports/contract.ts';
 
 export interface TestDeps {
   catalog: () => Catalog;
@@ -66,36 +67,50 @@ export function dummyEvent(w: Webhook, now: number): HookEvent {
 
 export async function sendTest(w: Webhook, deps: TestDeps): Promise<TestAttempt> {
   const now = deps.now ?? Date.now;
-  const startedAt = now();
-  const event = dummyEvent(w, startedAt);
+  const event = dummyEvent(w, now());
   const deliveryId = `test_${randomUUID()}`;
-  const t0 = performance.now();
-  let result: SendResult;
-  const transport = deps.transport(w.type);
   const templates = deps.catalog().templates.get(w.id);
-  if (!transport) result = { outcome: 'permanent', error: `no transport for type "${w.type}"` };
-  else if (!templates) result = { outcome: 'permanent', error: 'the webhook is not in the catalog' };
-  else {
+  let run: AttemptRun;
+  if (!templates) {
+    run = {
+      result: { outcome: 'permanent', error: 'the webhook is not in the catalog' },
+      startedAt: now(),
+      durationMs: 0,
+    };
+  } else {
+    let request: RenderedRequest | undefined;
+    let renderError: string | undefined;
     try {
-      const request = await templates.render(event);
-      result = await transport.send(
-        { id: deliveryId, eventId: event.id, eventType: event.type, attempt: 1, request, webhook: w },
-        AbortSignal.timeout(w.timeoutMs ?? deps.timeoutMs),
-      );
+      request = await templates.render(event);
     } catch (err) {
-      result =
-        err instanceof RenderError
-          ? { outcome: 'permanent', error: `render failed: ${err.message}` }
-          : { outcome: 'retryable', error: `transport failed: ${(err as Error).message}` };
+      if (!(err instanceof RenderError)) throw err;
+      renderError = `render failed: ${err.message}`;
     }
+    run = request
+      ? // The dispatcher's own attempt: same timeout, same outcome when the transport is missing or throws.
+        await runAttempt({
+          transport: deps.transport(w.type),
+          delivery: {
+            id: deliveryId,
+            eventId: event.id,
+            eventType: event.type,
+            attempt: 1,
+            request,
+            webhook: w,
+          },
+          timeoutMs: w.timeoutMs ?? deps.timeoutMs,
+          now,
+        })
+      : { result: { outcome: 'permanent', error: renderError! }, startedAt: now(), durationMs: 0 };
   }
+  const { result, startedAt } = run;
   const attempt: TestAttempt = {
     deliveryId,
     eventId: event.id,
     eventType: event.type,
     attempt: 1,
     startedAt: new Date(startedAt).toISOString(),
-    durationMs: Math.round((performance.now() - t0) * 10) / 10,
+    durationMs: Math.round(run.durationMs * 10) / 10,
     outcome: result.outcome,
     status: result.status ?? null,
     error: result.outcome === 'success' ? null : result.error,

@@ -1,22 +1,29 @@
 /**
- * The dispatcher: claims due deliveries from the outbox, sends them through
- * their transport with bounded global and per-webhook concurrency, records
- * every attempt, and decides what happens next (DESIGN.md section 4). The
- * transports only classify outcomes; retries and dead letters are decided here.
+ * The dispatcher: the pump that starts what the scheduler picks, runs each
+ * attempt through its transport, records it, and applies what the delivery
+ * policy decides (DESIGN.md section 4). The transports only classify
+ * outcomes; retries, dead letters and state changes are decided by
+ * `delivery-policy.ts`, which pieces start when by `scheduler.ts`.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import type { AttemptResult, DueRow, Outbox } from '../outbox/store.ts';
+import type { AttemptResult, Outbox } from '../outbox/store.ts';
 import type { Webhook } from '../rules/webhook-schema.ts';
 import type { RenderedRequest, SendResult, TransportInstance } from '../transports/contract.ts';
-import { TokenBucket } from './rate-limit.ts';
+import { runAttempt } from './attempt-runner.ts';
+import { type Decision, decide, policyFor } from './delivery-policy.ts';
+import type { DueRow, DueWork } from './due-work.ts';
+import { Gates, type StateGate } from './gates.ts';
+import { RateLimits } from './rate-limit.ts';
 import { ResultWriter } from './result-writer.ts';
-import { nextStep, type RetryPolicy } from './retry-policy.ts';
-import type { Admission } from './webhook-states.ts';
+import { Scheduler } from './scheduler.ts';
 
 export interface DispatcherDeps {
-  outbox: Outbox;
+  /** Where due work comes from (the outbox). */
+  work: DueWork;
+  /** Where attempt results are written. */
+  outbox: Pick<Outbox, 'complete' | 'claimed' | 'released'>;
   /** The webhook as currently configured (undefined when it was removed). */
   webhook: (id: string) => Webhook | undefined;
   transport: (type: string) => TransportInstance | undefined;
@@ -24,12 +31,9 @@ export interface DispatcherDeps {
   metrics: Metrics;
   logger: Logger;
   /** Whether a webhook may get new attempts now (state, breaker); absent: always. */
-  admission?: {
-    admit(webhook: Webhook, now: number): Admission;
-    probeStarted(webhook: Webhook): void;
-  };
-  /** Told of every finished attempt (breaker bookkeeping, state changes). */
-  onAttempt?: (webhook: Webhook, result: SendResult, attempt: AttemptResult) => void;
+  admission?: StateGate;
+  /** Told of every finished attempt and what it does to its webhook (breaker, 410). */
+  onAttempt?: (webhook: Webhook, decision: Decision, result: SendResult) => void;
   now?: () => number;
   random?: () => number;
 }
@@ -40,24 +44,10 @@ const RESCAN_MS = 60_000;
 const IDLE_POLL_MS = 1000;
 
 export class Dispatcher {
-  /** Attempts in flight, by delivery id. */
-  private readonly inflight = new Map<string, { controller: AbortController; webhookId: string }>();
-  /** Per webhook: attempts in flight now. */
-  private readonly busy = new Map<string, number>();
-  /**
-   * Per webhook: deliveries that must not be read again yet: in flight, or
-   * finished with their result not yet written.
-   */
-  private readonly excluded = new Map<string, Set<string>>();
-  /** Per webhook with pending deliveries: the earliest time one may be due (never later than the truth). */
-  private readonly dueAt = new Map<string, number>();
-  /** Per webhook: when it was last served, for round-robin among equals. */
-  private readonly served = new Map<string, number>();
-  private serveTick = 0;
-  /** Rate limits of webhooks that have one. */
-  private readonly buckets = new Map<string, TokenBucket>();
-  /** The earliest time a held webhook (breaker cooldown, rate limit) may go again. */
-  private heldUntil = Number.POSITIVE_INFINITY;
+  /** Attempts in flight, by delivery id: how to abort them at shutdown. */
+  private readonly inflight = new Map<string, AbortController>();
+  private readonly scheduler: Scheduler;
+  private readonly rateLimits = new RateLimits();
   private readonly results: ResultWriter;
   private wakeTimer: NodeJS.Timeout | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
@@ -72,6 +62,14 @@ export class Dispatcher {
   constructor(private readonly deps: DispatcherDeps) {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
+    this.scheduler = new Scheduler({
+      work: deps.work,
+      webhook: deps.webhook,
+      gate: new Gates({ states: deps.admission, rateLimits: this.rateLimits }),
+      concurrency: deps.settings.concurrency,
+      perWebhookConcurrency: deps.settings.perWebhookConcurrency,
+      now: this.now,
+    });
     this.results = new ResultWriter({
       outbox: deps.outbox,
       logger: deps.logger,
@@ -79,7 +77,7 @@ export class Dispatcher {
       // Written: these deliveries may be read again, and retries are due when scheduled.
       onWritten: (batch) => {
         for (const { result, webhookId } of batch) {
-          this.excluded.get(webhookId)?.delete(result.deliveryId);
+          this.scheduler.written(webhookId, result.deliveryId);
           if (result.next.state === 'pending') this.notify(webhookId, result.next.at);
         }
       },
@@ -92,25 +90,24 @@ export class Dispatcher {
     this.rescan();
     // Deliveries requeued by another process (`hookd retry`) are found within a minute.
     this.rescanTimer = setInterval(() => this.rescan(), RESCAN_MS);
-    this.rescanTimer.unref();
+    this.rescanTimer.unref?.();
   }
 
   /** Re-reads every webhook's earliest due delivery (at start, after bulk requeues). */
   rescan(): void {
-    for (const { webhookId, at } of this.deps.outbox.dueByWebhook()) this.dueAt.set(webhookId, at);
+    this.scheduler.rescan();
     this.wake();
   }
 
   /** Re-reads one webhook's earliest pending delivery (it was resumed, or its deliveries requeued). */
   rescanWebhook(webhookId: string): void {
-    const next = this.deps.outbox.nextDueOf(webhookId, [...(this.excluded.get(webhookId) ?? [])]);
+    const next = this.scheduler.rescanWebhook(webhookId);
     if (next !== undefined) this.notify(webhookId, next);
   }
 
   /** New or requeued deliveries of `webhookId` are due at `at`. */
   notify(webhookId: string, at: number): void {
-    const cur = this.dueAt.get(webhookId);
-    if (cur === undefined || at < cur) this.dueAt.set(webhookId, at);
+    this.scheduler.notify(webhookId, at);
     if (at <= this.now()) this.wake();
     else this.scheduleWake();
   }
@@ -131,95 +128,14 @@ export class Dispatcher {
     return this.inflight.size;
   }
 
-  private limitFor(w: Webhook | undefined): number {
-    return w?.concurrency ?? this.deps.settings.perWebhookConcurrency;
-  }
-
-  private excludedOf(webhookId: string): Set<string> {
-    let s = this.excluded.get(webhookId);
-    if (!s) {
-      s = new Set();
-      this.excluded.set(webhookId, s);
-    }
-    return s;
-  }
-
-  /**
-   * Serves webhooks with due deliveries: lower priority numbers first, then
-   * the one served longest ago, each up to its own concurrency limit, so a
-   * slow or huge backlog never holds the global capacity.
-   */
   private pump(): void {
-    const { outbox, settings } = this.deps;
-    this.heldUntil = Number.POSITIVE_INFINITY;
     try {
       do {
         this.again = false;
         if (this.stopped) break;
-        let capacity = settings.concurrency - this.inflight.size;
-        if (capacity <= 0) break;
-        const now = this.now();
-        const ready: {
-          id: string;
-          webhook: Webhook | undefined;
-          priority: number;
-          free: number;
-          probe: boolean;
-        }[] = [];
-        for (const [id, at] of this.dueAt) {
-          if (at > now) continue;
-          const webhook = this.deps.webhook(id);
-          let free = this.limitFor(webhook) - (this.busy.get(id) ?? 0);
-          if (free <= 0) continue;
-          let probe = false;
-          if (webhook) {
-            const gate = this.deps.admission?.admit(webhook, now);
-            if (gate) {
-              if (gate.allowed <= 0) {
-                if (gate.wakeAt !== undefined) this.heldUntil = Math.min(this.heldUntil, gate.wakeAt);
-                continue;
-              }
-              free = Math.min(free, gate.allowed);
-              probe = gate.probe;
-            }
-            const bucket = this.bucketFor(webhook, now);
-            if (bucket) {
-              const tokens = bucket.available(now);
-              if (tokens <= 0) {
-                this.heldUntil = Math.min(this.heldUntil, bucket.nextAt(now));
-                continue;
-              }
-              free = Math.min(free, tokens);
-            }
-          }
-          ready.push({ id, webhook, priority: webhook?.priority ?? 0, free, probe });
-        }
-        ready.sort(
-          (a, b) => a.priority - b.priority || (this.served.get(a.id) ?? 0) - (this.served.get(b.id) ?? 0),
-        );
-        let started = 0;
-        for (const r of ready) {
-          if (capacity <= 0) break;
-          const want = Math.min(r.free, capacity);
-          const skip = this.excludedOf(r.id);
-          // A half-open probe takes the earliest pending delivery, due or not.
-          const rows = outbox.due(r.id, r.probe ? Number.MAX_SAFE_INTEGER : now, want, [...skip]);
-          if (r.webhook) {
-            if (r.probe && rows.length) this.deps.admission?.probeStarted(r.webhook);
-            if (rows.length) this.buckets.get(r.id)?.take(rows.length, now);
-          }
-          for (const row of rows) this.run(row, r.webhook);
-          started += rows.length;
-          capacity -= rows.length;
-          this.served.set(r.id, ++this.serveTick);
-          if (rows.length < want && !r.probe) {
-            // Nothing more due now: remember when this webhook's next delivery is.
-            const next = outbox.nextDueOf(r.id, [...skip]);
-            if (next === undefined) this.dueAt.delete(r.id);
-            else this.dueAt.set(r.id, next);
-          } else if (r.probe && rows.length === 0) this.dueAt.delete(r.id);
-        }
-        outbox.claimed(started);
+        const starts = this.scheduler.take();
+        for (const { row, webhook } of starts) this.run(row, webhook);
+        this.deps.outbox.claimed(starts.length);
       } while (this.again);
     } catch (err) {
       this.deps.logger.error({ err }, 'dispatcher could not read the outbox; retrying');
@@ -229,39 +145,22 @@ export class Dispatcher {
     }
   }
 
-  private bucketFor(w: Webhook, now: number): TokenBucket | undefined {
-    if (!w.rateLimit) return undefined;
-    let b = this.buckets.get(w.id);
-    if (!b) {
-      b = new TokenBucket(w.rateLimit.perSecond, w.rateLimit.burst, now);
-      this.buckets.set(w.id, b);
-    }
-    return b;
-  }
-
   /** Sleeps until the earliest future due time (completions and notifications wake it sooner). */
   private scheduleWake(): void {
     if (this.stopped) return;
     clearTimeout(this.wakeTimer);
-    const now = this.now();
-    let next = Number.POSITIVE_INFINITY;
-    for (const at of this.dueAt.values()) if (at > now && at < next) next = at;
-    if (this.heldUntil > now) next = Math.min(next, this.heldUntil);
-    const delay = Math.min(IDLE_POLL_MS, Number.isFinite(next) ? next - now : IDLE_POLL_MS);
+    const next = this.scheduler.wakeAt();
+    const delay = Math.min(IDLE_POLL_MS, Number.isFinite(next) ? next - this.now() : IDLE_POLL_MS);
     this.wakeTimer = setTimeout(() => this.wake(), Math.max(1, delay));
     this.wakeTimer.unref?.();
   }
 
   private run(row: DueRow, webhook: Webhook | undefined): void {
     const controller = new AbortController();
-    this.inflight.set(row.id, { controller, webhookId: row.webhook_id });
-    this.busy.set(row.webhook_id, (this.busy.get(row.webhook_id) ?? 0) + 1);
-    this.excludedOf(row.webhook_id).add(row.id);
+    this.inflight.set(row.id, controller);
     void this.attempt(row, webhook, controller).finally(() => {
       this.inflight.delete(row.id);
-      const n = (this.busy.get(row.webhook_id) ?? 1) - 1;
-      if (n <= 0) this.busy.delete(row.webhook_id);
-      else this.busy.set(row.webhook_id, n);
+      this.scheduler.finished(row.webhook_id);
       if (this.inflight.size === 0) for (const fn of this.idle) fn();
       this.wake();
     });
@@ -274,57 +173,38 @@ export class Dispatcher {
   ): Promise<void> {
     const { metrics, logger, settings } = this.deps;
     const attemptNo = row.attempts + 1;
-    const startedAt = this.now();
-    const t0 = performance.now();
-    let result: SendResult;
+    let run: { result: SendResult; startedAt: number; durationMs: number };
     if (!webhook) {
-      result = { outcome: 'permanent', error: 'the webhook was removed' };
+      run = {
+        result: { outcome: 'permanent', error: 'the webhook was removed' },
+        startedAt: this.now(),
+        durationMs: 0,
+      };
     } else {
-      const transport = this.deps.transport(webhook.type);
-      if (!transport) {
-        result = { outcome: 'permanent', error: `no transport for type "${webhook.type}"` };
-      } else {
-        // One controller per attempt, aborted by its timer or by shutdown (AbortSignal.any is slow on Node 20).
-        const timeoutMs = webhook.timeoutMs ?? settings.timeoutMs;
-        const timer = setTimeout(
-          () => controller.abort(new DOMException(`no response within ${timeoutMs} ms`, 'TimeoutError')),
-          timeoutMs,
-        );
-        const signal = controller.signal;
-        try {
-          const request = JSON.parse(row.request) as RenderedRequest;
-          result = await transport.send(
-            {
-              id: row.id,
-              eventId: row.event_id,
-              eventType: row.event_type,
-              attempt: attemptNo,
-              request,
-              webhook,
-            },
-            signal,
-          );
-        } catch (err) {
-          // A transport must classify its own failures; an escaped exception is a bug, retried.
-          result = { outcome: 'retryable', error: `transport failed: ${(err as Error).message}` };
-        } finally {
-          clearTimeout(timer);
-        }
-      }
+      run = await runAttempt({
+        transport: this.deps.transport(webhook.type),
+        delivery: {
+          id: row.id,
+          eventId: row.event_id,
+          eventType: row.event_type,
+          attempt: attemptNo,
+          request: () => JSON.parse(row.request) as RenderedRequest,
+          webhook,
+        },
+        timeoutMs: webhook.timeoutMs ?? settings.timeoutMs,
+        controller,
+        now: this.now,
+      });
     }
-    const durationMs = performance.now() - t0;
+    const { result, startedAt, durationMs } = run;
     // Attempts cut short by shutdown are released, not counted against the retries.
     if (this.shutdown.signal.aborted && result.outcome === 'retryable') {
       this.deps.outbox.released(1);
-      this.excluded.get(row.webhook_id)?.delete(row.id);
+      this.scheduler.written(row.webhook_id, row.id);
       return;
     }
-    const policy: RetryPolicy = {
-      schedule: webhook?.retry?.schedule ?? settings.retry.schedule,
-      jitter: webhook?.retry?.jitter ?? settings.retry.jitter,
-      maxRetryAfterMs: settings.retry.maxRetryAfterMs,
-    };
-    const next = nextStep(policy, result, attemptNo, this.now(), this.random);
+    const decision = decide(policyFor(webhook, settings), result, attemptNo, this.now(), this.random);
+    const { next } = decision;
     const attempt: AttemptResult = {
       deliveryId: row.id,
       attempt: attemptNo,
@@ -343,8 +223,7 @@ export class Dispatcher {
     metrics.attempts.inc({ webhook: label, type, outcome: result.outcome });
     metrics.attemptDuration.observe({ type }, durationMs / 1000);
     if (next.state !== 'pending') {
-      const outcome = next.state;
-      metrics.deliveries.inc({ webhook: label, type, outcome });
+      metrics.deliveries.inc({ webhook: label, type, outcome: next.state });
       metrics.deliveryDuration.observe({ type }, (this.now() - row.received_at) / 1000);
     }
     const log = {
@@ -362,7 +241,7 @@ export class Dispatcher {
     if (result.outcome === 'success') logger.info(log, 'delivered');
     else if (next.state === 'failed') logger.warn(log, 'delivery failed');
     else logger.info(log, 'delivery attempt failed; will retry');
-    if (webhook) this.deps.onAttempt?.(webhook, result, attempt);
+    if (webhook) this.deps.onAttempt?.(webhook, decision, result);
   }
 
   /** Writes pending attempt results now (shutdown, tests). */
@@ -387,7 +266,7 @@ export class Dispatcher {
         };
         const timer = setTimeout(() => {
           this.shutdown.abort(new Error('shutting down'));
-          for (const { controller } of this.inflight.values())
+          for (const controller of this.inflight.values())
             controller.abort(new Error('hookd is shutting down'));
           // Aborted attempts settle promptly; give them a moment to release.
           setTimeout(done, 1000).unref?.();

@@ -1,3 +1,5 @@
+import type { Webhook } from '../rules/webhook-schema.ts';
+
 /**
  * A token bucket for a webhook's `rateLimit: {perSecond, burst}`: at most
  * `burst` attempts at once, refilled at `perSecond`.
@@ -39,5 +41,36 @@ export class TokenBucket {
   nextAt(now: number): number {
     this.refill(now);
     return this.tokens >= 1 ? now : now + Math.ceil(((1 - this.tokens) / this.perSecond) * 1000);
+  }
+}
+
+/** The token buckets of the webhooks that have a `rateLimit`. */
+export class RateLimits {
+  private readonly buckets = new Map<string, TokenBucket>();
+
+  private bucketFor(w: Webhook, now: number): TokenBucket | undefined {
+    if (!w.rateLimit) return undefined;
+    let b = this.buckets.get(w.id);
+    if (!b) {
+      b = new TokenBucket(w.rateLimit.perSecond, w.rateLimit.burst, now);
+      this.buckets.set(w.id, b);
+    }
+    return b;
+  }
+
+  /** Attempts the webhook may start now (Infinity: no limit), and when the next token comes when none. */
+  available(w: Webhook, now: number): { allowed: number; wakeAt?: number } {
+    const b = this.bucketFor(w, now);
+    if (!b) return { allowed: Number.POSITIVE_INFINITY };
+    const allowed = b.available(now);
+    return allowed > 0 ? { allowed } : { allowed: 0, wakeAt: b.nextAt(now) };
+  }
+
+  take(w: Webhook, n: number, now: number): void {
+    this.bucketFor(w, now)?.take(n, now);
+  }
+
+  forget(webhookId: string): void {
+    this.buckets.delete(webhookId);
   }
 }

@@ -24,7 +24,7 @@ export class ResultWriter {
 
   constructor(
     private readonly deps: {
-      outbox: Outbox;
+      outbox: Pick<Outbox, 'complete'>;
       logger: Logger;
       now: () => number;
       /** Called once a batch is on disk. */

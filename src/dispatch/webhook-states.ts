@@ -6,6 +6,7 @@
  */
 import type { Webhook, WebhookState } from '../rules/webhook-schema.ts';
 import { Breaker, type BreakerSettings, type BreakerSnapshot, type Transition } from './breaker.ts';
+import type { Admission } from './scheduler.ts';
 
 export interface StateStore {
   loadWebhookStates(): { webhookId: string; state: string; reason: string | null; data: string | null }[];
@@ -25,15 +26,6 @@ export interface StateChange {
   from: WebhookState;
   to: WebhookState;
   reason: string;
-}
-
-export interface Admission {
-  /** How many new attempts may start now. */
-  allowed: number;
-  /** True when the one allowed attempt is a half-open probe: take the earliest pending delivery, due or not. */
-  probe: boolean;
-  /** When to look again, if held for a known time. */
-  wakeAt?: number;
 }
 
 interface Runtime {

@@ -19,8 +19,8 @@ export interface IntakeDeps {
   outbox: Outbox;
   metrics: Metrics;
   logger: Logger;
-  /** First-attempt delay of a webhook (its retry schedule's first entry). */
-  firstDelay: (webhook: Webhook) => number;
+  /** When a new delivery of `webhook` received at `receivedAt` is first due (the delivery policy decides). */
+  firstAttemptAt: (webhook: Webhook, receivedAt: number) => number;
   /** Called after deliveries were stored: the earliest due time per webhook. */
   onStored: (due: ReadonlyMap<string, number>) => void;
 }
@@ -60,7 +60,7 @@ export class Intake {
           transport: webhook.type,
           priority: webhook.priority,
           receivedAt: event.receivedAt,
-          nextAttemptAt: event.receivedAt + this.deps.firstDelay(webhook),
+          nextAttemptAt: this.deps.firstAttemptAt(webhook, event.receivedAt),
           request: '',
         };
         rows.push(row);

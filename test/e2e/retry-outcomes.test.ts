@@ -1,6 +1,7 @@
 /**
- * Issue 2, acceptance 4: a 503 with Retry-After: 1 then 200 is delivered on
- * the retry; a 400 is permanent and not retried; attempts are in the store.
+ * Issue 2, acceptance 4: a 503 with Retry-After: 9 then 200 is delivered on
+ * the retry, which waited for Retry-After (longer than the scheduled 5 s;
+ * Retry-After never shortens the schedule, issue 12 bug 3); a 400 is permanent and not retried; attempts are in the store.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -15,7 +16,7 @@ before(async () => {
   [flaky, rejecting] = await Promise.all([startReceiver(), startReceiver()]);
   flaky.respond((_r, n) =>
     n === 1
-      ? { status: 503, headers: { 'retry-after': '1' }, body: 'busy, come back' }
+      ? { status: 503, headers: { 'retry-after': '9' }, body: 'busy, come back' }
       : { status: 200, body: 'ok' },
   );
   rejecting.respond(() => ({ status: 400, body: '{"error":"bad payload"}' }));
@@ -31,7 +32,7 @@ webhooks:
     events: [order.created]
 `,
     },
-    // The default schedule retries after 5 s; Retry-After: 1 must win.
+    // The default schedule retries after 5 s ± 20 %; Retry-After: 9 lengthens that to 9 s ± 20 %.
     config: {},
   });
 });
@@ -60,7 +61,7 @@ async function until<T>(fn: () => T | undefined, timeoutMs = 10_000): Promise<T>
   }
 }
 
-test('503 with Retry-After: 1 is retried after about a second and then delivered; 400 is permanent', async () => {
+test('503 with Retry-After: 9 is retried after the longer Retry-After and then delivered; 400 is permanent', async () => {
   const res = await post({ id: 'ord-1', type: 'order.created', data: { total: 10 } });
   assert.equal(res.status, 202);
   const [flakyId, rejectId] = res.body.events[0]!.deliveries;
@@ -69,12 +70,17 @@ test('503 with Retry-After: 1 is retried after about a second and then delivered
   const flakyRow = byWebhook(flakyId!).identifier === 'flaky' ? flakyId! : rejectId!;
   const rejectRow = flakyRow === flakyId ? rejectId! : flakyId!;
 
-  await flaky.waitFor(2, 10_000);
-  const gap = flaky.requests[1]!.at - flaky.requests[0]!.at;
+  const scheduled = await until(() => {
+    const row = outbox.get(flakyRow);
+    return row?.attempts === 1 ? row.next_attempt_at - outbox.attempts(flakyRow)[0]!.started_at : undefined;
+  });
   assert.ok(
-    gap >= 900 && gap < 4000,
-    `the retry honoured Retry-After: 1 (gap ${gap} ms, the schedule would say 5 s)`,
+    scheduled >= 7200 && scheduled <= 10_800 + 1000,
+    `the retry was stored for Retry-After: 9 s ± 20 % (${scheduled} ms after the attempt; the schedule alone says at most 6 s)`,
   );
+  await flaky.waitFor(2, 20_000);
+  const gap = flaky.requests[1]!.at - flaky.requests[0]!.at;
+  assert.ok(gap >= 7000, `the retry waited for Retry-After (gap ${gap} ms)`);
   assert.equal(
     flaky.requests[0]!.headers['webhook-id'],
     flaky.requests[1]!.headers['webhook-id'],

@@ -9,6 +9,7 @@ import { Breaker, type BreakerSettings } from '../../../src/dispatch/breaker.ts'
 import { WebhookStates } from '../../../src/dispatch/webhook-states.ts';
 import { Outbox } from '../../../src/outbox/store.ts';
 import type { Webhook } from '../../../src/rules/webhook-schema.ts';
+import { webhook as hook } from './fixtures.ts';
 
 const S: BreakerSettings = {
   failures: 3,
@@ -75,22 +76,7 @@ test('opens on the failure rate over the window with a minimum volume', () => {
   assert.equal(c.record(false, 70_100), undefined, 'old failures fell out of the window');
 });
 
-const webhook = (over: Partial<Webhook> = {}): Webhook =>
-  ({
-    id: 'w1',
-    identifier: 'crm',
-    type: 'http',
-    state: 'Active',
-    headers: {},
-    data: {},
-    priority: 0,
-    active: true,
-    method: 'POST',
-    typeName: 'http',
-    source: 'file',
-    versionNo: 1,
-    ...over,
-  }) as Webhook;
+const webhook = (over: Partial<Webhook> = {}): Webhook => hook('w1', { identifier: 'crm', ...over });
 
 test('WebhookStates: TooManyErrors is persisted and survives a restart; Stopped holds everything; Active resumes', () => {
   const outbox = new Outbox(':memory:');

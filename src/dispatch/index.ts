@@ -1,0 +1,22 @@
+/**
+ * The dispatch stage's public surface (stage 5): what starts when
+ * (scheduler), one attempt (attempt runner), what an outcome means (delivery
+ * policy), and each webhook's gates (state, breaker, rate limit).
+ */
+export { type AttemptRun, runAttempt } from './attempt-runner.ts';
+export type { BreakerMode, BreakerSettings, Transition } from './breaker.ts';
+export {
+  type Decision,
+  decide,
+  escaped,
+  firstAttemptAt,
+  type NextStep,
+  policyFor,
+  type RetryPolicy,
+  requeueAt,
+  type WebhookEffect,
+} from './delivery-policy.ts';
+export { Dispatcher, type DispatcherDeps } from './dispatcher.ts';
+export type { DueWork } from './due-work.ts';
+export type { Admission } from './scheduler.ts';
+export { type StateChange, type StateStore, WebhookStates } from './webhook-states.ts';
