@@ -179,6 +179,7 @@ export class App {
       metrics: this.metrics,
       logger: this.logger.child({ component: 'intake' }),
       firstAttemptAt: (w, receivedAt) => firstAttemptAt(policyFor(w, config.delivery), receivedAt),
+      maxRequestBytes: config.delivery.maxRequestBytes,
       onStored: (due) => {
         for (const [id, at] of due) this.dispatcher.notify(id, at);
       },
@@ -196,6 +197,7 @@ export class App {
     registerIngest(this.server, {
       auth: this.auth,
       maxBytes: config.events.maxBytes,
+      maxDepth: config.events.maxDepth,
       accept: (events, rejections) => this.intake.accept(events, rejections),
       onReceived: (n) => this.metrics.eventsReceived.inc({ source: 'http' }, n),
       onRejected: (reason) => this.metrics.eventsRejected.inc({ reason }),
@@ -343,6 +345,7 @@ export class App {
       this.nats = new NatsSource({
         settings: { ...config.nats, url: config.nats.url },
         maxBytes: config.events.maxBytes,
+        maxDepth: config.events.maxDepth,
         logger: this.logger.child({ component: 'nats' }),
         accept: (events, rejections) => this.intake.accept(events, rejections),
         onReceived: (n) => this.metrics.eventsReceived.inc({ source: 'nats' }, n),

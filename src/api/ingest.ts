@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Rejection } from '../outbox/store.ts';
+import { parseBoundedJson } from '../source/bounded-json.ts';
 import { decodeEvent } from '../source/decode.ts';
 import type { HookEvent } from '../source/event.ts';
 import type { Authenticator } from './auth.ts';
@@ -16,6 +17,8 @@ export const INGEST_BATCH_EVENTS = 16;
 export interface IngestDeps {
   auth: Authenticator;
   maxBytes: number;
+  /** `events.maxDepth`. */
+  maxDepth: number;
   accept: (
     events: HookEvent[],
     rejections: Rejection[],
@@ -34,12 +37,9 @@ export function registerIngest(app: FastifyInstance, deps: IngestDeps): void {
     const text = typeof req.body === 'string' ? req.body : '';
     const now = Date.now();
     let items: { payload: string; path: string }[];
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
+    // Bounded like every event: one level more for the array around a batch.
+    const whole = parseBoundedJson(text, { maxBytes: Number.POSITIVE_INFINITY, maxDepth: deps.maxDepth + 1 });
+    const parsed = whole.ok ? whole.value : undefined;
     if (Array.isArray(parsed)) {
       items = parsed.map((e, i) => ({ payload: JSON.stringify(e), path: `[${i}]` }));
     } else items = [{ payload: text, path: '' }];
@@ -52,6 +52,7 @@ export function registerIngest(app: FastifyInstance, deps: IngestDeps): void {
         subject: 'http',
         requireId: true,
         maxBytes: deps.maxBytes,
+        maxDepth: deps.maxDepth,
         receivedAt: now,
       });
       if (d.ok) events.push(d.event);

@@ -54,6 +54,10 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       /** Largest accepted event in bytes. */
       maxBytes: z.number().int().min(1).default(1_048_576),
+      /** Deepest nesting of objects and arrays accepted in an event (DESIGN.md section 4, "Bounds"). */
+      maxDepth: z.number().int().min(2).max(1000).default(128),
+      /** Wall-time budget of one condition or JSONata evaluation, enforced even inside one built-in. */
+      evalTimeoutMs: z.number().int().min(1).max(60_000).default(50),
       /** Topic attributes: name → JSON pointer into the event. */
       attributes: z
         .record(z.string(), z.string().regex(/^(\/.*)?$/, 'a JSON pointer such as /data/language'))
@@ -66,6 +70,8 @@ export const ConfigSchema = z.strictObject({
       /** Attempts in flight to one webhook at once (the webhook's `concurrency` overrides it). */
       perWebhookConcurrency: z.number().int().min(1).default(8),
       timeoutMs: z.number().int().min(1).default(15_000),
+      /** Largest rendered request (body, headers, fields); over it is a permanent render failure. */
+      maxRequestBytes: z.number().int().min(1024).default(1_048_576),
       shutdownTimeoutMs: z.number().int().min(0).default(10_000),
       /** How long a secret replaced by `POST /v1/webhooks/{id}/secret/rotate` keeps signing beside the new one. */
       secretOverlap: DurationSchema.default(86_400_000),

@@ -45,6 +45,8 @@ export const REJECT_REASONS = Object.keys({
   invalid_json: 0,
   not_object: 0,
   too_large: 0,
+  too_deep: 0,
+  unprocessable: 0,
   missing_id: 0,
   invalid_id: 0,
 } satisfies Record<RejectReason, 0>) as RejectReason[];

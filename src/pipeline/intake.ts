@@ -23,29 +23,46 @@ export interface IntakeDeps {
   firstAttemptAt: (webhook: Webhook, receivedAt: number) => number;
   /** Called after deliveries were stored: the earliest due time per webhook. */
   onStored: (due: ReadonlyMap<string, number>) => void;
+  /** `delivery.maxRequestBytes`: a larger rendered request is a permanent render failure. */
+  maxRequestBytes: number;
 }
 
 export interface IntakeResult {
   events: number;
   deliveries: number;
-  /** Per event: the ids of its deliveries, in dispatch order. */
+  /** Per event: the ids of its deliveries, in dispatch order (none for an event rejected here). */
   perEvent: string[][];
 }
+
+const EMPTY_REQUEST = JSON.stringify({ headers: {}, body: '', contentType: 'application/json', fields: {} });
 
 export class Intake {
   constructor(private readonly deps: IntakeDeps) {}
 
-  /** Stores the deliveries of `events` and the `rejections`; resolves once they are on disk. */
+  /**
+   * Stores the deliveries of `events` and the `rejections`; resolves once
+   * they are on disk. Whatever goes wrong for one event stays with it: an
+   * event that cannot be selected is rejected (kept, counted); a request
+   * that cannot be rendered, or renders too large, is a failed delivery.
+   */
   async accept(events: readonly HookEvent[], rejections: readonly Rejection[] = []): Promise<IntakeResult> {
-    const { metrics, logger } = this.deps;
+    const { metrics } = this.deps;
     // One catalog for the whole batch: a reload never splits a batch.
     const catalog = this.deps.catalog();
     const rows: NewDelivery[] = [];
     const pending: Promise<void>[] = [];
     const perEvent: string[][] = [];
+    const rejected = [...rejections];
     for (const event of events) {
       const t0 = performance.now();
-      const winners = catalog.rules.select(event);
+      let winners: Webhook[];
+      try {
+        winners = catalog.rules.select(event);
+      } catch (err) {
+        rejected.push(this.reject(event, 'could not select webhooks', err));
+        perEvent.push([]);
+        continue;
+      }
       metrics.ruleEvaluation.observe((performance.now() - t0) / 1000);
       const ids: string[] = [];
       for (const webhook of winners) {
@@ -64,33 +81,14 @@ export class Intake {
           request: '',
         };
         rows.push(row);
-        const fail = (err: unknown) => {
-          if (!(err instanceof RenderError)) throw err;
-          row.renderError = `render failed: ${err.message}`;
-          row.request = JSON.stringify({
-            headers: {},
-            body: '',
-            contentType: 'application/json',
-            fields: {},
-          });
-          const label = metrics.webhookLabel(webhook.identifier);
-          metrics.renderErrors.inc({ webhook: label });
-          // A delivery that cannot be rendered is a dead letter like any other.
-          metrics.deliveries.inc({ webhook: label, type: webhook.type, outcome: 'failed' });
-          logger.warn(
-            { webhook: webhook.identifier, event: event.id, error: err.message },
-            'could not render the request; delivery failed',
-          );
+        const fail = (err: unknown) => this.renderFailed(row, webhook, event, err);
+        const store = (r: RenderedRequest) => {
+          row.request = this.requestText(r);
         };
         try {
           const out = catalog.templates.get(webhook.id)!.render(event);
-          if (out instanceof Promise) {
-            pending.push(
-              out.then((r: RenderedRequest) => {
-                row.request = JSON.stringify(r);
-              }, fail),
-            );
-          } else row.request = JSON.stringify(out);
+          if (out instanceof Promise) pending.push(out.then(store).catch(fail));
+          else store(out);
         } catch (err) {
           fail(err);
         }
@@ -98,7 +96,9 @@ export class Intake {
       perEvent.push(ids);
     }
     if (pending.length) await Promise.all(pending);
-    const added = this.deps.outbox.insert(rows, rejections);
+    const added = this.deps.outbox.insert(rows, rejected);
+    for (let i = rejections.length; i < rejected.length; i++)
+      metrics.eventsRejected.inc({ reason: rejected[i]!.reason });
     if (added > 0) {
       const due = new Map<string, number>();
       for (const r of rows) {
@@ -109,5 +109,55 @@ export class Intake {
       this.deps.onStored(due);
     }
     return { events: events.length, deliveries: added, perEvent };
+  }
+
+  /** The stored form of a rendered request; throws `RenderError` over `delivery.maxRequestBytes`. */
+  private requestText(r: RenderedRequest): string {
+    const text = JSON.stringify(r);
+    const max = this.deps.maxRequestBytes;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: count bytes only when it could matter.
+    const bytes = text.length * 3 <= max ? text.length : Buffer.byteLength(text);
+    if (bytes > max) {
+      throw new RenderError(`the rendered request is ${bytes} bytes; delivery.maxRequestBytes is ${max}`);
+    }
+    return text;
+  }
+
+  /** A request that cannot be rendered is a permanent failure of that delivery: a dead letter like any other. */
+  private renderFailed(row: NewDelivery, webhook: Webhook, event: HookEvent, err: unknown): void {
+    const { metrics, logger } = this.deps;
+    const message =
+      err instanceof RenderError
+        ? err.message
+        : `unexpected error: ${(err as Error)?.message ?? String(err)}`;
+    row.renderError = `render failed: ${message}`;
+    row.request = EMPTY_REQUEST;
+    const label = metrics.webhookLabel(webhook.identifier);
+    metrics.renderErrors.inc({ webhook: label });
+    metrics.deliveries.inc({ webhook: label, type: webhook.type, outcome: 'failed' });
+    logger.warn(
+      { webhook: webhook.identifier, event: event.id, error: message },
+      'could not render the request; delivery failed',
+    );
+  }
+
+  /** An event this stage cannot handle, kept with the reason instead of failing its batch. */
+  private reject(event: HookEvent, what: string, err: unknown): Rejection {
+    const detail = `${what}: ${(err as Error)?.message ?? String(err)}`;
+    this.deps.logger.error({ event: event.id, detail }, 'rejected an event; kept it with the reason');
+    let payload: Buffer | undefined;
+    try {
+      payload = Buffer.from(JSON.stringify(event.body));
+    } catch {
+      payload = undefined;
+    }
+    return {
+      receivedAt: event.receivedAt,
+      source: event.subject === 'http' ? 'http' : 'nats',
+      subject: event.subject,
+      reason: 'unprocessable',
+      detail,
+      payload,
+    };
   }
 }

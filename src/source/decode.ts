@@ -4,9 +4,18 @@
  * object itself; binary mode carries attributes in `ce-*` headers and the
  * data as the payload.
  */
+import { DEFAULT_MAX_DEPTH, parseBoundedJson } from './bounded-json.ts';
 import type { HookEvent } from './event.ts';
 
-export type RejectReason = 'too_large' | 'invalid_json' | 'not_object' | 'missing_id' | 'invalid_id';
+/** Why an event was rejected; `unprocessable`: an unexpected failure for this event alone (decode, select, store). */
+export type RejectReason =
+  | 'unprocessable'
+  | 'too_large'
+  | 'too_deep'
+  | 'invalid_json'
+  | 'not_object'
+  | 'missing_id'
+  | 'invalid_id';
 
 export type Decoded = { ok: true; event: HookEvent } | { ok: false; reason: RejectReason; detail: string };
 
@@ -34,6 +43,8 @@ export interface DecodeInput {
   /** Require an `id` in the event (HTTP ingest). */
   requireId?: boolean;
   maxBytes: number;
+  /** Deepest nesting accepted (`events.maxDepth`). @default 128 */
+  maxDepth?: number;
   receivedAt: number;
 }
 
@@ -44,23 +55,15 @@ function scalarId(v: unknown): string | undefined {
 }
 
 export function decodeEvent(input: DecodeInput): Decoded {
-  const size =
-    typeof input.payload === 'string' ? Buffer.byteLength(input.payload) : input.payload.byteLength;
-  if (size > input.maxBytes) {
-    return {
-      ok: false,
-      reason: 'too_large',
-      detail: `event is ${size} bytes; events.maxBytes is ${input.maxBytes}`,
-    };
-  }
-  const text =
-    typeof input.payload === 'string' ? input.payload : Buffer.from(input.payload).toString('utf8');
   const binary = input.headers?.has('ce-id') || input.headers?.has('ce-type');
-  let parsed: unknown;
-  try {
-    parsed = text.length === 0 && binary ? null : JSON.parse(text);
-  } catch (err) {
-    return { ok: false, reason: 'invalid_json', detail: `not JSON: ${(err as Error).message}` };
+  let parsed: unknown = null;
+  if (!(binary && input.payload.length === 0)) {
+    const json = parseBoundedJson(input.payload, {
+      maxBytes: input.maxBytes,
+      maxDepth: input.maxDepth ?? DEFAULT_MAX_DEPTH,
+    });
+    if (!json.ok) return json;
+    parsed = json.value;
   }
   let body: Record<string, unknown>;
   const extensions: Record<string, string> = {};

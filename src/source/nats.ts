@@ -18,12 +18,14 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import type { Rejection } from '../outbox/store.ts';
 import type { ConsumerLease } from './consumer-lease.ts';
-import { decodeEvent } from './decode.ts';
+import { type Decoded, decodeEvent } from './decode.ts';
 import type { HookEvent } from './event.ts';
 
 export interface NatsSourceDeps {
   settings: Config['nats'] & { url: string };
   maxBytes: number;
+  /** `events.maxDepth`. */
+  maxDepth: number;
   logger: Logger;
   /** Stores a batch; resolves when it is on disk. */
   accept: (events: HookEvent[], rejections: Rejection[]) => Promise<unknown>;
@@ -173,16 +175,7 @@ export class NatsSource {
     const events: HookEvent[] = [];
     const rejections: Rejection[] = [];
     for (const m of batch) {
-      const headers = new Map<string, string>();
-      if (m.headers) for (const [k, v] of m.headers) headers.set(k.toLowerCase(), v[0] ?? '');
-      const decoded = decodeEvent({
-        payload: m.data,
-        subject: m.subject,
-        headers,
-        fallbackId: `${this.settings.stream}:${m.seq}`,
-        maxBytes: this.deps.maxBytes,
-        receivedAt: now,
-      });
+      const decoded = this.decode(m, now);
       if (decoded.ok) events.push(decoded.event);
       else {
         rejections.push({
@@ -221,6 +214,25 @@ export class NatsSource {
       );
     }
     for (const m of batch) m.ack();
+  }
+
+  /** One message to an event or a rejection; an unexpected exception rejects this message alone. */
+  private decode(m: JsMsg, now: number): Decoded {
+    try {
+      const headers = new Map<string, string>();
+      if (m.headers) for (const [k, v] of m.headers) headers.set(k.toLowerCase(), v[0] ?? '');
+      return decodeEvent({
+        payload: m.data,
+        subject: m.subject,
+        headers,
+        fallbackId: `${this.settings.stream}:${m.seq}`,
+        maxBytes: this.deps.maxBytes,
+        maxDepth: this.deps.maxDepth,
+        receivedAt: now,
+      });
+    } catch (err) {
+      return { ok: false, reason: 'unprocessable', detail: `could not decode: ${(err as Error).message}` };
+    }
   }
 
   /** Stops taking messages; waits for the batch being stored, then closes the connection (flushing acks). */
