@@ -1,7 +1,8 @@
 /**
  * API tokens (DESIGN.md section 5): given as `Authorization: Bearer <t>`,
- * `X-AUTH-TOKEN: <t>` (seed 000) or Basic with the token as password
- * (seed 001); compared in constant time. Each token carries permissions.
+ * `X-AUTH-TOKEN: <t>` (seed 000), Basic with the token as password or
+ * `Authorization: SOTicket <t>` (seed 001, on every route); compared in
+ * constant time. Each token carries permissions.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Config, Permission } from '../config/schema.ts';
@@ -46,7 +47,8 @@ export class Authenticator {
     if (!auth) return undefined;
     const [scheme, ...rest] = auth.split(' ');
     const value = rest.join(' ').trim();
-    if (/^bearer$/i.test(scheme ?? '')) return value;
+    // Seed 001 documents 'Basic', 'SoTicket' and 'Bearer' schemes.
+    if (/^(bearer|soticket)$/i.test(scheme ?? '')) return value;
     if (/^basic$/i.test(scheme ?? '')) {
       const decoded = Buffer.from(value, 'base64').toString('utf8');
       const i = decoded.indexOf(':');
@@ -69,7 +71,7 @@ export class Authenticator {
       return {
         ok: false,
         status: 401,
-        message: 'a token is required (Authorization: Bearer, X-AUTH-TOKEN or Basic)',
+        message: 'a token is required (Authorization: Bearer, SOTicket or Basic, or X-AUTH-TOKEN)',
       };
     const d = digest(token);
     let found: Principal | undefined;

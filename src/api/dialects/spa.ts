@@ -5,9 +5,10 @@
  * resource, whose `id` is an integer, `activeFrom` defaulting to today, and
  * the `data` secrets (SFTP password, private key) write-only.
  */
-import { ApiError } from '../errors.ts';
+import { ApiError, invalidBody } from '../errors.ts';
 import { redactSecrets } from '../redact.ts';
 import { jsonBody, type Route } from '../routes.ts';
+import { ErrorSchema } from '../schemas.ts';
 import type { ApiWebhook } from '../webhook-service.ts';
 import { type DialectDeps, isObject } from './dialect.ts';
 
@@ -43,10 +44,20 @@ export function spaRoutes(deps: DialectDeps): Route[] {
       summary: 'Seed 000: create a webhook resource',
       tags: ['seed 000'],
       permission: 'WEBHOOKS:ADD',
-      responses: { 201: { description: 'created' } },
+      responses: {
+        201: { description: 'created' },
+        400: { description: 'the body is invalid (identifier is required)', schema: ErrorSchema },
+        409: { description: 'the id is taken', schema: ErrorSchema },
+      },
       handler: async (req, principal) => {
         const body = jsonBody(req, true);
         if (!isObject(body)) throw new ApiError(400, 'invalid_body', '$: expected a JSON object');
+        // The seed marks identifier "required": without it there is nothing to select the webhook by.
+        if (typeof body.identifier !== 'string' || body.identifier.trim() === '') {
+          throw invalidBody([
+            { path: 'identifier', message: 'required: the customer identifier (a non-empty string)' },
+          ]);
+        }
         // "activeFrom: Date to activate the entry. Default: today".
         const input = { ...body, activeFrom: body.activeFrom ?? new Date(now()).toISOString().slice(0, 10) };
         const created = deps.service.create(input, principal.name);

@@ -6,11 +6,13 @@
  * 0 and updates it otherwise, mapping `Name`, `Events`, `TargetUrl`,
  * `Secret`, `State`, `Type`, `Headers` and `Properties` onto the one model.
  * `WebhookId` is the webhook's integer number; `State` is `Active`,
- * `Stopped` or `TooManyErrors`, as the seed names them.
+ * `Stopped` or `TooManyErrors`, or the seed's numbers for them (1, 2, 3).
+ * `Secret` (and a secret header) is a string, as the seed documents it: a
+ * set one reads `"********"`, and `"********"` sent back keeps it.
  */
 import type { Webhook } from '../../rules/webhook-schema.ts';
 import { ApiError, invalidBody, notFound } from '../errors.ts';
-import { isSecretSet, SECRET_SET } from '../redact.ts';
+import { isSecretSet } from '../redact.ts';
 import { jsonBody, type Route } from '../routes.ts';
 import { defaultWebhook } from '../webhooks.ts';
 import { authorize, type DialectDeps, isObject } from './dialect.ts';
@@ -44,18 +46,25 @@ export const toPascalPath = (path: readonly PropertyKey[]): PropertyKey[] => {
 
 const associate = (name: string | undefined) => (name ? { Name: name } : null);
 
+/** What a set secret reads as: a string, as the seed documents `Secret`. */
+export const SECRET_MASK = '********';
+/** Seed 001: "1=Active, 2=Stopped or 3=TooManyErrors". */
+const STATES: Record<number, string> = { 1: 'Active', 2: 'Stopped', 3: 'TooManyErrors' };
+/** A secret value sent back as read: keep the stored one. */
+const isMasked = (v: unknown) => v === SECRET_MASK || isSecretSet(v);
+
 export function superOfficeView(w: Webhook, number: number, deps: DialectDeps): Record<string, unknown> {
   const headers: Record<string, unknown> = {};
   for (const [name, h] of Object.entries(w.headers)) {
     if (h.value === undefined) continue;
-    headers[name] = h.secret ? { ...SECRET_SET } : h.value;
+    headers[name] = h.secret ? SECRET_MASK : h.value;
   }
   return {
     WebhookId: number,
     Name: typeof w.name === 'string' ? w.name : w.identifier,
     Events: w.events ?? [],
     TargetUrl: w.url ?? '',
-    Secret: w.secret ? { ...SECRET_SET } : '',
+    Secret: w.secret ? SECRET_MASK : '',
     State: deps.stateOf(w),
     // 'webhook' is the seed's name for the system HTTP plugin.
     Type: w.type === 'http' ? 'webhook' : w.typeName,
@@ -82,10 +91,20 @@ function toModel(body: Record<string, unknown>): Record<string, unknown> {
     if (v === null) continue;
     if ((k === 'Secret' || k === 'Name' || k === 'TargetUrl') && v === '') continue;
     if (k === 'Headers' && isObject(v)) {
-      // A secret header comes back as {"set": true}: keep its stored value.
+      // A secret header comes back as "********": keep its stored value.
       input.headers = Object.fromEntries(
-        Object.entries(v).map(([h, hv]) => [h, isSecretSet(hv) ? { secret: true } : hv]),
+        Object.entries(v).map(([h, hv]) => [h, isMasked(hv) ? { secret: true } : hv]),
       );
+      continue;
+    }
+    if (k === 'Secret' && isMasked(v)) {
+      input.secret = { set: true };
+      continue;
+    }
+    if (k === 'State' && typeof v === 'number') {
+      const state = STATES[v];
+      if (!state) problems.push({ path: k, message: '1 (Active), 2 (Stopped) or 3 (TooManyErrors)' });
+      else input.state = state;
       continue;
     }
     input[field] = v;
@@ -144,7 +163,7 @@ export function superOfficeRoutes(deps: DialectDeps): Route[] {
           rename: toPascalPath,
         });
         // Saving with State Active is how the agent resumes a webhook stopped by errors.
-        if (typeof body.State === 'string' && body.State !== deps.stateOf(webhook)) {
+        if (body.State !== undefined && body.State !== null && webhook.state !== deps.stateOf(webhook)) {
           deps.setState(webhook.id, webhook.state, `set through SaveWebhook by ${principal.name}`);
         }
         const current = deps.catalog().webhook(webhook.id) ?? webhook;
