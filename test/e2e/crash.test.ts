@@ -4,22 +4,26 @@
  * (event, webhook) pair, and any duplicate carries the same webhook-id.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { type HookdProcess, makeDirs, spawnHookd, type TestDirs } from '../helpers/hookd.ts';
-import { type NatsServer, startNats, waitForConsumer } from '../helpers/nats-server.ts';
-import { type Receiver, startReceiver } from '../helpers/receiver.ts';
+import type { HookdProcess, TestDirs } from '../helpers/hookd.ts';
+import { type NatsServer, waitForConsumer } from '../helpers/nats-server.ts';
+import { usePeers } from '../helpers/peers.ts';
+import type { Receiver } from '../helpers/receiver.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const N = 5000;
 let nats: NatsServer;
 let receiver: Receiver;
 let dirs: TestDirs;
-let proc: HookdProcess | undefined;
+let proc: HookdProcess;
+const peers = usePeers();
 
 before(async () => {
-  [nats, receiver] = await Promise.all([startNats(), startReceiver()]);
-  dirs = makeDirs({
+  nats = await peers.nats();
+  receiver = await peers.receiver();
+  dirs = peers.dirs({
     'r.yaml': `
 webhooks:
   - identifier: all
@@ -32,18 +36,9 @@ webhooks:
   });
 });
 
-after(async () => {
-  if (proc && proc.child.exitCode === null) {
-    proc.child.kill('SIGKILL');
-    await proc.exited;
-  }
-  await Promise.all([receiver?.close(), nats?.stop()]);
-  dirs?.cleanup();
-});
-
 test('SIGKILL during delivery loses nothing; duplicates keep their webhook-id', async () => {
   const env = { HOOKD_NATS_URL: nats.url };
-  proc = await spawnHookd(dirs, env);
+  proc = await peers.spawnHookd(dirs, env);
 
   await waitForConsumer(nats.url);
   const nc = await connect({ servers: nats.url });
@@ -69,10 +64,21 @@ test('SIGKILL during delivery loses nothing; duplicates keep their webhook-id', 
   const atKill = receiver.requests.length;
   assert.ok(atKill < expected.size, `killed while delivering (${atKill} of ${expected.size})`);
 
-  proc = await spawnHookd(dirs, env);
-  const deadline = Date.now() + 120_000;
+  proc = await peers.spawnHookd(dirs, env);
   const seen = () => new Set(receiver.requests.map((r) => `${r.url} ${JSON.parse(r.body).id}`));
-  while (seen().size < expected.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  await waitFor(
+    `all ${expected.size} (event, webhook) pairs after the restart`,
+    () => seen().size >= expected.size,
+    {
+      timeoutMs: 120_000,
+      intervalMs: 200,
+      saw: () => {
+        const got = seen();
+        const missing = [...expected].filter((k) => !got.has(k));
+        return `${got.size} pairs in ${receiver.requests.length} requests; missing ${missing.length}, e.g. ${missing.slice(0, 10).join(', ')}`;
+      },
+    },
+  );
 
   const got = seen();
   const missing = [...expected].filter((k) => !got.has(k));

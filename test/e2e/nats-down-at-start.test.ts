@@ -4,29 +4,29 @@
  * creates its stream and consumer and consumes.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { type RunningHookd, startHookd } from '../helpers/hookd.ts';
-import { type NatsServer, startNats, waitForConsumer } from '../helpers/nats-server.ts';
-import { type Receiver, startReceiver } from '../helpers/receiver.ts';
+import type { RunningHookd } from '../helpers/hookd.ts';
+import { type NatsServer, waitForConsumer } from '../helpers/nats-server.ts';
+import { usePeers } from '../helpers/peers.ts';
+import type { Receiver } from '../helpers/receiver.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 let nats: NatsServer;
 let receiver: Receiver;
 let hookd: RunningHookd;
 
+const peers = usePeers();
+
 before(async () => {
-  [nats, receiver] = await Promise.all([startNats(), startReceiver()]);
+  nats = await peers.nats();
+  receiver = await peers.receiver();
   await nats.kill(); // keeps its port: hookd is configured for a server that is down
-  hookd = await startHookd({
+  hookd = await peers.hookd({
     rules: { 'r.yaml': `webhooks:\n  - identifier: sink\n    url: ${receiver.url}/in\n` },
     config: { nats: { url: nats.url } },
   });
-});
-
-after(async () => {
-  await hookd?.stop();
-  await Promise.all([receiver?.close(), nats?.stop()]);
 });
 
 test('HTTP ingest works while NATS is down; NATS is picked up when it comes', async () => {
@@ -57,7 +57,8 @@ test('HTTP ingest works while NATS is down; NATS is picked up when it comes', as
     receiver.requests.map((q) => JSON.parse(q.body).id),
     ['via-http', 'via-nats'],
   );
-  for (let i = 0; i < 50 && (await fetch(`${hookd.url}/readyz`)).status !== 200; i++)
-    await new Promise((res) => setTimeout(res, 100));
-  assert.equal((await fetch(`${hookd.url}/readyz`)).status, 200);
+  await waitFor('/readyz to answer 200 once NATS is up', async () => {
+    const r = await fetch(`${hookd.url}/readyz`);
+    return r.status === 200 || Promise.reject(new Error(`${r.status} ${await r.text()}`));
+  });
 });

@@ -4,13 +4,15 @@
  * with a `webhook-signature` that the standardwebhooks library verifies.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
-import { type RunningHookd, startHookd } from '../helpers/hookd.ts';
-import { type NatsServer, startNats, waitForConsumer } from '../helpers/nats-server.ts';
-import { type Receiver, startReceiver } from '../helpers/receiver.ts';
+import type { RunningHookd } from '../helpers/hookd.ts';
+import { type NatsServer, waitForConsumer } from '../helpers/nats-server.ts';
+import { usePeers } from '../helpers/peers.ts';
+import type { Receiver } from '../helpers/receiver.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const SECRET_ALL = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const SECRET_CONTACTS = 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD';
@@ -20,9 +22,13 @@ let all: Receiver;
 let contacts: Receiver;
 let hookd: RunningHookd;
 
+const peers = usePeers();
+
 before(async () => {
-  [nats, all, contacts] = await Promise.all([startNats(), startReceiver(), startReceiver()]);
-  hookd = await startHookd({
+  nats = await peers.nats();
+  all = await peers.receiver();
+  contacts = await peers.receiver();
+  hookd = await peers.hookd({
     rules: {
       'hooks.yaml': `
 webhooks:
@@ -39,11 +45,6 @@ webhooks:
     },
     config: { nats: { url: nats.url } },
   });
-});
-
-after(async () => {
-  await hookd?.stop();
-  await Promise.all([all?.close(), contacts?.close(), nats?.stop()]);
 });
 
 test('1,000 CloudEvents reach both webhooks exactly once, signed', async () => {
@@ -66,8 +67,15 @@ test('1,000 CloudEvents reach both webhooks exactly once, signed', async () => {
 
   await all.waitFor(N, 60_000);
   await contacts.waitFor(contactEvents, 60_000);
-  // Nothing more should arrive: wait a moment and count again.
-  await new Promise((r) => setTimeout(r, 500));
+  // Nothing more can arrive once every stored delivery has settled: then count.
+  await waitFor(
+    'every delivery to settle',
+    () => {
+      const d = hookd.app.outbox.depth();
+      return d.pending + d.inflight === 0;
+    },
+    { saw: () => hookd.app.outbox.depth() },
+  );
 
   assert.equal(all.requests.length, N);
   assert.equal(contacts.requests.length, contactEvents);

@@ -5,28 +5,28 @@
  * without `id` sent to POST /v1/events gets a 400 naming the field.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { type RunningHookd, startHookd } from '../helpers/hookd.ts';
-import { type NatsServer, startNats, waitForConsumer } from '../helpers/nats-server.ts';
-import { type Receiver, startReceiver } from '../helpers/receiver.ts';
+import type { RunningHookd } from '../helpers/hookd.ts';
+import { type NatsServer, waitForConsumer } from '../helpers/nats-server.ts';
+import { usePeers } from '../helpers/peers.ts';
+import type { Receiver } from '../helpers/receiver.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 let nats: NatsServer;
 let receiver: Receiver;
 let hookd: RunningHookd;
 
+const peers = usePeers();
+
 before(async () => {
-  [nats, receiver] = await Promise.all([startNats(), startReceiver()]);
-  hookd = await startHookd({
+  nats = await peers.nats();
+  receiver = await peers.receiver();
+  hookd = await peers.hookd({
     rules: { 'r.yaml': `webhooks:\n  - identifier: sink\n    url: ${receiver.url}/in\n` },
     config: { nats: { url: nats.url }, events: { maxBytes: 2048 } },
   });
-});
-
-after(async () => {
-  await hookd?.stop();
-  await Promise.all([receiver?.close(), nats?.stop()]);
 });
 
 test('bad messages on the stream are counted, kept with their reason, and do not block the ones behind', async () => {

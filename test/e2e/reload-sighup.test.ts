@@ -12,9 +12,10 @@
 import assert from 'node:assert/strict';
 import { renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { type HookdProcess, makeDirs, spawnHookd, type TestDirs } from '../helpers/hookd.ts';
-import { type Receiver, startReceiver } from '../helpers/receiver.ts';
+import { before, test } from 'node:test';
+import { type HookdProcess, spawnHookd, type TestDirs } from '../helpers/hookd.ts';
+import { usePeers } from '../helpers/peers.ts';
+import type { Receiver } from '../helpers/receiver.ts';
 import { until } from '../integration/api/helpers.ts';
 
 let receiver: Receiver;
@@ -34,22 +35,15 @@ function writeTarget(text: string): void {
   renameSync(`${target}.tmp`, target);
 }
 
+const peers = usePeers();
+
 before(async () => {
-  receiver = await startReceiver();
-  dirs = makeDirs();
+  receiver = await peers.receiver();
+  dirs = peers.dirs();
   target = join(dirs.dir, 'flow-rules.yaml');
   writeTarget(rules('v1'));
   symlinkSync(target, join(dirs.rulesDir, 'flow.yaml'));
-  hookd = await spawnHookd(dirs, { HOOKD_LOG_LEVEL: 'info' });
-});
-
-after(async () => {
-  if (hookd && hookd.child.exitCode === null) {
-    hookd.child.kill('SIGTERM');
-    await hookd.exited;
-  }
-  await receiver?.close();
-  dirs?.cleanup();
+  hookd = await peers.spawnHookd(dirs, { HOOKD_LOG_LEVEL: 'info' });
 });
 
 async function send(id: string): Promise<void> {

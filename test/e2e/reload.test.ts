@@ -12,9 +12,10 @@
 import assert from 'node:assert/strict';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { type RunningHookd, startHookd } from '../helpers/hookd.ts';
-import { type Receiver, startReceiver } from '../helpers/receiver.ts';
+import { before, test } from 'node:test';
+import type { RunningHookd } from '../helpers/hookd.ts';
+import { usePeers } from '../helpers/peers.ts';
+import type { Receiver } from '../helpers/receiver.ts';
 import { Client, tokens, until } from '../integration/api/helpers.ts';
 
 const BATCH = 25;
@@ -39,9 +40,11 @@ function writeRules(text: string): void {
   renameSync(`${file}.tmp`, file);
 }
 
+const peers = usePeers();
+
 before(async () => {
-  receiver = await startReceiver();
-  hookd = await startHookd({
+  receiver = await peers.receiver();
+  hookd = await peers.hookd({
     rules: { 'flow.yaml': rules('v1') },
     config: { api: { tokens: tokens() } },
     watchRules: true,
@@ -53,11 +56,6 @@ before(async () => {
     events: ['flow.*'],
   });
   assert.equal(c.status, 201, c.text);
-});
-
-after(async () => {
-  await hookd?.stop();
-  await receiver?.close();
 });
 
 /** Where each event of the file rule went: event id → version. */

@@ -8,13 +8,15 @@
  * carry the same webhook-id.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import Database from 'better-sqlite3';
-import { type HookdProcess, makeDirs, spawnHookd, type TestDirs } from '../helpers/hookd.ts';
-import { type NatsServer, startNats, waitForConsumer } from '../helpers/nats-server.ts';
-import { type Received, type Receiver, startReceiver } from '../helpers/receiver.ts';
+import type { HookdProcess, TestDirs } from '../helpers/hookd.ts';
+import { type NatsServer, waitForConsumer } from '../helpers/nats-server.ts';
+import { usePeers } from '../helpers/peers.ts';
+import type { Received, Receiver } from '../helpers/receiver.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const BACKLOG = 3000;
 const LATER = 500;
@@ -26,11 +28,13 @@ const HANG_MS = 20_000;
 let nats: NatsServer;
 let receiver: Receiver;
 let dirs: TestDirs;
-let proc: HookdProcess | undefined;
+let proc: HookdProcess;
+const peers = usePeers();
 
 before(async () => {
-  [nats, receiver] = await Promise.all([startNats(), startReceiver()]);
-  dirs = makeDirs({
+  nats = await peers.nats();
+  receiver = await peers.receiver();
+  dirs = peers.dirs({
     'r.yaml': `
 webhooks:
   - identifier: a
@@ -42,23 +46,6 @@ webhooks:
 `,
   });
 });
-
-after(async () => {
-  if (proc && proc.child.exitCode === null) {
-    proc.child.kill('SIGKILL');
-    await proc.exited;
-  }
-  await Promise.all([receiver?.close(), nats?.stop()]);
-  dirs?.cleanup();
-});
-
-async function until(fn: () => boolean | Promise<boolean>, timeoutMs: number, what: string) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('SIGTERM with thousands of deliveries queued and attempts hanging: clean exit in time, nothing lost', async () => {
   const env = {
@@ -77,7 +64,7 @@ test('SIGTERM with thousands of deliveries queued and attempts hanging: clean ex
     hung.add(req);
     return { status: 200, delayMs: HANG_MS };
   });
-  proc = await spawnHookd(dirs, env);
+  proc = await peers.spawnHookd(dirs, env);
 
   await waitForConsumer(nats.url);
   const nc = await connect({ servers: nats.url });
@@ -98,13 +85,16 @@ test('SIGTERM with thousands of deliveries queued and attempts hanging: clean ex
   const feeding = (async () => {
     for (; later < LATER; later++) {
       await publish(`e-${BACKLOG + later}`);
+      // Paces the publisher so events keep arriving across the stop and restart; asserts nothing.
       await new Promise((r) => setTimeout(r, 10));
     }
   })();
 
   await receiver.waitFor(600, 60_000);
   hang = true;
-  await until(() => hung.size >= 16, 30_000, 'attempts to hang at the receiver');
+  await waitFor('attempts to hang at the receiver', () => hung.size >= 16, {
+    saw: () => `${hung.size} hanging`,
+  });
   const delivered = receiver.requests.length - hung.size;
   const termAt = Date.now();
   proc.child.kill('SIGTERM');
@@ -120,7 +110,7 @@ test('SIGTERM with thousands of deliveries queued and attempts hanging: clean ex
   assert.ok(delivered + hungAtExit < expected, 'deliveries were still queued at SIGTERM');
 
   hang = false;
-  proc = await spawnHookd(dirs, env);
+  proc = await peers.spawnHookd(dirs, env);
   await feeding;
   await nc.close();
 
@@ -130,7 +120,10 @@ test('SIGTERM with thousands of deliveries queued and attempts hanging: clean ex
     for (const r of receiver.requests) if (!hung.has(r)) s.add(`${r.url} ${JSON.parse(r.body).id}`);
     return s;
   };
-  await until(() => pairs().size >= expected, 120_000, `all ${expected} (event, webhook) pairs`);
+  await waitFor(`all ${expected} (event, webhook) pairs`, () => pairs().size >= expected, {
+    timeoutMs: 120_000,
+    saw: () => `${pairs().size} pairs`,
+  });
   const got = pairs();
   for (let i = 0; i < BACKLOG + LATER; i++)
     for (const w of ['/a', '/b']) assert.ok(got.has(`${w} e-${i}`), `${w} e-${i} arrived`);

@@ -5,37 +5,29 @@
  * work again, losing nothing.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { type RunningHookd, startHookd } from '../helpers/hookd.ts';
-import { type NatsServer, startNats, waitForConsumer } from '../helpers/nats-server.ts';
-import { type Receiver, startReceiver } from '../helpers/receiver.ts';
+import type { RunningHookd } from '../helpers/hookd.ts';
+import { type NatsServer, waitForConsumer } from '../helpers/nats-server.ts';
+import { usePeers } from '../helpers/peers.ts';
+import type { Receiver } from '../helpers/receiver.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 let nats: NatsServer;
 let receiver: Receiver;
 let hookd: RunningHookd;
 
+const peers = usePeers();
+
 before(async () => {
-  [nats, receiver] = await Promise.all([startNats(), startReceiver()]);
-  hookd = await startHookd({
+  nats = await peers.nats();
+  receiver = await peers.receiver();
+  hookd = await peers.hookd({
     rules: { 'r.yaml': `webhooks:\n  - identifier: sink\n    url: ${receiver.url}/in\n` },
     config: { nats: { url: nats.url } },
   });
 });
-
-after(async () => {
-  await hookd?.stop();
-  await Promise.all([receiver?.close(), nats?.stop()]);
-});
-
-async function until(fn: () => boolean | Promise<boolean>, timeoutMs: number, what: string) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('a full disk stops acknowledging, shows on /readyz, and recovers without loss', async () => {
   await waitForConsumer(nats.url);
@@ -53,15 +45,15 @@ test('a full disk stops acknowledging, shows on /readyz, and recovers without lo
   for (let i = 0; i < 60; i++)
     await js.publish('events.a', JSON.stringify({ id: `during-${i}`, type: 'x.y', pad: big }));
 
-  await until(
+  await waitFor(
+    'the store to fail',
     () => hookd.logs.some((l) => l.msg === 'could not store events; not acknowledging them'),
     10_000,
-    'the store to fail',
   );
-  await until(
+  await waitFor(
+    '/readyz to report the store',
     async () => (await fetch(`${hookd.url}/readyz`)).status === 503,
     10_000,
-    '/readyz to report the store',
   );
   const ready = (await (await fetch(`${hookd.url}/readyz`)).json()) as { checks: Record<string, boolean> };
   assert.equal(ready.checks.store, false);
@@ -80,11 +72,15 @@ test('a full disk stops acknowledging, shows on /readyz, and recovers without lo
   await receiver.waitFor(61, 30_000);
   const ids = new Set(receiver.requests.map((r) => JSON.parse(r.body).id));
   for (let i = 0; i < 60; i++) assert.ok(ids.has(`during-${i}`), `during-${i} arrived`);
-  await until(async () => (await fetch(`${hookd.url}/readyz`)).status === 200, 10_000, '/readyz to recover');
-  await until(
+  await waitFor(
+    '/readyz to recover',
+    async () => (await fetch(`${hookd.url}/readyz`)).status === 200,
+    10_000,
+  );
+  await waitFor(
+    'all acknowledged',
     async () => (await jsm.consumers.info('EVENTS', 'hookd')).num_ack_pending === 0,
     10_000,
-    'all acknowledged',
   );
   await nc.close();
 });
