@@ -25,7 +25,10 @@ export type BreakerMode = 'closed' | 'open' | 'half-open';
 export interface BreakerSnapshot {
   mode: 'open';
   openedAt: number;
+  /** The open period when saved (older snapshots carry only this). */
   cooldownMs: number;
+  /** How many failed probes doubled the cooldown: restored against the webhook's settings in force. */
+  doublings?: number;
 }
 
 export type Transition = {
@@ -40,29 +43,42 @@ export class Breaker {
   mode: BreakerMode = 'closed';
   /** When the current open period started. */
   openedAt = 0;
-  /** Length of the current (or next) open period. */
-  cooldownMs: number;
+  /** Failed probes since it last closed: each doubles the cooldown, up to maxCooldownMs. */
+  private doublings = 0;
   private consecutive = 0;
   /** Outcomes in the sliding window: time and success. Bounded by pruning on each record. */
   private window: { at: number; ok: boolean }[] = [];
   private probeOut = false;
 
-  constructor(private readonly s: BreakerSettings) {
-    this.cooldownMs = s.cooldownMs;
-  }
+  constructor(private s: BreakerSettings) {}
 
+  /** Restores a saved open breaker under the settings in force now (its webhook's, not those it was saved with). */
   static restore(s: BreakerSettings, snap: BreakerSnapshot): Breaker {
     const b = new Breaker(s);
     b.mode = 'open';
     b.openedAt = snap.openedAt;
-    b.cooldownMs = Math.min(snap.cooldownMs, s.maxCooldownMs);
+    b.doublings =
+      snap.doublings ?? Math.max(0, Math.round(Math.log2(Math.max(1, snap.cooldownMs) / s.cooldownMs)));
     return b;
+  }
+
+  /**
+   * Follows a settings change: mode, open period start, failed probes and
+   * the counted outcomes stay; thresholds and cooldowns are the new ones.
+   */
+  reconfigure(s: BreakerSettings): void {
+    this.s = s;
+  }
+
+  /** Length of the current (or next) open period. */
+  get cooldownMs(): number {
+    return Math.min(this.s.cooldownMs * 2 ** this.doublings, this.s.maxCooldownMs);
   }
 
   snapshot(): BreakerSnapshot | undefined {
     return this.mode === 'closed'
       ? undefined
-      : { mode: 'open', openedAt: this.openedAt, cooldownMs: this.cooldownMs };
+      : { mode: 'open', openedAt: this.openedAt, cooldownMs: this.cooldownMs, doublings: this.doublings };
   }
 
   /** When an open breaker lets its probe out. */
@@ -99,7 +115,7 @@ export class Breaker {
     if (this.mode === 'half-open') {
       this.probeOut = false;
       if (ok) return this.close('probe succeeded');
-      this.cooldownMs = Math.min(this.cooldownMs * 2, this.s.maxCooldownMs);
+      if (this.cooldownMs < this.s.maxCooldownMs) this.doublings++;
       return this.open(now, 'probe failed', 'half-open');
     }
     if (this.mode === 'open') return undefined; // a late result of an attempt started before opening
@@ -138,7 +154,7 @@ export class Breaker {
 
   /** Closes by hand (an operator set Active). */
   reset(): Transition | undefined {
-    this.cooldownMs = this.s.cooldownMs;
+    this.doublings = 0;
     if (this.mode === 'closed') return undefined;
     return this.close('set by an operator');
   }
@@ -154,7 +170,7 @@ export class Breaker {
   private close(reason: string): Transition {
     const from = this.mode;
     this.mode = 'closed';
-    this.cooldownMs = this.s.cooldownMs;
+    this.doublings = 0;
     this.consecutive = 0;
     this.window = [];
     return { from, to: 'closed', reason };

@@ -7,16 +7,21 @@ import type { Webhook } from '../rules/webhook-schema.ts';
 export class TokenBucket {
   private tokens: number;
   private at: number;
-  private readonly burst: number;
+  private perSecond = 0;
+  private burst = 0;
 
-  constructor(
-    private readonly perSecond: number,
-    burst: number | undefined,
-    now: number,
-  ) {
-    this.burst = burst ?? Math.max(1, Math.ceil(perSecond));
-    this.tokens = this.burst;
+  constructor(perSecond: number, burst: number | undefined, now: number) {
     this.at = now;
+    this.reconfigure(perSecond, burst, now);
+    this.tokens = this.burst;
+  }
+
+  /** New settings: tokens earned so far are kept (up to the new burst), refilled at the new rate from now. */
+  reconfigure(perSecond: number, burst: number | undefined, now: number): void {
+    if (this.perSecond > 0) this.refill(now);
+    this.perSecond = perSecond;
+    this.burst = burst ?? Math.max(1, Math.ceil(perSecond));
+    this.tokens = Math.min(this.tokens ?? this.burst, this.burst);
   }
 
   private refill(now: number): void {
@@ -44,18 +49,22 @@ export class TokenBucket {
   }
 }
 
-/** The token buckets of the webhooks that have a `rateLimit`. */
+/** The token buckets of the webhooks that have a `rateLimit`, each following its webhook's current spec. */
 export class RateLimits {
-  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly buckets = new Map<string, { bucket: TokenBucket; spec: Webhook }>();
 
   private bucketFor(w: Webhook, now: number): TokenBucket | undefined {
-    if (!w.rateLimit) return undefined;
-    let b = this.buckets.get(w.id);
-    if (!b) {
-      b = new TokenBucket(w.rateLimit.perSecond, w.rateLimit.burst, now);
-      this.buckets.set(w.id, b);
+    const entry = this.buckets.get(w.id);
+    if (entry?.spec === w) return entry.bucket;
+    const limit = w.rateLimit;
+    if (!limit) {
+      this.buckets.delete(w.id);
+      return undefined;
     }
-    return b;
+    const bucket = entry?.bucket ?? new TokenBucket(limit.perSecond, limit.burst, now);
+    if (entry) bucket.reconfigure(limit.perSecond, limit.burst, now);
+    this.buckets.set(w.id, { bucket, spec: w });
+    return bucket;
   }
 
   /** Attempts the webhook may start now (Infinity: no limit), and when the next token comes when none. */

@@ -33,9 +33,18 @@ interface Runtime {
   reason: string | null;
 }
 
+/** A webhook's breaker and the spec (version) whose settings it runs with. */
+interface BreakerEntry {
+  breaker: Breaker;
+  spec: Webhook;
+  settings: string;
+}
+
 export class WebhookStates {
   private readonly runtime = new Map<string, Runtime>();
-  private readonly breakers = new Map<string, Breaker>();
+  private readonly breakers = new Map<string, BreakerEntry>();
+  /** Open breakers saved by an earlier run, restored at first use with their webhook's settings. */
+  private readonly saved = new Map<string, BreakerSnapshot>();
 
   constructor(
     private readonly deps: {
@@ -49,8 +58,7 @@ export class WebhookStates {
       if (row.state !== 'Stopped' && row.state !== 'TooManyErrors' && row.state !== 'Active') continue;
       this.runtime.set(row.webhookId, { state: row.state, reason: row.reason });
       if (row.state === 'TooManyErrors' && row.data) {
-        const snap = JSON.parse(row.data) as BreakerSnapshot;
-        this.breakers.set(row.webhookId, Breaker.restore(deps.settings, snap));
+        this.saved.set(row.webhookId, JSON.parse(row.data) as BreakerSnapshot);
       }
     }
   }
@@ -59,14 +67,27 @@ export class WebhookStates {
     return w.breaker ? { ...this.deps.settings, ...w.breaker } : this.deps.settings;
   }
 
+  /**
+   * The webhook's breaker, running with the settings of `w`, the spec in
+   * force: a new version with other settings reconfigures it, keeping its
+   * state (open, cooldown, counted outcomes).
+   */
   private breaker(w: Webhook): Breaker {
-    let b = this.breakers.get(w.id);
-    if (!b) {
-      b = new Breaker(this.settingsFor(w));
-      // A webhook configured as TooManyErrors in its file starts open.
-      if (w.state === 'TooManyErrors' && !this.runtime.has(w.id)) b.forceOpen(0);
-      this.breakers.set(w.id, b);
+    const entry = this.breakers.get(w.id);
+    if (entry?.spec === w) return entry.breaker;
+    const settings = this.settingsFor(w);
+    const key = JSON.stringify(settings);
+    if (entry) {
+      if (entry.settings !== key) entry.breaker.reconfigure(settings);
+      this.breakers.set(w.id, { breaker: entry.breaker, spec: w, settings: key });
+      return entry.breaker;
     }
+    const snap = this.saved.get(w.id);
+    this.saved.delete(w.id);
+    const b = snap ? Breaker.restore(settings, snap) : new Breaker(settings);
+    // A webhook configured as TooManyErrors in its file starts open.
+    if (!snap && w.state === 'TooManyErrors' && !this.runtime.has(w.id)) b.forceOpen(0);
+    this.breakers.set(w.id, { breaker: b, spec: w, settings: key });
     return b;
   }
 
@@ -101,6 +122,7 @@ export class WebhookStates {
   forget(webhookId: string): void {
     this.runtime.delete(webhookId);
     this.breakers.delete(webhookId);
+    this.saved.delete(webhookId);
     this.deps.store.deleteWebhookState(webhookId);
   }
 

@@ -44,7 +44,7 @@ function setup(
     onAttempt: (w, d) => decisions.push(`${w.id}:${d.webhook.kind}`),
     random: () => 0.5,
   });
-  return { outbox, transport, dispatcher, decisions };
+  return { outbox, transport, dispatcher, decisions, byId };
 }
 
 /** Moves the fake clock and lets the pump, the attempts and the result writer run. */
@@ -108,6 +108,29 @@ test('per-webhook concurrency: never more in flight to one webhook than its limi
   await advance(10);
   assert.deepEqual(most, { a: 2, b: 3 }, 'its own override, else perWebhookConcurrency');
   assert.equal(transport.sent.length, 20, 'everything went out');
+  await stop(dispatcher);
+});
+
+test('concurrency and rate limit changed while running (a new webhook version) apply to the next attempts', async () => {
+  const { outbox, transport, dispatcher, byId } = setup([webhook('a', { concurrency: 1 })]);
+  outbox.insert(Array.from({ length: 20 }, (_, i) => delivery(`a-${i}`, 'a', T0)));
+  dispatcher.start();
+  await advance(0);
+  assert.equal(transport.inFlightOf('a'), 1);
+  byId.set('a', webhook('a', { versionNo: 2, concurrency: 3 }));
+  dispatcher.wake();
+  await advance(0);
+  assert.equal(transport.inFlightOf('a'), 3, 'the new concurrency');
+  byId.set('a', webhook('a', { versionNo: 3, concurrency: 3, rateLimit: { perSecond: 1, burst: 1 } }));
+  transport.answerAll({ outcome: 'success', status: 200 });
+  await advance(10);
+  assert.equal(transport.inFlightOf('a'), 1, 'the new rate limit: a burst of 1');
+  transport.answerAll({ outcome: 'success', status: 200 });
+  await advance(500);
+  assert.equal(transport.sent.length, 4, 'no token before a second has passed');
+  await advance(500);
+  assert.equal(transport.sent.length, 5, 'one per second');
+  transport.answerAll({ outcome: 'success', status: 200 });
   await stop(dispatcher);
 });
 
