@@ -5,9 +5,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Rejection } from '../outbox/store.ts';
-import { parseBoundedJson } from '../source/bounded-json.ts';
 import { decodeEvent } from '../source/decode.ts';
 import type { HookEvent } from '../source/event.ts';
+import { httpItems } from '../source/http-modes.ts';
 import type { Authenticator } from './auth.ts';
 import { requires } from './server.ts';
 
@@ -28,69 +28,87 @@ export interface IngestDeps {
 }
 
 export function registerIngest(app: FastifyInstance, deps: IngestDeps): void {
+  // Its own scope: ingest takes every content type as bytes (binary mode carries any data).
   const route = {
     onRequest: requires(deps.auth, 'EVENTS:PUBLISH'),
     // An array of events: each is held to maxBytes by decodeEvent; the request to a batch of 16 of them.
     bodyLimit: deps.maxBytes * INGEST_BATCH_EVENTS,
   };
-  app.post('/v1/events', route, async (req, reply) => {
-    const text = typeof req.body === 'string' ? req.body : '';
-    const now = Date.now();
-    let items: { payload: string; path: string }[];
-    // Bounded like every event: one level more for the array around a batch.
-    const whole = parseBoundedJson(text, { maxBytes: Number.POSITIVE_INFINITY, maxDepth: deps.maxDepth + 1 });
-    const parsed = whole.ok ? whole.value : undefined;
-    if (Array.isArray(parsed)) {
-      items = parsed.map((e, i) => ({ payload: JSON.stringify(e), path: `[${i}]` }));
-    } else items = [{ payload: text, path: '' }];
-    const events: HookEvent[] = [];
-    const rejections: Rejection[] = [];
-    const problems: { path: string; reason: string; message: string }[] = [];
-    for (const item of items) {
-      const d = decodeEvent({
-        payload: item.payload,
-        subject: 'http',
-        requireId: true,
-        maxBytes: deps.maxBytes,
-        maxDepth: deps.maxDepth,
-        receivedAt: now,
-      });
-      if (d.ok) events.push(d.event);
-      else {
-        const field =
-          d.reason === 'missing_id' || d.reason === 'invalid_id'
-            ? `${item.path}${item.path ? '.' : ''}id`
-            : item.path || '$';
-        const message = d.detail.replace(/^id: /, '');
-        problems.push({ path: field, reason: d.reason, message });
-        rejections.push({
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    scope.post('/v1/events', route, async (req, reply) => {
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const now = Date.now();
+      const split = httpItems(body, req.headers, deps.maxDepth);
+      if (!split.ok) {
+        const rejection: Rejection = {
           receivedAt: now,
           source: 'http',
           subject: 'http',
-          reason: d.reason,
-          detail: `${field}: ${message}`,
-          payload: Buffer.from(item.payload).subarray(0, deps.maxBytes),
+          reason: 'invalid_batch' as const,
+          detail: split.detail,
+          payload: body.subarray(0, deps.maxBytes),
+        };
+        await deps.accept([], [rejection]);
+        deps.onRejected(rejection.reason);
+        return reply.code(400).send({
+          error: 'invalid_event',
+          message: `$: ${split.detail}`,
+          problems: [{ path: '$', reason: rejection.reason, message: split.detail }],
         });
       }
-    }
-    // Nothing accepted is lost: with any bad event, none of the request is stored but the rejections,
-    // so a client can fix and resend the whole request.
-    if (problems.length) {
-      await deps.accept([], rejections);
-      for (const r of rejections) deps.onRejected(r.reason);
-      const tooLarge = problems.every((p) => p.reason === 'too_large');
-      return reply.code(tooLarge ? 413 : 400).send({
-        error: tooLarge ? 'too_large' : 'invalid_event',
-        message: problems.map((p) => `${p.path}: ${p.message}`).join('; '),
-        problems,
+      const events: HookEvent[] = [];
+      const rejections: Rejection[] = [];
+      const problems: { path: string; reason: string; message: string }[] = [];
+      for (const item of split.items) {
+        const d = decodeEvent({
+          payload: item.payload,
+          headers: item.headers,
+          subject: 'http',
+          requireId: true,
+          maxBytes: deps.maxBytes,
+          maxDepth: deps.maxDepth,
+          receivedAt: now,
+        });
+        if (d.ok) events.push(d.event);
+        else {
+          const idField = item.headers ? 'ce-id' : 'id';
+          const field =
+            d.reason === 'missing_id' || d.reason === 'invalid_id'
+              ? `${item.path}${item.path ? '.' : ''}${idField}`
+              : item.path || '$';
+          const message = d.detail.replace(/^id: /, '');
+          problems.push({ path: field, reason: d.reason, message });
+          rejections.push({
+            receivedAt: now,
+            source: 'http',
+            subject: 'http',
+            reason: d.reason,
+            detail: `${field}: ${message}`,
+            payload: Buffer.from(item.payload).subarray(0, deps.maxBytes),
+          });
+        }
+      }
+      // Nothing accepted is lost: with any bad event, none of the request is stored but the rejections,
+      // so a client can fix and resend the whole request.
+      if (problems.length) {
+        await deps.accept([], rejections);
+        for (const r of rejections) deps.onRejected(r.reason);
+        const tooLarge = problems.every((p) => p.reason === 'too_large');
+        return reply.code(tooLarge ? 413 : 400).send({
+          error: tooLarge ? 'too_large' : 'invalid_event',
+          message: problems.map((p) => `${p.path}: ${p.message}`).join('; '),
+          problems,
+        });
+      }
+      const r = await deps.accept(events, []);
+      deps.onReceived(events.length);
+      return reply.code(202).send({
+        accepted: events.length,
+        deliveries: r.deliveries,
+        events: events.map((e, i) => ({ id: e.id, deliveries: r.perEvent[i] })),
       });
-    }
-    const r = await deps.accept(events, []);
-    deps.onReceived(events.length);
-    return reply.code(202).send({
-      accepted: events.length,
-      deliveries: r.deliveries,
-      events: events.map((e, i) => ({ id: e.id, deliveries: r.perEvent[i] })),
     });
   });
 }

@@ -41,6 +41,14 @@ export const ConfigSchema = z.strictObject({
        * renewed every third of this; a crashed holder's lease expires after it.
        */
       leaseMs: z.number().int().min(1000).default(15_000),
+      /** `max_age` of the stream when hookd creates it (the replay window; 0: no limit). An existing stream is used as it is. */
+      maxAge: DurationSchema.prefault('168h'),
+      /**
+       * Deliveries of one message hookd tries; a message delivered more often
+       * (it never got stored: it crashes or stalls every hookd) is a poison
+       * message, kept in `rejected_events` with reason `redelivered` and acked.
+       */
+      maxDeliver: z.number().int().min(1).default(20),
     })
     .prefault({}),
   store: z.strictObject({ path: z.string().min(1).default('./data/hookd.db') }).prefault({}),

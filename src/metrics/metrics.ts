@@ -49,6 +49,8 @@ export const REJECT_REASONS = Object.keys({
   unprocessable: 0,
   missing_id: 0,
   invalid_id: 0,
+  invalid_batch: 0,
+  redelivered: 0,
 } satisfies Record<RejectReason, 0>) as RejectReason[];
 export const ATTEMPT_OUTCOMES = Object.keys({
   success: 0,

@@ -1,10 +1,39 @@
 import { createHash } from 'node:crypto';
 
+/** A lone surrogate (UTF-8 cannot keep it) or NUL (the first formula's separator). */
+const UNSAFE_FOR_UTF8 = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|\0/;
+
+/** What makes an event itself (DESIGN.md section 2): CloudEvents' (`source`, `id`), or `id` alone. */
+export interface EventIdentity {
+  id: string;
+  source?: string;
+}
+
 /**
- * A delivery's id, derived from (event id, webhook id): the same pair always
- * gets the same id, so a NATS redelivery, a crash between store and ack, or a
- * retry all carry the same Standard Webhooks `webhook-id`.
+ * A delivery's id, derived from (event identity, webhook id): the same pair
+ * always gets the same id, so a NATS redelivery, a crash between store and
+ * ack, or a retry all carry the same Standard Webhooks `webhook-id`; two
+ * identities that differ in any code unit get different ids. A string is an
+ * id without a source.
  */
-export function deliveryId(eventId: string, webhookId: string): string {
-  return `msg_${createHash('sha256').update(eventId).update('\0').update(webhookId).digest('base64url').slice(0, 27)}`;
+export function deliveryId(identity: EventIdentity | string, webhookId: string): string {
+  const event = typeof identity === 'string' ? { id: identity } : identity;
+  const hash = createHash('sha256');
+  if (event.source === undefined && !UNSAFE_FOR_UTF8.test(event.id)) {
+    // The first formula, kept for plain ids: UTF-8 is exact for well-formed
+    // strings and NUL cannot occur in the id, so ids of deliveries stored
+    // before an upgrade stay the same when NATS redelivers their events.
+    hash.update(event.id).update('\0').update(webhookId);
+  } else {
+    // Exact code units (UTF-16; a lone surrogate is kept, not replaced by
+    // U+FFFD as UTF-8 would), each part prefixed with its length.
+    const parts = event.source === undefined ? ['id', event.id] : ['source+id', event.source, event.id];
+    for (const part of [...parts, webhookId]) {
+      const units = Buffer.from(part, 'utf16le');
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(units.length);
+      hash.update(len).update(units);
+    }
+  }
+  return `msg_${hash.digest('base64url').slice(0, 27)}`;
 }

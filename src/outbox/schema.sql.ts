@@ -1,7 +1,8 @@
 /**
  * The outbox tables. Times are milliseconds since the epoch.
- * A delivery is one (event, webhook) pair; its id is derived from that pair,
- * so a redelivered event maps onto the same row and the same `webhook-id`.
+ * A delivery is one (event identity, webhook) pair; its id is derived from
+ * that pair, so a redelivered event maps onto the same row and the same
+ * `webhook-id`. `event_id` alone is not unique: two sources may use one id.
  */
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -18,8 +19,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
   received_at     INTEGER NOT NULL,
   updated_at      INTEGER NOT NULL,
   request         TEXT NOT NULL,          -- the rendered request (JSON), sent unchanged on every attempt
-  last_error      TEXT,
-  UNIQUE (event_id, webhook_id)
+  last_error      TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (webhook_id, next_attempt_at) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS deliveries_webhook ON deliveries (webhook_id, state, updated_at);
@@ -72,3 +72,28 @@ CREATE TABLE IF NOT EXISTS webhook_numbers (
   webhook_id  TEXT NOT NULL UNIQUE
 );
 `;
+
+/**
+ * Stores made before event identity was (`source`, `id`) have
+ * `UNIQUE (event_id, webhook_id)`, which would drop the second source's
+ * event: rebuild that table once without it (the id already is the key).
+ */
+export function dropEventIdUnique(db: {
+  prepare(sql: string): { get(): unknown };
+  exec(sql: string): unknown;
+}): void {
+  const row = db
+    .prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'`)
+    .get() as { sql: string } | undefined;
+  if (!row?.sql.includes('UNIQUE (event_id, webhook_id)')) return;
+  const table = SCHEMA.slice(
+    SCHEMA.indexOf('CREATE TABLE IF NOT EXISTS deliveries'),
+    SCHEMA.indexOf(');') + 2,
+  );
+  db.exec(`BEGIN IMMEDIATE;
+    ${table.replace('IF NOT EXISTS deliveries', 'deliveries_rebuilt')}
+    INSERT INTO deliveries_rebuilt SELECT * FROM deliveries;
+    DROP TABLE deliveries;
+    ALTER TABLE deliveries_rebuilt RENAME TO deliveries;
+    COMMIT;`);
+}

@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { SCHEMA } from './schema.sql.ts';
+import { dropEventIdUnique, SCHEMA } from './schema.sql.ts';
 
 export type DeliveryState = 'pending' | 'inflight' | 'succeeded' | 'failed';
 export const DELIVERY_STATES: readonly DeliveryState[] = ['pending', 'inflight', 'succeeded', 'failed'];
@@ -109,6 +109,7 @@ export class Outbox {
     // FULL: an event acknowledged upstream survives a power loss, not just a process kill.
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
+    dropEventIdUnique(this.db);
     this.db.exec(SCHEMA);
     const db = this.db;
     this.stmts = {

@@ -66,7 +66,7 @@ export class Intake {
       metrics.ruleEvaluation.observe((performance.now() - t0) / 1000);
       const ids: string[] = [];
       for (const webhook of winners) {
-        const id = deliveryId(event.id, webhook.id);
+        const id = deliveryId(event, webhook.id);
         ids.push(id);
         const row: NewDelivery = {
           id,

@@ -4,7 +4,7 @@
  * object itself; binary mode carries attributes in `ce-*` headers and the
  * data as the payload.
  */
-import { DEFAULT_MAX_DEPTH, parseBoundedJson } from './bounded-json.ts';
+import { DEFAULT_MAX_DEPTH, type JsonLimits, parseBoundedJson } from './bounded-json.ts';
 import type { HookEvent } from './event.ts';
 
 /** Why an event was rejected; `unprocessable`: an unexpected failure for this event alone (decode, select, store). */
@@ -15,9 +15,14 @@ export type RejectReason =
   | 'invalid_json'
   | 'not_object'
   | 'missing_id'
-  | 'invalid_id';
+  | 'invalid_id'
+  /** `application/cloudevents-batch+json` whose body is not a JSON array. */
+  | 'invalid_batch'
+  /** A NATS message delivered more than `nats.maxDeliver` times without being stored (a poison message). */
+  | 'redelivered';
 
-export type Decoded = { ok: true; event: HookEvent } | { ok: false; reason: RejectReason; detail: string };
+export type Rejected = { ok: false; reason: RejectReason; detail: string };
+export type Decoded = { ok: true; event: HookEvent } | Rejected;
 
 /** CloudEvents context attributes that are not extensions. */
 const CE_CORE = new Set([
@@ -54,40 +59,90 @@ function scalarId(v: unknown): string | undefined {
   return undefined;
 }
 
+/** Binary mode: the attributes are in `ce-*` headers (CloudEvents HTTP and NATS bindings). */
+export function isBinaryMode(headers: ReadonlyMap<string, string> | undefined): boolean {
+  return (
+    headers !== undefined && (headers.has('ce-specversion') || headers.has('ce-id') || headers.has('ce-type'))
+  );
+}
+
+/** JSON data: no content type, `application/json`, `text/json` or any `+json` suffix (parameters ignored). */
+export function isJsonContentType(contentType: string | undefined): boolean {
+  if (contentType === undefined) return true;
+  const mime = contentType.split(';')[0]!.trim().toLowerCase();
+  return mime === '' || mime === 'application/json' || mime === 'text/json' || mime.endsWith('+json');
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Binary mode: attributes from the `ce-*` headers, the payload is the data.
+ * JSON data is parsed; any other `datacontenttype` keeps the data as sent:
+ * text as a string, other bytes as `data_base64` (the CloudEvents JSON format).
+ */
+function decodeBinary(
+  bytes: Uint8Array,
+  headers: ReadonlyMap<string, string>,
+  limits: JsonLimits,
+): { ok: true; body: Record<string, unknown>; extensions: Record<string, string> } | Rejected {
+  const body: Record<string, unknown> = { specversion: '1.0' };
+  const extensions: Record<string, string> = {};
+  for (const [k, v] of headers) {
+    if (!k.startsWith('ce-')) continue;
+    const name = k.slice(3);
+    body[name] = v;
+    if (!CE_CORE.has(name)) extensions[name] = v;
+  }
+  const ct = headers.get('content-type');
+  if (ct) body.datacontenttype = ct;
+  const contentType = typeof body.datacontenttype === 'string' ? body.datacontenttype : undefined;
+  if (bytes.byteLength === 0) return { ok: true, body, extensions };
+  if (isJsonContentType(contentType)) {
+    const parsed = parseBoundedJson(bytes, limits);
+    if (!parsed.ok) return parsed;
+    body.data = parsed.value;
+  } else {
+    let text: string | undefined;
+    try {
+      text = UTF8.decode(bytes);
+    } catch {
+      text = undefined;
+    }
+    if (text !== undefined) body.data = text;
+    else body.data_base64 = Buffer.from(bytes).toString('base64');
+  }
+  return { ok: true, body, extensions };
+}
+
 export function decodeEvent(input: DecodeInput): Decoded {
-  const binary = input.headers?.has('ce-id') || input.headers?.has('ce-type');
-  let parsed: unknown = null;
-  if (!(binary && input.payload.length === 0)) {
-    const json = parseBoundedJson(input.payload, {
-      maxBytes: input.maxBytes,
-      maxDepth: input.maxDepth ?? DEFAULT_MAX_DEPTH,
-    });
-    if (!json.ok) return json;
-    parsed = json.value;
+  const bytes = typeof input.payload === 'string' ? Buffer.from(input.payload) : input.payload;
+  const limits = { maxBytes: input.maxBytes, maxDepth: input.maxDepth ?? DEFAULT_MAX_DEPTH };
+  if (bytes.byteLength > limits.maxBytes) {
+    return {
+      ok: false,
+      reason: 'too_large',
+      detail: `event is ${bytes.byteLength} bytes; events.maxBytes is ${limits.maxBytes}`,
+    };
   }
   let body: Record<string, unknown>;
-  const extensions: Record<string, string> = {};
-  if (binary) {
-    // Binary mode: attributes from ce-* headers, the payload is the data.
-    body = { specversion: '1.0' };
-    for (const [k, v] of input.headers!) {
-      if (!k.startsWith('ce-')) continue;
-      const name = k.slice(3);
-      body[name] = v;
-      if (!CE_CORE.has(name)) extensions[name] = v;
-    }
-    const ct = input.headers!.get('content-type');
-    if (ct) body.datacontenttype = ct;
-    body.data = parsed;
+  let extensions: Record<string, string> = {};
+  if (isBinaryMode(input.headers)) {
+    const b = decodeBinary(bytes, input.headers!, limits);
+    if (!b.ok) return b;
+    body = b.body;
+    extensions = b.extensions;
   } else {
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    const parsed = parseBoundedJson(input.payload, limits);
+    if (!parsed.ok) return parsed;
+    const value = parsed.value;
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       return {
         ok: false,
         reason: 'not_object',
-        detail: `an event must be a JSON object, got ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}`,
+        detail: `an event must be a JSON object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`,
       };
     }
-    body = parsed as Record<string, unknown>;
+    body = value as Record<string, unknown>;
     if (typeof body.specversion === 'string') {
       for (const [k, v] of Object.entries(body)) {
         if (!CE_CORE.has(k) && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'))
@@ -115,7 +170,7 @@ export function decodeEvent(input: DecodeInput): Decoded {
       subject: input.subject,
       source: typeof body.source === 'string' ? body.source : undefined,
       body,
-      data: 'data' in body ? body.data : body,
+      data: 'data' in body ? body.data : 'data_base64' in body ? body.data_base64 : body,
       extensions,
       receivedAt: input.receivedAt,
     },

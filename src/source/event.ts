@@ -5,7 +5,10 @@
  * has none.
  */
 export interface HookEvent {
-  /** Event identity: `id`, else the `Nats-Msg-Id` header, else the stream sequence. */
+  /**
+   * The event's `id`, else the `Nats-Msg-Id` header, else the stream's identity
+   * (name and creation time) with the sequence. With `source`, the event's identity.
+   */
   id: string;
   /** The `type` attribute ('' when the event has none). */
   type: string;

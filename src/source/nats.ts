@@ -12,6 +12,7 @@ import {
   type JsMsg,
   jetstream,
   jetstreamManager,
+  type StreamInfo,
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
@@ -38,9 +39,15 @@ export interface NatsSourceDeps {
   onFatal?: (err: Error) => void;
 }
 
-/** How long a message waits before JetStream redelivers it after a failed store. */
-const NAK_DELAY_MS = 2000;
+/**
+ * How long a message waits before JetStream redelivers it after a failed
+ * store: doubling per delivery, so a long store outage spends few of the
+ * message's `nats.maxDeliver` deliveries.
+ */
+const nakDelayMs = (deliveryCount: number) => Math.min(2000 * 2 ** Math.max(0, deliveryCount - 1), 300_000);
 const PENDING_POLL_MS = 5000;
+/** Deliveries past `nats.maxDeliver` the consumer allows, to store a poison message's rejection. */
+const POISON_STORE_TRIES = 3;
 
 export class NatsSource {
   private nc: NatsConnection | undefined;
@@ -52,6 +59,7 @@ export class NatsSource {
   private storeBackoffMs = 0;
   private pendingTimer: NodeJS.Timeout | undefined;
   private readonly settings;
+  private streamIdentity = '';
 
   constructor(private readonly deps: NatsSourceDeps) {
     this.settings = deps.settings;
@@ -112,12 +120,23 @@ export class NatsSource {
       }
     }
     const jsm = await jetstreamManager(this.nc);
+    let stream: StreamInfo;
     try {
-      await jsm.streams.info(s.stream);
+      stream = await jsm.streams.info(s.stream);
+      const theirs = [...stream.config.subjects].sort();
+      const ours = [...s.subjects].sort();
+      if (theirs.join('\n') !== ours.join('\n'))
+        logger.warn(
+          { stream: s.stream, streamSubjects: stream.config.subjects, natsSubjects: s.subjects },
+          'the existing stream has other subjects than nats.subjects; using the stream as it is',
+        );
     } catch {
-      await jsm.streams.add({ name: s.stream, subjects: s.subjects });
-      logger.info({ stream: s.stream, subjects: s.subjects }, 'created JetStream stream');
+      stream = await jsm.streams.add({ name: s.stream, subjects: s.subjects, max_age: nanos(s.maxAge) });
+      logger.info({ stream: s.stream, subjects: s.subjects, maxAgeMs: s.maxAge }, 'created JetStream stream');
     }
+    // Id-less events are keyed by the stream's own identity and the sequence:
+    // a stream re-created under the same name starts its sequence again.
+    this.streamIdentity = `${s.stream}@${stream.created}`;
     try {
       await jsm.consumers.info(s.stream, s.consumer);
     } catch {
@@ -127,6 +146,9 @@ export class NatsSource {
         deliver_policy: DeliverPolicy.All,
         ack_wait: nanos(s.ackWaitMs),
         max_ack_pending: s.batch * 8,
+        // Bounded: hookd moves a message delivered past nats.maxDeliver to rejected_events;
+        // the few deliveries beyond are for when storing that rejection fails too.
+        max_deliver: s.maxDeliver + POISON_STORE_TRIES,
       });
       logger.info({ stream: s.stream, consumer: s.consumer }, 'created JetStream consumer');
     }
@@ -175,6 +197,18 @@ export class NatsSource {
     const events: HookEvent[] = [];
     const rejections: Rejection[] = [];
     for (const m of batch) {
+      if (m.info.deliveryCount > this.settings.maxDeliver) {
+        // Never stored in maxDeliver deliveries: it crashes or stalls every hookd. Keep it, don't retry it.
+        rejections.push({
+          receivedAt: now,
+          source: 'nats',
+          subject: m.subject,
+          reason: 'redelivered',
+          detail: `delivered ${m.info.deliveryCount} times without being stored (nats.maxDeliver is ${this.settings.maxDeliver}); stream sequence ${m.seq}`,
+          payload: m.data.subarray(0, this.deps.maxBytes),
+        });
+        continue;
+      }
       const decoded = this.decode(m, now);
       if (decoded.ok) events.push(decoded.event);
       else {
@@ -197,7 +231,7 @@ export class NatsSource {
       if (this.storeHealthy)
         this.deps.logger.error({ err }, 'could not store events; not acknowledging them');
       this.storeHealthy = false;
-      for (const m of batch) m.nak(NAK_DELAY_MS);
+      for (const m of batch) m.nak(nakDelayMs(m.info.deliveryCount));
       // Pause consuming: nothing can be stored; what is buffered waits and is redelivered later.
       await new Promise((r) => setTimeout(r, this.storeBackoffMs));
       return;
@@ -225,7 +259,7 @@ export class NatsSource {
         payload: m.data,
         subject: m.subject,
         headers,
-        fallbackId: `${this.settings.stream}:${m.seq}`,
+        fallbackId: `${this.streamIdentity}:${m.seq}`,
         maxBytes: this.deps.maxBytes,
         maxDepth: this.deps.maxDepth,
         receivedAt: now,

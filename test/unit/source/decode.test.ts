@@ -69,3 +69,47 @@ test('rejections carry their reason', () => {
   assert.equal(reason('{"id":"","type":"x"}'), 'invalid_id');
   assert.equal(reason('{"id":{"a":1}}'), 'invalid_id');
 });
+
+test('binary mode with a non-JSON datacontenttype keeps the data as sent', () => {
+  const headers = (ct: string) =>
+    new Map([
+      ['ce-specversion', '1.0'],
+      ['ce-id', 'x1'],
+      ['ce-type', 'doc.created'],
+      ['ce-source', '/docs'],
+      ['content-type', ct],
+    ]);
+  const xml = decodeEvent({ ...base, headers: headers('application/xml'), payload: '<doc id="1">ü</doc>' });
+  assert.ok(xml.ok, xml.ok ? '' : xml.detail);
+  assert.equal(xml.event.data, '<doc id="1">ü</doc>');
+  assert.equal(xml.event.body.datacontenttype, 'application/xml');
+  const bytes = Uint8Array.from([0xff, 0x00, 0xfe]);
+  const bin = decodeEvent({ ...base, headers: headers('application/octet-stream'), payload: bytes });
+  assert.ok(bin.ok);
+  assert.equal(bin.event.body.data_base64, '/wD+');
+  assert.equal('data' in bin.event.body, false);
+  // JSON content types are still parsed, and bad JSON is still rejected.
+  const json = decodeEvent({
+    ...base,
+    headers: headers('application/vnd.x+json; charset=utf-8'),
+    payload: '{"a":1}',
+  });
+  assert.ok(json.ok && (json.event.data as { a: number }).a === 1);
+  const bad = decodeEvent({ ...base, headers: headers('application/json'), payload: '<a/>' });
+  assert.ok(!bad.ok && bad.reason === 'invalid_json');
+});
+
+test('binary mode: the data’s own id is data, not the event id', () => {
+  const headers = new Map([
+    ['ce-specversion', '1.0'],
+    ['ce-id', 'evt-1'],
+    ['ce-type', 'contact.created'],
+    ['ce-source', '/crm'],
+  ]);
+  const d = decodeEvent({ ...base, headers, payload: '{"id":"contact-9"}', requireId: true });
+  assert.ok(d.ok);
+  assert.equal(d.event.id, 'evt-1');
+  assert.equal(d.event.type, 'contact.created');
+  assert.equal(d.event.source, '/crm');
+  assert.deepEqual(d.event.data, { id: 'contact-9' });
+});
