@@ -42,7 +42,7 @@ async function until<T>(
   check: () => Promise<T | undefined> | T | undefined,
   seen: () => unknown,
 ) {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 60_000;
   for (;;) {
     const v = await check();
     if (v !== undefined) return v;
