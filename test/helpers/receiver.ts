@@ -35,6 +35,8 @@ export async function startReceiver(): Promise<Receiver> {
   const requests: Received[] = [];
   let script: (req: Received, n: number) => Reply = () => ({ status: 200 });
   const waiters: { n: number; resolve: () => void }[] = [];
+  /** Replies held back by `delayMs`, dropped at close (their timers would keep the process alive). */
+  const delayed = new Set<NodeJS.Timeout>();
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -58,8 +60,13 @@ export async function startReceiver(): Promise<Receiver> {
           }
         }
       };
-      if (reply.delayMs) setTimeout(send, reply.delayMs);
-      else send();
+      if (reply.delayMs) {
+        const t = setTimeout(() => {
+          delayed.delete(t);
+          send();
+        }, reply.delayMs);
+        delayed.add(t);
+      } else send();
     });
   });
   server.keepAliveTimeout = 60_000;
@@ -91,6 +98,8 @@ export async function startReceiver(): Promise<Receiver> {
     },
     close: () =>
       new Promise((resolve) => {
+        for (const t of delayed) clearTimeout(t);
+        delayed.clear();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
