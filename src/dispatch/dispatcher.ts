@@ -22,8 +22,8 @@ import { Scheduler } from './scheduler.ts';
 export interface DispatcherDeps {
   /** Where due work comes from (the outbox). */
   work: DueWork;
-  /** Where attempt results are written. */
-  outbox: Pick<Outbox, 'complete' | 'claimed' | 'released'>;
+  /** Where attempt results are written; `recount` re-reads its delivery counts on each rescan. */
+  outbox: Pick<Outbox, 'complete' | 'claimed' | 'released'> & { recount?(): void };
   /** The webhook as currently configured (undefined when it was removed). */
   webhook: (id: string) => Webhook | undefined;
   transport: (type: string) => TransportInstance | undefined;
@@ -96,6 +96,8 @@ export class Dispatcher {
   /** Re-reads every webhook's earliest due delivery (at start, after bulk requeues). */
   rescan(): void {
     this.scheduler.rescan();
+    // Another process (`hookd retry`) may have moved deliveries: the counts follow the store.
+    this.deps.outbox.recount?.();
     this.wake();
   }
 
