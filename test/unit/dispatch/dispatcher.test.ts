@@ -13,7 +13,7 @@ import { type Admission, Dispatcher } from '../../../src/dispatch/index.ts';
 import { Metrics } from '../../../src/metrics/metrics.ts';
 import { Outbox } from '../../../src/outbox/store.ts';
 import type { Webhook } from '../../../src/rules/webhook-schema.ts';
-import { delivery, ScriptedTransport, settle, webhook } from './fixtures.ts';
+import { advance, delivery, ScriptedTransport, webhook } from './fixtures.ts';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
@@ -45,15 +45,6 @@ function setup(
     random: () => 0.5,
   });
   return { outbox, transport, dispatcher, decisions, byId };
-}
-
-/** Moves the fake clock and lets the pump, the attempts and the result writer run. */
-async function advance(ms: number): Promise<void> {
-  await settle();
-  mock.timers.tick(ms);
-  await settle();
-  mock.timers.tick(0);
-  await settle();
 }
 
 /** Stops on the fake clock: the grace period and the release wait are fake timers too. */

@@ -1,3 +1,4 @@
+import { mock } from 'node:test';
 /** Shared pieces of the dispatch unit tests: a webhook, a stored delivery, a scripted transport. */
 
 import { deliveryId } from '../../../src/outbox/delivery-id.ts';
@@ -62,6 +63,15 @@ export class ScriptedTransport implements TransportInstance {
   }
 
   async close(): Promise<void> {}
+}
+
+/** Moves the fake clock (`mock.timers`) and lets the pump, the attempts and the result writer run. */
+export async function advance(ms: number): Promise<void> {
+  await settle();
+  mock.timers.tick(ms);
+  await settle();
+  mock.timers.tick(0);
+  await settle();
 }
 
 /** Lets promise callbacks run (the fake clock does not move them). */

@@ -16,7 +16,7 @@ import { ConfigSchema } from '../../../src/config/schema.ts';
 import { Dispatcher } from '../../../src/dispatch/index.ts';
 import { Metrics } from '../../../src/metrics/metrics.ts';
 import { Outbox } from '../../../src/outbox/store.ts';
-import { delivery, ScriptedTransport, settle, webhook } from './fixtures.ts';
+import { advance, delivery, ScriptedTransport, webhook } from './fixtures.ts';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 let dir: string;
@@ -29,14 +29,6 @@ afterEach(() => {
   mock.timers.reset();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function advance(ms: number): Promise<void> {
-  await settle();
-  mock.timers.tick(ms);
-  await settle();
-  mock.timers.tick(0);
-  await settle();
-}
 
 test('a dead letter requeued by another process (hookd retry) keeps the queue depth true, never negative', async () => {
   const path = join(dir, 'hookd.db');
