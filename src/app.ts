@@ -23,6 +23,7 @@ import { Intake } from './pipeline/intake.ts';
 import { loadCatalog } from './pipeline/load-catalog.ts';
 import { loadPlugins, PluginLoadError } from './plugins/index.ts';
 import type { ConditionErrorInfo } from './rules/engine.ts';
+import { type RuleFileText, readRuleFiles } from './rules/load.ts';
 import type { Webhook, WebhookState } from './rules/webhook-schema.ts';
 import { KeyRing, specSeal } from './secrets/index.ts';
 import { ConsumerLease } from './source/consumer-lease.ts';
@@ -98,6 +99,7 @@ export class App {
   /** `security.secretsKey` and the previous keys: API webhooks' secrets are sealed with them at rest. */
   private readonly keys: KeyRing;
   private stopping: Promise<void> | undefined;
+  private reloading: Promise<unknown> = Promise.resolve();
 
   /** Throws `ConfigError` when the rules are invalid: hookd does not start. */
   constructor(private readonly opts: AppOptions) {
@@ -230,13 +232,14 @@ export class App {
     }
   };
 
-  private compile(extra: readonly Webhook[] = this.webhooks.list()) {
+  private compile(extra: readonly Webhook[] = this.webhooks.list(), files?: readonly RuleFileText[]) {
     const loaded = loadCatalog({
       config: this.config,
       rulesDir: this.opts.rulesDir,
       registry: this.registry,
       extra,
       onConditionError: this.onConditionError,
+      files,
     });
     // Their series exist at zero from now on, so the first failure shows in rates and alerts.
     this.metrics.initWebhooks(loaded.catalog.rules.webhooks);
@@ -315,10 +318,21 @@ export class App {
     return checks;
   }
 
-  /** Validates everything, then swaps the catalog at once; an invalid change keeps the old rules. */
-  reload(reason: string): ReloadResult {
+  /**
+   * Validates everything, then swaps the catalog at once; an invalid change
+   * keeps the old rules. The files are read off the event loop (a FIFO or a
+   * stuck file cannot stall hookd); reloads run one after the other.
+   */
+  reload(reason: string): Promise<ReloadResult> {
+    const next = this.reloading.then(() => this.reloadNow(reason));
+    this.reloading = next;
+    return next;
+  }
+
+  private async reloadNow(reason: string): Promise<ReloadResult> {
     try {
-      const { catalog, fileWebhooks } = this.compile();
+      const files = await readRuleFiles(this.opts.rulesDir);
+      const { catalog, fileWebhooks } = this.compile(undefined, files);
       this.current = catalog;
       this.fileWebhooks = fileWebhooks;
       this.statesDirty = true;
@@ -384,7 +398,7 @@ export class App {
     try {
       this.watcher = watch(this.opts.rulesDir, () => {
         clearTimeout(this.reloadTimer);
-        this.reloadTimer = setTimeout(() => this.reload('rules changed'), 300);
+        this.reloadTimer = setTimeout(() => void this.reload('rules changed'), 300);
       });
       this.watcher.on('error', (err) =>
         this.logger.warn({ err }, 'cannot watch the rules directory; reload with SIGHUP'),

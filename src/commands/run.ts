@@ -59,6 +59,6 @@ export async function runDaemon(opts: { config?: string; rules: string }, out: O
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => app.reload('SIGHUP'));
+    process.on('SIGHUP', () => void app.reload('SIGHUP'));
   });
 }

@@ -3,9 +3,9 @@
  * Raw file → with env → validated `Config`; a bad config throws a
  * `ConfigError` naming file, line and key.
  */
-import { readFileSync } from 'node:fs';
 import { applyEnv } from './env.ts';
 import { ConfigError, type Problem } from './problems.ts';
+import { readTextFileSync } from './read-text-file.ts';
 import { type Config, ConfigSchema } from './schema.ts';
 import { parseYaml, zodProblems } from './yaml-source.ts';
 
@@ -13,15 +13,12 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   let raw: Record<string, unknown> = {};
   let src = parseYaml(file ?? '<defaults>', '');
   if (file !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new ConfigError([
-        { file, line: 1, col: 1, message: `cannot read config: ${(err as Error).message}` },
-      ]);
+    const read = readTextFileSync(file);
+    if (!read.ok) {
+      const p = read.problem;
+      throw new ConfigError([p.line ? p : { ...p, message: `cannot read config: ${p.message}` }]);
     }
-    src = parseYaml(file, text);
+    src = parseYaml(file, read.text);
     if (src.problems.length) throw new ConfigError(src.problems);
     if (src.value !== null && src.value !== undefined) {
       if (typeof src.value !== 'object' || Array.isArray(src.value)) {

@@ -11,7 +11,8 @@ export interface Problem {
 
 export function formatProblem(p: Problem): string {
   // Values from environment variables have no position: `env HOOKD_HTTP_PORT: message`.
-  if (p.file.startsWith('env ')) return `${p.file}: ${p.message}`;
+  // A problem with the file itself (not a regular file, a dangling link...) has no position: line 0.
+  if (p.file.startsWith('env ') || p.line === 0) return `${p.file}: ${p.message}`;
   return `${p.file}:${p.line}:${p.col}: ${p.message}`;
 }
 

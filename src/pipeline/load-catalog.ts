@@ -7,7 +7,7 @@
 import { ConfigError, formatPath, type Problem } from '../config/problems.ts';
 import type { Config } from '../config/schema.ts';
 import type { RuleEngineOptions } from '../rules/engine.ts';
-import { loadRuleFiles, type Origin } from '../rules/load.ts';
+import { loadRuleFiles, type Origin, type RuleFileText } from '../rules/load.ts';
 import type { Webhook } from '../rules/webhook-schema.ts';
 import type { TransportRegistry } from '../transports/registry.ts';
 import { buildCatalog, type Catalog, CatalogError } from './catalog.ts';
@@ -24,6 +24,8 @@ export interface LoadCatalogOptions {
   /** Webhooks from other sources (the API), joined into the same index. */
   extra?: readonly Webhook[];
   onConditionError?: RuleEngineOptions['onConditionError'];
+  /** The rule files already read (the daemon's reload reads them off the event loop); default: read now. */
+  files?: readonly RuleFileText[];
 }
 
 /** Maps compile problems (webhook id + field path) back to the rule file positions. */
@@ -43,7 +45,7 @@ export function locate(problems: CatalogError['problems'], origins: Map<string, 
 }
 
 export function loadCatalog(opts: LoadCatalogOptions): LoadedCatalog {
-  const loaded = loadRuleFiles(opts.rulesDir, opts.registry);
+  const loaded = loadRuleFiles(opts.rulesDir, opts.registry, opts.files);
   if (loaded.problems.length) throw new ConfigError(loaded.problems);
   const fileIds = new Set(loaded.webhooks.map((w) => w.id));
   const extra = (opts.extra ?? []).filter((w) => !fileIds.has(w.id));

@@ -3,10 +3,12 @@
  * against the model and its transport's `data` schema, and remembers where
  * each came from so later compile errors can name file, line and column.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
 import { formatPath, type Problem } from '../config/problems.ts';
+import { describeFsError, readTextFile, readTextFileSync, type TextFile } from '../config/read-text-file.ts';
 import { parseYaml, type YamlSource, zodProblems } from '../config/yaml-source.ts';
 import type { TransportRegistry } from '../transports/registry.ts';
 import {
@@ -31,18 +33,52 @@ export interface LoadedRules {
   problems: Problem[];
 }
 
-export function ruleFiles(dir: string): string[] {
+/** A rule file's text, or why it could not be read (a FIFO, a dangling link, not UTF-8...). */
+export interface RuleFileText {
+  file: string;
+  read: TextFile;
+}
+
+/** How long the daemon's reload waits for one rule file. */
+export const RULE_READ_TIMEOUT_MS = 5_000;
+
+const isRuleName = (n: string) => /\.ya?ml$/.test(n) && !n.startsWith('.');
+
+/** Chosen by name; what they are (regular file or not) is checked when each is read. */
+function ruleNames(names: string[], dir: string): string[] {
+  return names
+    .filter(isRuleName)
+    .sort()
+    .map((n) => join(dir, n));
+}
+
+function listError(dir: string, err: unknown): RuleFileText[] {
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+  return [{ file: dir, read: { ok: false, problem: describeFsError(dir, err) } }];
+}
+
+/** Reads every rule file (for `hookd check` and start-up). */
+export function readRuleFilesSync(dir: string): RuleFileText[] {
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
+    return listError(dir, err);
   }
-  return names
-    .filter((n) => /\.ya?ml$/.test(n) && !n.startsWith('.'))
-    .sort()
-    .map((n) => join(dir, n));
+  return ruleNames(names, dir).map((file) => ({ file, read: readTextFileSync(file) }));
+}
+
+/** Reads every rule file off the event loop, each with a timeout (the daemon's reload). */
+export async function readRuleFiles(dir: string, timeoutMs = RULE_READ_TIMEOUT_MS): Promise<RuleFileText[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    return listError(dir, err);
+  }
+  return Promise.all(
+    ruleNames(names, dir).map(async (file) => ({ file, read: await readTextFile(file, timeoutMs) })),
+  );
 }
 
 /** Validates one parsed webhook entry; problems are pushed with their positions. */
@@ -94,13 +130,21 @@ export function validateWebhook(
   return extra.length ? undefined : webhook;
 }
 
-export function loadRuleFiles(dir: string, registry: TransportRegistry): LoadedRules {
+export function loadRuleFiles(
+  dir: string,
+  registry: TransportRegistry,
+  files: readonly RuleFileText[] = readRuleFilesSync(dir),
+): LoadedRules {
   const webhooks: Webhook[] = [];
   const origins = new Map<string, Origin>();
   const problems: Problem[] = [];
-  for (const file of ruleFiles(dir)) {
+  for (const { file, read } of files) {
+    if (!read.ok) {
+      problems.push(read.problem);
+      continue;
+    }
     const rel = relative(dir, file);
-    const src = parseYaml(file, readFileSync(file, 'utf8'));
+    const src = parseYaml(file, read.text);
     if (src.problems.length) {
       problems.push(...src.problems);
       continue;

@@ -184,7 +184,7 @@ before(async () => {
   assert.equal(await post({ id: 'h-exhaust-1', type: 't.exhaust' }), 202);
   assert.equal(await post({ type: 't.ok' }), 400, 'an event without id is rejected');
   writeFileSync(join(hookd.dirs.rulesDir, 'broken.yaml'), 'webhooks:\n  - identifier: [not, a, string]\n');
-  assert.equal(hookd.app.reload('test').ok, false, 'the broken rule file is refused');
+  assert.equal((await hookd.app.reload('test')).ok, false, 'the broken rule file is refused');
 
   // ok 12, flaky 5 + 5 retries, gone 1, exhaust 2, down 3 or more (attempts already in flight
   // when the breaker opens still finish), then held by the open breaker.
