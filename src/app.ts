@@ -194,7 +194,7 @@ export class App {
       bodyLimit: API_BODY_LIMIT,
       ready: () => this.readiness(),
       advisories: (): Record<string, string> => (this.keys.sealing ? {} : { secretsKey: NO_SECRETS_KEY }),
-      metrics: () => this.metrics.text(),
+      metrics: (format) => this.metrics.text(format),
     });
     registerIngest(this.server, {
       auth: this.auth,

@@ -11,6 +11,12 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import type { Permission } from '../config/schema.ts';
+import {
+  type MetricsFormat,
+  negotiateFormat,
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+} from '../metrics/openmetrics.ts';
 import type { Authenticator, Principal } from './auth.ts';
 
 export interface ServerDeps {
@@ -26,7 +32,7 @@ export interface ServerDeps {
    * checks, with the reason under `warnings`.
    */
   advisories?: () => Record<string, string>;
-  metrics: () => Promise<string>;
+  metrics: (format: MetricsFormat) => Promise<string>;
 }
 
 declare module 'fastify' {
@@ -83,8 +89,13 @@ export function createServer(deps: ServerDeps): FastifyInstance {
     const body = { status: ok ? 'ready' : 'not ready', checks };
     return reply.code(ok ? 200 : 503).send(Object.keys(warnings).length ? { ...body, warnings } : body);
   });
-  app.get('/metrics', async (_req, reply) => {
-    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(await deps.metrics());
+  app.get('/metrics', async (req, reply) => {
+    // OpenMetrics when the scraper asks for it (Prometheus does), else the Prometheus text format.
+    const format = negotiateFormat(req.headers.accept);
+    void reply.header('vary', 'Accept');
+    return reply
+      .type(format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE)
+      .send(await deps.metrics(format));
   });
   app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, _req, reply) => {
     const status = err.statusCode ?? 500;

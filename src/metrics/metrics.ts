@@ -11,6 +11,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { BreakerMode } from '../dispatch/breaker.ts';
 import type { RejectReason } from '../source/decode.ts';
 import type { SendResult } from '../transports/contract.ts';
+import { type MetricsFormat, openMetricsText } from './openmetrics.ts';
 
 /** One attempt: 1 ms to 30 s (the longest sensible transport timeout). */
 export const ATTEMPT_BUCKETS = [
@@ -68,9 +69,9 @@ export const BREAKER_TARGETS = Object.keys({
 
 /** Prom-client's default `*_total` gauges break the naming convention (`promtool check metrics` flags them). */
 const NON_CONFORMING_DEFAULTS = [
-  'hookd_nodejs_active_handles_total',
-  'hookd_nodejs_active_requests_total',
-  'hookd_nodejs_active_resources_total',
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
 ];
 
 export interface MetricsOptions {
@@ -190,7 +191,8 @@ export class Metrics {
   constructor(opts: MetricsOptions) {
     this.perWebhook = opts.perWebhookLabels;
     if (opts.processMetrics ?? true) {
-      collectDefaultMetrics({ register: this.registry, prefix: 'hookd_' });
+      // The stock names (process_*, nodejs_*), so stock Node.js dashboards and alerts match.
+      collectDefaultMetrics({ register: this.registry });
       for (const name of NON_CONFORMING_DEFAULTS) this.registry.removeSingleMetric(name);
     }
     for (const source of EVENT_SOURCES) this.eventsReceived.inc({ source }, 0);
@@ -238,8 +240,9 @@ export class Metrics {
     this.scrapeHooks.push(fn);
   }
 
-  async text(): Promise<string> {
+  /** The exposition in the Prometheus text format, or OpenMetrics when asked for. */
+  async text(format: MetricsFormat = 'prometheus'): Promise<string> {
     for (const fn of this.scrapeHooks) fn();
-    return this.registry.metrics();
+    return format === 'openmetrics' ? openMetricsText(this.registry) : this.registry.metrics();
   }
 }

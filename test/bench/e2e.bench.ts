@@ -84,7 +84,7 @@ const pct = (p: number) =>
   latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
 const rss = await fetch(`${hookd.url}/metrics`)
   .then((r) => r.text())
-  .then((t) => Number(/hookd_process_resident_memory_bytes (\d+)/.exec(t)?.[1] ?? 0));
+  .then((t) => Number(/process_resident_memory_bytes (\d+)/.exec(t)?.[1] ?? 0));
 
 console.log(
   `machine: ${cpus().length} x ${cpus()[0]?.model}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,

@@ -25,12 +25,13 @@ const ALERTS = [
   'HookdDeadLetters',
   'HookdNatsPendingGrowing',
   'HookdConfigReloadFailing',
+  'HookdEventLoopBlocked',
 ];
 
 test('promtool check rules accepts the alert rules', () => {
   const r = promtool(['check', 'rules', ALERTS_PATH]);
   assert.equal(r.status, 0, r.output);
-  assert.match(r.output, /SUCCESS: 6 rules found/);
+  assert.match(r.output, /SUCCESS: 7 rules found/);
 });
 
 test('the alert rules pass their promtool unit tests (thresholds, for: durations, rendered annotations)', () => {
@@ -53,7 +54,7 @@ test('every promised alert exists with a severity, a summary, a description and 
 test('the example Prometheus configuration is valid and loads the rules', () => {
   const r = promtool(['check', 'config', PROMETHEUS_EXAMPLE_PATH]);
   assert.equal(r.status, 0, r.output);
-  assert.match(r.output, /SUCCESS: 6 rules found/);
+  assert.match(r.output, /SUCCESS: 7 rules found/);
 });
 
 test('the dashboard has the intake, delivery, webhooks and process rows with the promised panels', () => {

@@ -129,7 +129,7 @@ export function loadAlertRules(): RuleFile {
 
 /** The series selectors an expression reads (`hookd_*` metrics and `up`), with their matchers. */
 export function selectors(expr: string): string[] {
-  return [...expr.matchAll(/\b(hookd_\w+|up)\b(\{[^}]*\})?/g)].map((m) => m[0]);
+  return [...expr.matchAll(/\b((?:hookd|process|nodejs)_\w+|up)\b(\{[^}]*\})?/g)].map((m) => m[0]);
 }
 
 /** Runs promtool; returns its exit status and everything it printed (stdout and stderr). */

@@ -234,6 +234,37 @@ test('promtool check metrics accepts /metrics after a run that exercised every o
   assert.equal(r.output.trim(), '', 'no lint findings');
 });
 
+test('Prometheus scrapes OpenMetrics, as it asks for by default, and reads every family', async () => {
+  // The Accept header of Prometheus 2.x scrapes.
+  const accept =
+    'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+  const r = await fetch(`${hookd.url}/metrics`, { headers: { accept } });
+  assert.match(r.headers.get('content-type') ?? '', /^application\/openmetrics-text; version=1\.0\.0/);
+  const open = await r.text();
+  assert.ok(open.endsWith('# EOF\n'));
+  const targets = (await (await fetch(`${prom.url}/api/v1/targets`)).json()) as {
+    data: { activeTargets: { health: string; lastError: string }[] };
+  };
+  assert.deepEqual(
+    targets.data.activeTargets.map((t) => [t.health, t.lastError]),
+    [['up', '']],
+    'the OpenMetrics scrapes parse',
+  );
+  // Every family with samples is in Prometheus under its Prometheus-format name.
+  const families = new Set(
+    [...metricsText.matchAll(/^# TYPE (\S+) /gm)]
+      .map((m) => m[1]!)
+      .filter((f) => new RegExp(`^${f}(_bucket)?[{ ]`, 'm').test(metricsText)),
+  );
+  const missing: string[] = [];
+  for (const f of families) {
+    const probe = metricsText.includes(`\n${f}_bucket`) ? `${f}_bucket` : f;
+    const found = await prom.query(`count({__name__="${probe}"})`);
+    if (found.length === 0) missing.push(f);
+  }
+  assert.deepEqual(missing, [], 'families Prometheus has no series of');
+});
+
 test('every metric of DESIGN.md section 6 is exported with its type and labels', () => {
   const want: Record<string, [string, string[]]> = {
     hookd_events_received_total: ['counter', ['source']],
@@ -249,9 +280,9 @@ test('every metric of DESIGN.md section 6 is exported with its type and labels',
     hookd_config_reloads_total: ['counter', ['result']],
     hookd_config_last_reload_successful: ['gauge', []],
     hookd_nats_consumer_pending: ['gauge', []],
-    hookd_process_cpu_seconds_total: ['counter', []],
-    hookd_process_resident_memory_bytes: ['gauge', []],
-    hookd_nodejs_eventloop_lag_p99_seconds: ['gauge', []],
+    process_cpu_seconds_total: ['counter', []],
+    process_resident_memory_bytes: ['gauge', []],
+    nodejs_eventloop_lag_p99_seconds: ['gauge', []],
   };
   const types = new Map<string, string>();
   const labels = new Map<string, Set<string>>();
@@ -340,7 +371,12 @@ test('the TooManyErrors alert fires for the tripped webhook; dead letters and th
     ['exhaust', 'gone'],
   );
   assert.equal(by('HookdConfigReloadFailing').length, 1);
-  for (const quiet of ['HookdDown', 'HookdQueueGrowing', 'HookdNatsPendingGrowing']) {
+  for (const quiet of [
+    'HookdDown',
+    'HookdQueueGrowing',
+    'HookdNatsPendingGrowing',
+    'HookdEventLoopBlocked',
+  ]) {
     assert.deepEqual(by(quiet), [], `${quiet} does not fire`);
   }
   const api = await prom.alerts();

@@ -12,6 +12,7 @@ import {
   Metrics,
   REJECT_REASONS,
 } from '../../../src/metrics/metrics.ts';
+import { negotiateFormat } from '../../../src/metrics/openmetrics.ts';
 
 /** `name{labels} value` → value, for exact lookups. */
 function samples(text: string): Map<string, number> {
@@ -87,13 +88,53 @@ test('the reload gauge says whether the rules in force are the latest', async ()
   assert.equal(s.get('hookd_config_last_reload_success_timestamp_seconds'), 2000);
 });
 
-test('names follow the Prometheus conventions, process metrics included', async () => {
+test('names follow the Prometheus conventions; process metrics under their stock names', async () => {
   const m = new Metrics({ perWebhookLabels: true });
   for (const metric of await m.registry.getMetricsAsJSON()) {
-    assert.match(metric.name, /^hookd_[a-z0-9_]+$/);
+    assert.match(metric.name, /^(hookd|process|nodejs)_[a-z0-9_]+$/);
     if (String(metric.type) === 'counter')
       assert.match(metric.name, /_total$/, `${metric.name} is a counter`);
     else assert.doesNotMatch(metric.name, /_total$/, `${metric.name} is a ${String(metric.type)}`);
   }
-  assert.match(await m.text(), /^hookd_nodejs_eventloop_lag_p99_seconds /m);
+  const text = await m.text();
+  for (const stock of [
+    'process_cpu_seconds_total',
+    'process_resident_memory_bytes',
+    'process_start_time_seconds',
+    'nodejs_eventloop_lag_p99_seconds',
+    'nodejs_heap_size_used_bytes',
+  ])
+    assert.match(text, new RegExp(`^${stock} `, 'm'), stock);
+  assert.doesNotMatch(text, /^hookd_(process|nodejs)_/m, 'no renamed process metrics');
+});
+
+test('OpenMetrics: counters as families without _total, info gauges as info, # EOF at the end', async () => {
+  const m = new Metrics({ perWebhookLabels: true });
+  m.eventsReceived.inc({ source: 'http' }, 3);
+  const text = await m.text('openmetrics');
+  assert.match(text, /^# TYPE hookd_events_received counter$/m);
+  assert.match(text, /^hookd_events_received_total\{source="http"\} 3$/m);
+  assert.match(text, /^# TYPE process_cpu_seconds counter$/m);
+  assert.match(text, /^# TYPE nodejs_version info$/m);
+  assert.match(text, /^nodejs_version_info\{.*\} 1$/m);
+  assert.match(text, /^hookd_rule_evaluation_seconds_bucket\{le="\+Inf"\} 0$/m);
+  assert.ok(text.endsWith('# EOF\n'));
+  // The Prometheus format afterwards is untouched (prom-client's own OpenMetrics mode renames counters).
+  assert.match(await m.text(), /^hookd_events_received_total\{source="http"\} 3$/m);
+});
+
+test('the metrics format follows the Accept header', () => {
+  assert.equal(negotiateFormat(undefined), 'prometheus');
+  assert.equal(negotiateFormat('*/*'), 'prometheus');
+  assert.equal(negotiateFormat('text/plain;version=0.0.4'), 'prometheus');
+  assert.equal(negotiateFormat('application/openmetrics-text; version=1.0.0'), 'openmetrics');
+  // What Prometheus 2.x sends.
+  assert.equal(
+    negotiateFormat(
+      'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1',
+    ),
+    'openmetrics',
+  );
+  assert.equal(negotiateFormat('application/openmetrics-text;q=0.2,text/plain;q=0.9'), 'prometheus');
+  assert.equal(negotiateFormat('application/openmetrics-text;q=0'), 'prometheus');
 });
