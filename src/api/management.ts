@@ -14,7 +14,7 @@ import { superOfficeRoutes } from './dialects/superoffice.ts';
 import { webV1Routes } from './dialects/web-v1.ts';
 import { openApiDocument } from './openapi.ts';
 import { type RouteDoc, registerRoutes } from './routes.ts';
-import { ErrorSchema } from './schemas.ts';
+import { IngestErrorSchema } from './schemas.ts';
 import { sendTest } from './test-delivery.ts';
 import { type WebhookApiDeps, webhookRoutes } from './webhooks.ts';
 
@@ -82,7 +82,12 @@ const SERVER_ROUTES: RouteDoc[] = [
     body: {
       required: true,
       description:
-        'a JSON object (CloudEvents 1.0 structured mode understood) with an `id`, or an array of them',
+        'One event or an array of them. `application/json`: an event with an `id` (CloudEvents 1.0 understood), or an array; `application/cloudevents+json`: one CloudEvent (structured mode); `application/cloudevents-batch+json`: an array of CloudEvents (batch mode). In binary mode the attributes are `ce-*` headers and the body is the data, of any media type.',
+      contentTypes: [
+        'application/json',
+        'application/cloudevents+json',
+        'application/cloudevents-batch+json',
+      ],
       schema: z.union([z.looseObject({ id: z.string() }), z.array(z.looseObject({ id: z.string() })).min(1)]),
     },
     responses: {
@@ -94,8 +99,8 @@ const SERVER_ROUTES: RouteDoc[] = [
           events: z.array(z.object({ id: z.string(), deliveries: z.array(z.string()) })),
         }),
       },
-      400: { description: 'a bad event (none of the request is stored)', schema: ErrorSchema },
-      413: { description: 'an event over events.maxBytes', schema: ErrorSchema },
+      400: { description: 'a bad event (none of the request is stored)', schema: IngestErrorSchema },
+      413: { description: 'an event over events.maxBytes', schema: IngestErrorSchema },
     },
   },
 ];

@@ -4,17 +4,18 @@
  * that validate the requests. Named schemas become components.
  */
 import { z } from 'zod';
-import { WebhookInputSchema } from '../rules/webhook-schema.ts';
 import type { RouteDoc } from './routes.ts';
 import {
   AttemptViewSchema,
   DeliveryListSchema,
   DeliveryViewSchema,
   ErrorSchema,
+  IngestErrorSchema,
   RequeuedSchema,
   RetryFailedBodySchema,
   StateBodySchema,
   TestResultSchema,
+  WebhookBodySchema,
   WebhookListSchema,
   WebhookViewSchema,
 } from './schemas.ts';
@@ -22,7 +23,7 @@ import { WebhookDefaultsSchema } from './webhooks.ts';
 
 /** Request schemas (as accepted: aliases, defaults optional). */
 const INPUT: Record<string, z.ZodType> = {
-  WebhookInput: WebhookInputSchema,
+  WebhookInput: WebhookBodySchema,
   StateChange: StateBodySchema,
   RetryFailed: RetryFailedBodySchema,
 };
@@ -38,6 +39,7 @@ const OUTPUT: Record<string, z.ZodType> = {
   TestAttempt: TestResultSchema,
   Requeued: RequeuedSchema,
   Error: ErrorSchema,
+  IngestError: IngestErrorSchema,
 };
 
 const OPTIONS = { unrepresentable: 'any', target: 'draft-2020-12' } as const;
@@ -72,6 +74,19 @@ const AUTH_ERRORS = {
   403: { description: 'the token lacks the permission' },
 };
 
+/** Answers every route of a kind can give, unless the route describes them itself. */
+function commonErrors(r: RouteDoc): Record<number, string> {
+  const out: Record<number, string> = {};
+  if (r.body || r.query || r.params) {
+    out[400] = 'the request is invalid: `problems` names each field at fault by its path';
+  }
+  if (r.params) out[404] = 'no such resource';
+  if (r.body) out[413] = 'the body is over the limit of this route';
+  return out;
+}
+
+const ERROR_CONTENT = { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } };
+
 function operation(r: RouteDoc): Json {
   const parameters: Json[] = [];
   for (const [name, description] of Object.entries(r.params ?? {})) {
@@ -103,13 +118,13 @@ function operation(r: RouteDoc): Json {
       ...(res.schema ? { content: { 'application/json': { schema: schemaRef('output', res.schema) } } } : {}),
     };
   }
+  for (const [status, description] of Object.entries(commonErrors(r))) {
+    responses[status] ??= { description, content: ERROR_CONTENT };
+  }
   const permission = r.permission ?? r.permissions?.join(' or ');
   if (permission) {
     for (const [status, res] of Object.entries(AUTH_ERRORS)) {
-      responses[status] ??= {
-        ...res,
-        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-      };
+      responses[status] ??= { ...res, content: ERROR_CONTENT };
     }
   }
   return {
@@ -123,7 +138,12 @@ function operation(r: RouteDoc): Json {
           requestBody: {
             required: r.body.required,
             ...(r.body.description ? { description: r.body.description } : {}),
-            content: { 'application/json': { schema: schemaRef('input', r.body.schema) } },
+            content: Object.fromEntries(
+              (r.body.contentTypes ?? ['application/json']).map((t) => [
+                t,
+                { schema: schemaRef('input', r.body!.schema) },
+              ]),
+            ),
           },
         }
       : {}),
@@ -149,7 +169,9 @@ export function openApiDocument(routes: readonly RouteDoc[], version: string): J
       version,
       description:
         'Management API of hookd, a self-hosted webhook delivery daemon. Webhooks follow one model (the same as rule files); secrets are write-only.',
+      license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
     },
+    servers: [{ url: '/', description: 'the hookd serving this document (http.host, http.port)' }],
     paths,
     components: {
       schemas: { ...components('input', INPUT), ...components('output', OUTPUT) },

@@ -26,7 +26,13 @@ export interface RouteDoc {
   permissions?: readonly Permission[];
   params?: Record<string, string>;
   query?: z.ZodObject;
-  body?: { schema: z.ZodType; required: boolean; description?: string };
+  body?: {
+    schema: z.ZodType;
+    required: boolean;
+    description?: string;
+    /** Media types the body may have (default `application/json`). */
+    contentTypes?: readonly string[];
+  };
   responses: Record<number, { description: string; schema?: z.ZodType; headers?: Record<string, string> }>;
 }
 

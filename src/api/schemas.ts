@@ -9,12 +9,41 @@ import {
   HookSchema,
   LangText,
   RateLimitSchema,
+  SigningSecretSchema,
+  WebhookInputSchema,
   WebhookState,
 } from '../rules/webhook-schema.ts';
 
-export const SecretSetSchema = z.object({ set: z.literal(true) }).meta({
+export const SecretSetSchema = z.strictObject({ set: z.literal(true) }).meta({
   description: 'Write-only: a value is set but never returned. Sent back unchanged, it keeps the value.',
 });
+
+/**
+ * `authentication` with its secret values of the given schema: `{"set": true}`
+ * in responses; a value or `{"set": true}` (keep the stored one) in requests.
+ */
+function authenticationSchema(secret: z.ZodType) {
+  return z.union([
+    z.literal('none'),
+    z.strictObject({ type: z.literal('none') }),
+    z.strictObject({ type: z.literal('basic'), username: z.string(), password: secret }),
+    z.strictObject({ type: z.literal('bearer'), token: secret }),
+    z.strictObject({
+      type: z.literal('oauth2').optional(),
+      grant_type: z.literal('client_credentials'),
+      endpoint: z.string(),
+      credentials: z.strictObject({ client_id: z.string(), client_secret: secret }),
+      scope: z.string().optional(),
+      audience: z.string().optional(),
+      header_format: z.string().optional(),
+      header_value_format: z.string().optional(),
+    }),
+  ]);
+}
+
+const SecretOrKept = z.union([z.string().min(1), SecretSetSchema]);
+const readOnly = <T extends z.ZodType>(schema: T, what: string) =>
+  schema.optional().meta({ description: `read-only (${what}): accepted in a request and ignored` });
 
 /** A webhook as the API returns it: the one model, normalized, secrets write-only. */
 export const WebhookViewSchema = z.object({
@@ -57,24 +86,7 @@ export const WebhookViewSchema = z.object({
     .array(z.object({ secret: SecretSetSchema, until: z.string() }))
     .optional()
     .meta({ description: 'secrets replaced by a rotation that still sign until `until`' }),
-  authentication: z
-    .union([
-      z.literal('none'),
-      z.object({
-        type: z.string().optional(),
-        grant_type: z.string().optional(),
-        endpoint: z.string().optional(),
-        username: z.string().optional(),
-        password: SecretSetSchema.optional(),
-        token: SecretSetSchema.optional(),
-        credentials: z.record(z.string(), SecretSetSchema).optional(),
-        scope: z.string().optional(),
-        audience: z.string().optional(),
-        header_format: z.string().optional(),
-        header_value_format: z.string().optional(),
-      }),
-    ])
-    .optional(),
+  authentication: authenticationSchema(SecretSetSchema).optional(),
   properties: z.record(z.string(), z.unknown()).optional(),
   templates: z.record(z.string(), z.unknown()).optional(),
   body: z.unknown().optional(),
@@ -93,6 +105,29 @@ export const WebhookViewSchema = z.object({
   version: z.object({ versionNo: z.number().int() }),
 });
 export type WebhookView = z.output<typeof WebhookViewSchema>;
+
+/**
+ * The body of `POST /v1/webhooks` and `PUT /v1/webhooks/{id}` as documented
+ * (`WebhookInput`): the one model of rule files, plus what a response holds,
+ * so a GET body sent back through PUT is valid as it is. Read-only members
+ * are ignored; `{"set": true}` in a secret's place keeps the stored value.
+ * The server validates the result with the rule files' own schema.
+ */
+export const WebhookBodySchema = WebhookInputSchema.extend({
+  source: readOnly(z.enum(['file', 'api']), 'where the webhook is defined'),
+  file: readOnly(z.string(), 'the rule file'),
+  transport: readOnly(z.string(), 'the transport of its type'),
+  publicKey: readOnly(z.string(), 'the whpk_ key of a whsk_ secret'),
+  previousSecrets: readOnly(
+    z.array(z.strictObject({ secret: SecretOrKept, until: z.string() })),
+    'kept by rotation, see POST /v1/webhooks/{id}/secret/rotate',
+  ),
+  secret: z
+    .union([SigningSecretSchema, SecretSetSchema])
+    .optional()
+    .meta({ description: 'whsec_… (HMAC, v1) or whsk_… (Ed25519, v1a); write-only' }),
+  authentication: authenticationSchema(SecretOrKept).optional(),
+});
 
 export const WebhookListSchema = z.object({
   items: z.array(WebhookViewSchema),
@@ -122,6 +157,24 @@ export const ErrorSchema = z.object({
     .meta({ description: 'a stable code: invalid_body, not_found, conflict, unauthorized, ...' }),
   message: z.string(),
   problems: z.array(ProblemSchema).optional().meta({ description: 'one per field at fault, by JSON path' }),
+});
+
+/** A rejected ingest request: one problem per bad event, with the reason it is kept under in rejected_events. */
+export const IngestErrorSchema = z.object({
+  error: z.string().meta({ description: 'invalid_event, or too_large when every problem is too_large' }),
+  message: z.string(),
+  problems: z
+    .array(
+      z.object({
+        path: z.string().meta({ description: 'the event (`[2]` in an array) and field, e.g. `[2].id`' }),
+        reason: z
+          .string()
+          .meta({ description: 'invalid_json, missing_id, invalid_id, too_large, too_deep, ...' }),
+        message: z.string(),
+      }),
+    )
+    .optional()
+    .meta({ description: 'absent when the body is refused by its size alone' }),
 });
 
 export const AttemptViewSchema = z.object({

@@ -28,6 +28,7 @@ import {
   RetryFailedBodySchema,
   StateBodySchema,
   TestResultSchema,
+  WebhookBodySchema,
   WebhookListSchema,
   WebhookViewSchema,
 } from './schemas.ts';
@@ -144,7 +145,7 @@ export function webhookRoutes(deps: WebhookApiDeps): Route[] {
         'The body is the one webhook model, as in rule files (aliases included). `id` is optional (a UUID is generated). Secrets are write-only.',
       tags: TAGS,
       permission: 'WEBHOOKS:ADD',
-      body: { schema: WebhookInputSchema, required: true },
+      body: { schema: WebhookBodySchema, required: true },
       responses: {
         201: {
           description: 'created',
@@ -198,7 +199,7 @@ export function webhookRoutes(deps: WebhookApiDeps): Route[] {
       tags: TAGS,
       permission: 'WEBHOOKS:EDIT',
       params: ID,
-      body: { schema: WebhookInputSchema, required: true },
+      body: { schema: WebhookBodySchema, required: true },
       responses: {
         200: { description: 'the webhook as replaced', schema: WebhookViewSchema },
         400: err('the body is invalid'),

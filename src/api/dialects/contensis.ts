@@ -12,7 +12,7 @@ import { ApiError } from '../errors.ts';
 import { redactSecrets } from '../redact.ts';
 import { jsonBody, type Route } from '../routes.ts';
 import type { ApiWebhook } from '../webhook-service.ts';
-import { AUDIT_FIELDS, type DialectDeps, isObject } from './dialect.ts';
+import { AUDIT_FIELDS, type DialectDeps, errorResponses, isObject } from './dialect.ts';
 
 export function subscriptionView(
   { webhook: w, stored }: ApiWebhook,
@@ -45,7 +45,10 @@ export function contensisRoutes(deps: DialectDeps): Route[] {
       tags: ['seed 003'],
       permission: 'WEBHOOKS:ADD',
       params: { projectId: 'the project' },
-      responses: { 201: { description: 'created: the subscription with id and version' } },
+      responses: {
+        201: { description: 'created: the subscription with id and version' },
+        ...errorResponses(400, 409),
+      },
       handler: async (req, principal) => {
         const body = jsonBody(req, true);
         if (!isObject(body)) throw new ApiError(400, 'invalid_body', '$: expected a JSON object');

@@ -10,6 +10,7 @@ import type { Webhook, WebhookState } from '../../rules/webhook-schema.ts';
 import type { TransportRegistry } from '../../transports/registry.ts';
 import type { Authenticator, Principal } from '../auth.ts';
 import { ApiError } from '../errors.ts';
+import { ErrorSchema } from '../schemas.ts';
 import type { TestAttempt } from '../test-delivery.ts';
 import type { WebhookService } from '../webhook-service.ts';
 
@@ -36,3 +37,14 @@ export const isObject = (v: unknown): v is Record<string, unknown> =>
 
 /** Audit fields hookd keeps in a stored webhook; dialects show them their own way. */
 export const AUDIT_FIELDS = ['createdBy', 'createdAt', 'updatedBy', 'updatedAt', 'version'] as const;
+
+const ERRORS: Record<number, string> = {
+  400: "the request is invalid: `problems` names each field in the seed's own names",
+  404: 'no such webhook',
+  409: 'a file webhook (change its rule file), or the id is taken',
+};
+
+/** The documented error answers of a seed route, in the native error shape. */
+export function errorResponses(...statuses: (400 | 404 | 409)[]) {
+  return Object.fromEntries(statuses.map((s) => [s, { description: ERRORS[s]!, schema: ErrorSchema }]));
+}

@@ -8,9 +8,8 @@
 import { ApiError, invalidBody } from '../errors.ts';
 import { redactSecrets } from '../redact.ts';
 import { jsonBody, type Route } from '../routes.ts';
-import { ErrorSchema } from '../schemas.ts';
 import type { ApiWebhook } from '../webhook-service.ts';
-import { type DialectDeps, isObject } from './dialect.ts';
+import { type DialectDeps, errorResponses, isObject } from './dialect.ts';
 
 export function spaView({ webhook: w, stored }: ApiWebhook, deps: DialectDeps): Record<string, unknown> {
   const spec = stored.spec;
@@ -44,11 +43,7 @@ export function spaRoutes(deps: DialectDeps): Route[] {
       summary: 'Seed 000: create a webhook resource',
       tags: ['seed 000'],
       permission: 'WEBHOOKS:ADD',
-      responses: {
-        201: { description: 'created' },
-        400: { description: 'the body is invalid (identifier is required)', schema: ErrorSchema },
-        409: { description: 'the id is taken', schema: ErrorSchema },
-      },
+      responses: { 201: { description: 'created' }, ...errorResponses(400, 409) },
       handler: async (req, principal) => {
         const body = jsonBody(req, true);
         if (!isObject(body)) throw new ApiError(400, 'invalid_body', '$: expected a JSON object');

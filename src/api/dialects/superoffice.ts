@@ -15,7 +15,7 @@ import { ApiError, invalidBody, notFound } from '../errors.ts';
 import { isSecretSet } from '../redact.ts';
 import { jsonBody, type Route } from '../routes.ts';
 import { defaultWebhook } from '../webhooks.ts';
-import { authorize, type DialectDeps, isObject } from './dialect.ts';
+import { authorize, type DialectDeps, errorResponses, isObject } from './dialect.ts';
 
 const TO_MODEL: Record<string, string> = {
   Name: 'name',
@@ -136,7 +136,7 @@ export function superOfficeRoutes(deps: DialectDeps): Route[] {
       summary: 'Seed 001: create (WebhookId 0) or update a webhook',
       tags: ['seed 001'],
       permissions: ['WEBHOOKS:ADD', 'WEBHOOKS:EDIT'],
-      responses: { 200: { description: 'the saved webhook' } },
+      responses: { 200: { description: 'the saved webhook' }, ...errorResponses(400, 404) },
       handler: async (req) => {
         // The permission depends on WebhookId (0: create, else update); a wrong token is 401 before any 400.
         let peek: unknown;

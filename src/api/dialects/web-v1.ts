@@ -9,7 +9,7 @@
 import { ApiError, notFound } from '../errors.ts';
 import { jsonBody, type Route } from '../routes.ts';
 import { webhookView } from '../views.ts';
-import type { DialectDeps } from './dialect.ts';
+import { type DialectDeps, errorResponses } from './dialect.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const BASE = '/api/web/v1/webhooks';
@@ -56,7 +56,7 @@ export function webV1Routes(deps: DialectDeps): Route[] {
       summary: 'Seed 002: register a webhook',
       tags: TAGS,
       permission: 'WEBHOOKS:ADD',
-      responses: { 200: { description: 'the webhook' } },
+      responses: { 200: { description: 'the webhook' }, ...errorResponses(400, 409) },
       handler: async (req, principal) => {
         const { webhook } = deps.service.create(jsonBody(req, true), principal.name);
         return { status: 200, body: view(webhook.id) };
@@ -70,7 +70,7 @@ export function webV1Routes(deps: DialectDeps): Route[] {
       tags: TAGS,
       permission: 'WEBHOOKS:VIEW',
       params,
-      responses: { 200: { description: 'the webhook' } },
+      responses: { 200: { description: 'the webhook' }, ...errorResponses(400, 404) },
       handler: async (req) => ({ status: 200, body: view(uuidParam(req.params)) }),
     },
     {
@@ -81,7 +81,7 @@ export function webV1Routes(deps: DialectDeps): Route[] {
       tags: TAGS,
       permission: 'WEBHOOKS:EDIT',
       params,
-      responses: { 200: { description: 'the webhook' } },
+      responses: { 200: { description: 'the webhook' }, ...errorResponses(400, 404, 409) },
       handler: async (req, principal) => {
         const id = uuidParam(req.params);
         deps.service.replace(id, jsonBody(req, true), principal.name);
@@ -96,7 +96,7 @@ export function webV1Routes(deps: DialectDeps): Route[] {
       tags: TAGS,
       permission: 'WEBHOOKS:REMOVE',
       params,
-      responses: { 200: { description: 'deleted (empty body)' } },
+      responses: { 200: { description: 'deleted (empty body)' }, ...errorResponses(400, 404, 409) },
       handler: async (req, principal) => {
         deps.service.remove(uuidParam(req.params), principal.name);
         return { status: 200 };
@@ -112,7 +112,7 @@ export function webV1Routes(deps: DialectDeps): Route[] {
       tags: TAGS,
       permission: 'WEBHOOKS:EDIT',
       params,
-      responses: { 200: { description: 'the test ran (empty body)' } },
+      responses: { 200: { description: 'the test ran (empty body)' }, ...errorResponses(400, 404) },
       handler: async (req) => {
         const id = uuidParam(req.params);
         const w = deps.catalog().webhook(id);

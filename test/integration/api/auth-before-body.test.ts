@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { type RunningHookd, startHookd } from '../../helpers/hookd.ts';
-import { ADMIN, Client, not, tokens } from './helpers.ts';
+import { ADMIN, Client, not, tokens, undocumentedStatuses } from './helpers.ts';
 
 let hookd: RunningHookd;
 let webhookId = '';
@@ -114,4 +114,8 @@ test('a valid token with a body over the route limit gets 413 without the body b
     await answerToIncompleteBody('POST', '/v1/webhooks', { Authorization: `Bearer ${ADMIN}` }, 2_000_000),
     /^HTTP\/1\.1 413 /,
   );
+});
+
+test('every status answered in this file is in /openapi.json for its route (issue 16)', async () => {
+  assert.deepEqual(await undocumentedStatuses(hookd.url), []);
 });

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import type { Permission } from '../../../src/config/schema.ts';
 import { type RunningHookd, startHookd } from '../../helpers/hookd.ts';
 import { type Receiver, startReceiver } from '../../helpers/receiver.ts';
-import { Client, deliveriesWhen, not, only, publish, tokens } from './helpers.ts';
+import { Client, deliveriesWhen, not, only, publish, tokens, undocumentedStatuses } from './helpers.ts';
 
 let receiver: Receiver;
 let hookd: RunningHookd;
@@ -266,4 +266,8 @@ test('health, readiness, metrics and the OpenAPI document need no token', async 
   for (const path of ['/healthz', '/readyz', '/metrics', '/openapi.json']) {
     assert.equal((await api.as(null).get(path)).status, 200, path);
   }
+});
+
+test('every status answered in this file is in /openapi.json for its route (issue 16)', async () => {
+  assert.deepEqual(await undocumentedStatuses(hookd.url), []);
 });

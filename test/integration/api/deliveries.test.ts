@@ -12,7 +12,14 @@ import { after, before, test } from 'node:test';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { type RunningHookd, startHookd } from '../../helpers/hookd.ts';
 import { type Receiver, startReceiver } from '../../helpers/receiver.ts';
-import { Client, type DeliveryView, deliveriesWhen, publish, tokens } from './helpers.ts';
+import {
+  Client,
+  type DeliveryView,
+  deliveriesWhen,
+  publish,
+  tokens,
+  undocumentedStatuses,
+} from './helpers.ts';
 
 const SECRET = 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD';
 
@@ -163,4 +170,8 @@ test('deliveries list attempts; one failed delivery is retried; retry-failed req
   assert.deepEqual(none.body, { requeued: 0 });
   const badSince = await api.post(`/v1/webhooks/${id}/retry-failed`, { since: 'yesterday' });
   assert.equal(badSince.status, 400);
+});
+
+test('every status answered in this file is in /openapi.json for its route (issue 16)', async () => {
+  assert.deepEqual(await undocumentedStatuses(hookd.url), []);
 });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type RunningHookd, startHookd } from '../../helpers/hookd.ts';
 import { type Receiver, startReceiver } from '../../helpers/receiver.ts';
-import { Client, tokens } from './helpers.ts';
+import { Client, tokens, undocumentedStatuses } from './helpers.ts';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/seeds');
 const fixture = (name: string) =>
@@ -301,4 +301,8 @@ describe('seed 004: hooks and OAuth2 through the native create', () => {
     });
     assert.ok(!r.text.includes('super-strong-pawwsord'));
   });
+});
+
+test('every status answered in this file is in /openapi.json for its route (issue 16)', async () => {
+  assert.deepEqual(await undocumentedStatuses(hookd.url), []);
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { type RunningHookd, startHookd } from '../../helpers/hookd.ts';
-import { Client, tokens } from './helpers.ts';
+import { Client, tokens, undocumentedStatuses } from './helpers.ts';
 
 let hookd: RunningHookd;
 let doc: {
@@ -111,4 +111,34 @@ test('request and response schemas come from the zod schemas, with refs that res
     list.map((p) => p.name),
     ['identifier', 'type', 'state', 'source', 'limit', 'after'],
   );
+});
+
+test('servers, license, the event media types and the ingest 400 shape (problems[].reason) are documented', () => {
+  const d = doc as unknown as {
+    servers: { url: string }[];
+    info: { license: { name: string; identifier: string } };
+  };
+  assert.ok(d.servers.length > 0 && typeof d.servers[0]!.url === 'string');
+  assert.equal(d.info.license.identifier, 'Apache-2.0');
+  const events = doc.paths['/v1/events']!.post!;
+  const content = (events.requestBody as { content: Record<string, unknown> }).content;
+  assert.deepEqual(Object.keys(content).sort(), [
+    'application/cloudevents+json',
+    'application/cloudevents-batch+json',
+    'application/json',
+  ]);
+  const bad = (events.responses as Record<string, { content: Record<string, { schema: { $ref: string } }> }>)[
+    '400'
+  ]!;
+  const ref = bad.content['application/json']!.schema.$ref.replace('#/components/schemas/', '');
+  const problems = (doc.components.schemas[ref]!.properties as Record<string, Record<string, unknown>>)
+    .problems as { items: { properties: Record<string, unknown>; required: string[] } };
+  assert.ok(problems.items.required.includes('reason'));
+  // Query validation answers 400 on the list routes.
+  assert.ok((doc.paths['/v1/webhooks']!.get!.responses as Record<string, unknown>)['400']);
+  assert.ok((doc.paths['/v1/webhooks/{id}/deliveries']!.get!.responses as Record<string, unknown>)['400']);
+});
+
+test('every status answered in this file is in /openapi.json for its route (issue 16)', async () => {
+  assert.deepEqual(await undocumentedStatuses(hookd.url), []);
 });

@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { type RunningHookd, startHookd } from '../../helpers/hookd.ts';
 import { type Receiver, startReceiver } from '../../helpers/receiver.ts';
-import { Client, deliveriesWhen, publish, tokens } from './helpers.ts';
+import { Client, deliveriesWhen, publish, tokens, undocumentedStatuses } from './helpers.ts';
 
 /** Seed 004: the OAuth2 client id is not a secret; it is shown. */
 const CLIENT_ID = 'client-id-0b8e61d3';
@@ -253,4 +253,8 @@ test('a response sent back unchanged keeps the secrets: deliveries still use the
   assert.throws(() =>
     new StandardWebhook(S.signing).verify(hit2.body, hit2.headers as Record<string, string>),
   );
+});
+
+test('every status answered in this file is in /openapi.json for its route (issue 16)', async () => {
+  assert.deepEqual(await undocumentedStatuses(hookd.url), []);
 });

@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { type RunningHookd, startHookd } from '../../helpers/hookd.ts';
 import { type Receiver, startReceiver } from '../../helpers/receiver.ts';
-import { ADMIN, Client, tokens } from './helpers.ts';
+import { ADMIN, Client, tokens, undocumentedStatuses } from './helpers.ts';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/seeds');
 const fixture = (name: string) =>
@@ -121,4 +121,8 @@ describe('seed 004', () => {
     assert.deepEqual(credentials, { client_id: 'doo', client_secret: { set: true } });
     assert.ok(!r.text.includes('super-strong-pawwsord'));
   });
+});
+
+test('every status answered in this file is in /openapi.json for its route (issue 16)', async () => {
+  assert.deepEqual(await undocumentedStatuses(hookd.url), []);
 });

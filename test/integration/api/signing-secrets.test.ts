@@ -12,7 +12,15 @@ import { after, before, test } from 'node:test';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { type RunningHookd, startHookd } from '../../helpers/hookd.ts';
 import { type Received, type Receiver, startReceiver } from '../../helpers/receiver.ts';
-import { Client, type DeliveryView, deliveriesWhen, publish, tokens, until } from './helpers.ts';
+import {
+  Client,
+  type DeliveryView,
+  deliveriesWhen,
+  publish,
+  tokens,
+  undocumentedStatuses,
+  until,
+} from './helpers.ts';
 
 const OLD = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const NEW = 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD';
@@ -217,4 +225,8 @@ test('a whsk_ webhook signs v1a, verifiable against the whpk_ key of its view; r
   const sent = receiver.requests[n]!;
   assert.ok(verifiesV1a(publicKey, sent), 'the old key still signs');
   assert.ok(verifiesV1a(r.body.publicKey, sent), 'the new key signs');
+});
+
+test('every status answered in this file is in /openapi.json for its route (issue 16)', async () => {
+  assert.deepEqual(await undocumentedStatuses(hookd.url), []);
 });

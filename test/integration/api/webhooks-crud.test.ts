@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { makeDirs, type RunningHookd, startHookd, type TestDirs } from '../../helpers/hookd.ts';
 import { type Receiver, startReceiver } from '../../helpers/receiver.ts';
-import { Client, deliveriesWhen, publish, tokens } from './helpers.ts';
+import { Client, deliveriesWhen, publish, tokens, undocumentedStatuses } from './helpers.ts';
 
 let receiver: Receiver;
 let dirs: TestDirs;
@@ -291,4 +291,8 @@ describe('API webhooks deliver, and survive a restart', () => {
     assert.deepEqual(items.map((d) => d.eventId).sort(), ['persist-1', 'persist-2']);
     assert.ok(receiver.requests.some((r) => r.url === '/persist/2'));
   });
+});
+
+test('every status answered in this file is in /openapi.json for its route (issue 16)', async () => {
+  assert.deepEqual(await undocumentedStatuses(hookd.url), []);
 });
