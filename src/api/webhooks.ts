@@ -4,6 +4,7 @@
  * files) and are validated by the same code; secrets are write-only.
  */
 import type { Logger } from 'pino';
+import { requeueAt } from '../dispatch/index.ts';
 import type { DeliveryQueries } from '../outbox/delivery-queries.ts';
 import type { Outbox } from '../outbox/store.ts';
 import type { Catalog } from '../pipeline/catalog.ts';
@@ -327,7 +328,8 @@ export function webhookRoutes(deps: WebhookApiDeps): Route[] {
         const w = find(idOf(req));
         const body = parseWith(RetryFailedBodySchema, jsonBody(req, false) ?? {});
         const since = typeof body.since === 'string' ? Date.parse(body.since) : body.since;
-        const requeued = deps.outbox.retryFailed({ webhookId: w.id, since }, now());
+        const t = now();
+        const requeued = deps.outbox.retryFailed({ webhookId: w.id, since, dueAt: requeueAt(t) }, t);
         if (requeued > 0) deps.rescan();
         deps.logger.info({ webhookId: w.id, requeued }, 'failed deliveries requeued');
         return { status: 202, body: { requeued } };
@@ -357,7 +359,8 @@ export function webhookRoutes(deps: WebhookApiDeps): Route[] {
             `delivery "${id}" is ${d.state}; only failed deliveries are retried`,
           );
         }
-        deps.outbox.retryFailed({ ids: [id] }, now());
+        const t = now();
+        deps.outbox.retryFailed({ ids: [id], dueAt: requeueAt(t) }, t);
         deps.rescan();
         deps.logger.info({ delivery: id, webhookId: d.webhook_id }, 'delivery requeued');
         const after = deps.outbox.get(id)!;

@@ -1,5 +1,6 @@
 /** `hookd retry --webhook ID [--since T]`: puts failed (dead-lettered) deliveries back in the queue. */
 import { loadConfig } from '../config/load.ts';
+import { requeueAt } from '../dispatch/index.ts';
 import { Outbox } from '../outbox/store.ts';
 import type { Output } from './output.ts';
 
@@ -15,7 +16,8 @@ export function runRetry(opts: { config?: string; webhook?: string; since?: stri
   }
   const outbox = new Outbox(config.store.path);
   try {
-    const n = outbox.retryFailed({ webhookId: opts.webhook, since }, Date.now());
+    const now = Date.now();
+    const n = outbox.retryFailed({ webhookId: opts.webhook, since, dueAt: requeueAt(now) }, now);
     out.stdout(`requeued ${n} failed deliver${n === 1 ? 'y' : 'ies'}`);
     return 0;
   } finally {

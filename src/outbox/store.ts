@@ -315,7 +315,15 @@ export class Outbox {
    * Puts failed (dead-lettered) deliveries back in the queue with a fresh
    * retry budget. `webhookId` undefined means every webhook; `ids` restricts to those deliveries.
    */
-  retryFailed(opts: { webhookId?: string; since?: number; ids?: readonly string[] }, now: number): number {
+  retryFailed(
+    opts: {
+      webhookId?: string;
+      since?: number;
+      ids?: readonly string[] /** When they are due (default now). */;
+      dueAt?: number;
+    },
+    now: number,
+  ): number {
     const where = [`state = 'failed'`];
     const args: unknown[] = [];
     if (opts.webhookId !== undefined) {
@@ -335,7 +343,7 @@ export class Outbox {
       .prepare(
         `UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE ${where.join(' AND ')}`,
       )
-      .run(now, now, ...args);
+      .run(opts.dueAt ?? now, now, ...args);
     this.bump('failed', -r.changes);
     return r.changes;
   }
