@@ -25,9 +25,11 @@ import { loadPlugins, PluginLoadError } from './plugins/index.ts';
 import type { ConditionErrorInfo } from './rules/engine.ts';
 import { type RuleFileText, readRuleFiles } from './rules/load.ts';
 import type { Webhook, WebhookState } from './rules/webhook-schema.ts';
+import { Sandbox } from './sandbox/index.ts';
 import { KeyRing, specSeal } from './secrets/index.ts';
 import { ConsumerLease } from './source/consumer-lease.ts';
 import { NatsSource } from './source/nats.ts';
+import { sandboxedJsonata } from './templates/index.ts';
 import type { TransportInstance } from './transports/contract.ts';
 import { TransportRegistry } from './transports/registry.ts';
 
@@ -82,6 +84,8 @@ export class App {
   readonly registry: TransportRegistry;
   readonly dispatcher: Dispatcher;
   readonly intake: Intake;
+  /** Conditions and JSONata templates run here, in a worker with a budget per evaluation. */
+  readonly sandbox: Sandbox;
   readonly server;
   private current: Catalog;
   /** Webhooks created through the API (stored in the outbox database); they join the file webhooks in the catalog. */
@@ -109,6 +113,11 @@ export class App {
     this.logger = opts.logger ?? createLogger(config.log.level);
     this.metrics = new Metrics({ perWebhookLabels: config.metrics.perWebhookLabels });
     this.outbox = new Outbox(config.store.path);
+    this.sandbox = new Sandbox({
+      timeoutMs: config.events.evalTimeoutMs,
+      maxOutputBytes: config.delivery.maxRequestBytes,
+      logger: this.logger.child({ component: 'sandbox' }),
+    });
     this.keys = new KeyRing(config.security.secretsKey, config.security.previousSecretsKeys);
     if (!this.keys.sealing) this.logger.warn(NO_SECRETS_KEY);
     this.webhooks = new WebhookService({
@@ -240,6 +249,7 @@ export class App {
       extra,
       onConditionError: this.onConditionError,
       files,
+      sandbox: this.sandbox,
     });
     // Their series exist at zero from now on, so the first failure shows in rates and alerts.
     this.metrics.initWebhooks(loaded.catalog.rules.webhooks);
@@ -285,6 +295,8 @@ export class App {
       registry: this.registry,
       attributes: this.config.events.attributes,
       onConditionError: this.onConditionError,
+      conditions: this.sandbox,
+      jsonata: sandboxedJsonata(this.sandbox),
     });
   }
 
@@ -422,6 +434,7 @@ export class App {
       clearTimeout(this.reloadTimer);
       await this.nats?.stop();
       await this.server.close();
+      await this.sandbox.close();
       await this.dispatcher.stop(this.config.delivery.shutdownTimeoutMs);
       await Promise.all([...this.transports.values()].map((t) => t.close().catch(() => {})));
       this.outbox.close();

@@ -11,6 +11,7 @@ import {
   type RuleSet,
 } from '../rules/engine.ts';
 import type { Webhook } from '../rules/webhook-schema.ts';
+import type { JsonataEngine } from '../templates/jsonata-engine.ts';
 import { compileWebhookTemplates, TemplateCompileError, type WebhookTemplates } from '../templates/render.ts';
 import type { TransportRegistry } from '../transports/registry.ts';
 
@@ -30,6 +31,8 @@ export class CatalogError extends Error {
 
 export interface CatalogOptions extends RuleEngineOptions {
   registry: TransportRegistry;
+  /** JSONata compiler of the templates (the sandboxed one in the daemon). @default defaultJsonataEngine */
+  jsonata?: JsonataEngine;
 }
 
 /** Compiles every template and rule once; throws `CatalogError` with every problem found. */
@@ -40,7 +43,10 @@ export function buildCatalog(webhooks: readonly Webhook[], opts: CatalogOptions)
     try {
       templates.set(
         w.id,
-        compileWebhookTemplates(w, { templateFields: opts.registry.get(w.type)?.templateFields ?? [] }),
+        compileWebhookTemplates(w, {
+          templateFields: opts.registry.get(w.type)?.templateFields ?? [],
+          jsonata: opts.jsonata,
+        }),
       );
     } catch (err) {
       if (!(err instanceof TemplateCompileError)) throw err;

@@ -6,9 +6,10 @@
 
 import { ConfigError, formatPath, type Problem } from '../config/problems.ts';
 import type { Config } from '../config/schema.ts';
-import type { RuleEngineOptions } from '../rules/engine.ts';
+import type { ConditionRunner, RuleEngineOptions } from '../rules/engine.ts';
 import { loadRuleFiles, type Origin, type RuleFileText } from '../rules/load.ts';
 import type { Webhook } from '../rules/webhook-schema.ts';
+import { type JsonataRunner, sandboxedJsonata } from '../templates/jsonata-engine.ts';
 import type { TransportRegistry } from '../transports/registry.ts';
 import { buildCatalog, type Catalog, CatalogError } from './catalog.ts';
 
@@ -26,7 +27,12 @@ export interface LoadCatalogOptions {
   onConditionError?: RuleEngineOptions['onConditionError'];
   /** The rule files already read (the daemon's reload reads them off the event loop); default: read now. */
   files?: readonly RuleFileText[];
+  /** Where conditions and JSONata templates are evaluated (the daemon's sandbox); default: in this thread. */
+  sandbox?: Sandboxed;
 }
+
+/** What the catalog needs of the sandbox. */
+export type Sandboxed = ConditionRunner & JsonataRunner;
 
 /** Maps compile problems (webhook id + field path) back to the rule file positions. */
 export function locate(problems: CatalogError['problems'], origins: Map<string, Origin>): Problem[] {
@@ -54,6 +60,8 @@ export function loadCatalog(opts: LoadCatalogOptions): LoadedCatalog {
       registry: opts.registry,
       attributes: opts.config.events.attributes,
       onConditionError: opts.onConditionError,
+      conditions: opts.sandbox,
+      jsonata: opts.sandbox && sandboxedJsonata(opts.sandbox),
     });
     return { catalog, fileWebhooks: loaded.webhooks };
   } catch (err) {

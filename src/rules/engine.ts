@@ -45,12 +45,31 @@ export interface RuleEngineOptions {
   onConditionError?: (webhook: Webhook, error: Error, info: ConditionErrorInfo) => void;
   /** Quiet time after a logged condition error of one webhook. @default 60000 */
   conditionErrorLogIntervalMs?: number;
+  /**
+   * Where `selectBatch` evaluates conditions (the sandbox: a worker with a
+   * time budget). Without it they run in this thread.
+   */
+  conditions?: ConditionRunner;
 }
+
+/** Evaluates a condition off the event loop; rejects when it fails or runs over its budget (counted as false). */
+export interface ConditionRunner {
+  condition(source: string, event: Record<string, unknown>, attributes: Attributes): Promise<boolean>;
+}
+
+/** One event's winners, or the error that kept it from being selected (that event alone). */
+export type SelectOutcome = Webhook[] | Error;
 
 export interface RuleSet {
   readonly webhooks: readonly Webhook[];
   /** Webhooks that want the event, in dispatch order (priority, then identifier, then id). */
   select(event: HookEvent): Webhook[];
+  /**
+   * `select` for a batch, with conditions evaluated by `conditions` (the
+   * sandbox) when configured: synchronous when no event of the batch
+   * reaches a condition. An exception for one event is that event's outcome.
+   */
+  selectBatch(events: readonly HookEvent[]): SelectOutcome[] | Promise<SelectOutcome[]>;
   get(id: string): Webhook | undefined;
   /** Every webhook with why it matched or not, and the winners; never calls `onConditionError`. */
   explain(event: HookEvent, at?: number): ExplainResult;
@@ -149,10 +168,83 @@ export function compileRuleSet(webhooks: readonly Webhook[], opts: RuleEngineOpt
     }
   }
 
+  const runner = opts.conditions;
+
+  function selectOne(event: HookEvent): SelectOutcome {
+    try {
+      return select(event);
+    } catch (err) {
+      return err instanceof Error ? err : new Error(String(err));
+    }
+  }
+
+  /**
+   * Two passes. The first selects with every condition taken as false and
+   * notes each condition it reached: a superset of those the real selection
+   * evaluates (a false member lets the rest of its group be tried). Events
+   * that reached none are done. The sandbox evaluates the noted conditions
+   * of the batch at once; the second pass selects with those outcomes.
+   */
+  function selectBatch(events: readonly HookEvent[]): SelectOutcome[] | Promise<SelectOutcome[]> {
+    if (!runner) return events.map(selectOne);
+    const out: SelectOutcome[] = new Array(events.length);
+    const waiting: { i: number; attrs: Attributes; t: number; rules: Rule[] }[] = [];
+    let noted: Rule[] = [];
+    const none: { rule: Rule; error: Error }[] = [];
+    const note = (r: Rule) => {
+      noted.push(r);
+      return false;
+    };
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      try {
+        const attrs = attributes.of(event);
+        const t = now();
+        const winners = selector.select(event, attrs, t, none, note);
+        if (noted.length === 0) out[i] = winners;
+        else {
+          waiting.push({ i, attrs, t, rules: noted });
+          noted = [];
+        }
+      } catch (err) {
+        noted = [];
+        out[i] = err instanceof Error ? err : new Error(String(err));
+      }
+    }
+    if (waiting.length === 0) return out;
+    return (async () => {
+      const outcomes = await Promise.all(
+        waiting.map((w) => {
+          const event = events[w.i]!;
+          return Promise.all(
+            w.rules.map((r) =>
+              runner.condition(r.condition!.source, event.body, w.attrs).then(
+                (v) => v,
+                (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+              ),
+            ),
+          );
+        }),
+      );
+      waiting.forEach((w, k) => {
+        const verdicts = new Map<Rule, boolean | Error>(w.rules.map((r, j) => [r, outcomes[k]![j]!]));
+        try {
+          failed.length = 0;
+          out[w.i] = selector.select(events[w.i]!, w.attrs, w.t, failed, (r) => verdicts.get(r) ?? false);
+          if (failed.length) reportFailures(w.t);
+        } catch (err) {
+          out[w.i] = err instanceof Error ? err : new Error(String(err));
+        }
+      });
+      return out;
+    })();
+  }
+
   return {
     webhooks,
     get: (id) => byId.get(id),
     select,
+    selectBatch,
     stats() {
       return { webhooks: webhooks.length, ...selector.stats() };
     },

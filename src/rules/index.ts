@@ -7,12 +7,14 @@ export { CONDITION_LIMITS, ConditionEvalError, ConditionSyntaxError, compileCond
 export { CONDITION_ERROR_LOG_INTERVAL_MS, type ConditionErrorInfo } from './condition-errors.ts';
 export {
   byDispatchOrder,
+  type ConditionRunner,
   compileRuleSet,
   RuleCompileError,
   type RuleEngineOptions,
   type RuleProblem,
   type RuleSet,
   type RuleSetStats,
+  type SelectOutcome,
 } from './engine.ts';
 export {
   describeMatch,

@@ -50,6 +50,12 @@ interface IdentifierEntry {
   index?: RuleIndex<Hot>;
 }
 
+/**
+ * The outcome of a rule's condition when it was worked out elsewhere (the
+ * sandbox): true, false, or the error that counts as false.
+ */
+export type ConditionDecider = (rule: Rule) => boolean | Error;
+
 export interface SelectorStats {
   active: number;
   scanned: number;
@@ -124,8 +130,15 @@ export class Selector {
   /**
    * The winners for one event in dispatch order. Condition failures are
    * appended to `failed` (the caller reports them once this returns).
+   * With `decide`, conditions are not evaluated here but asked of it.
    */
-  select(event: HookEvent, attrs: Attributes, t: number, failed: { rule: Rule; error: Error }[]): Webhook[] {
+  select(
+    event: HookEvent,
+    attrs: Attributes,
+    t: number,
+    failed: { rule: Rule; error: Error }[],
+    decide?: ConditionDecider,
+  ): Webhook[] {
     const e = this.nextEpoch();
     const cands = this.scratch;
     cands.length = 0; // in case a previous call threw half-way
@@ -164,12 +177,18 @@ export class Selector {
       if (g >= 0 && this.groupWon[g] === e) continue;
       if (h.flags & CONDITION) {
         const r = h.rule;
-        ctx ??= { data: event.data, event: event.body, attributes: attrs };
         let ok = false;
-        try {
-          ok = r.condition!.evaluate(ctx);
-        } catch (err) {
-          failed.push({ rule: r, error: err instanceof Error ? err : new Error(String(err)) });
+        if (decide) {
+          const v = decide(r);
+          if (v instanceof Error) failed.push({ rule: r, error: v });
+          else ok = v;
+        } else {
+          ctx ??= { data: event.data, event: event.body, attributes: attrs };
+          try {
+            ok = r.condition!.evaluate(ctx);
+          } catch (err) {
+            failed.push({ rule: r, error: err instanceof Error ? err : new Error(String(err)) });
+          }
         }
         if (!ok) continue;
       }

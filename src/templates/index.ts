@@ -8,7 +8,9 @@ export {
   type JsonataEngine,
   type JsonataExpression,
   type JsonataLimits,
+  type JsonataRunner,
   jsonataEngine,
+  sandboxedJsonata,
 } from './jsonata-engine.ts';
 export { compilePointer, type Pointer, PointerSyntaxError } from './pointer.ts';
 export {

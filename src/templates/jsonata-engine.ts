@@ -36,6 +36,27 @@ export function jsonataEngine(limits: JsonataLimits = {}): JsonataEngine {
 /** The engine used when none is injected. */
 export const defaultJsonataEngine: JsonataEngine = jsonataEngine();
 
+/** Evaluates JSONata off the event loop with a budget (the sandbox). */
+export interface JsonataRunner {
+  jsonata(expression: string, input: object): Promise<unknown>;
+}
+
+/**
+ * An engine whose expressions compile here (a syntax error is a config
+ * error at load, with its position) and evaluate in `runner`.
+ */
+export function sandboxedJsonata(
+  runner: JsonataRunner,
+  local: JsonataEngine = defaultJsonataEngine,
+): JsonataEngine {
+  return {
+    compile(expression) {
+      local.compile(expression);
+      return { evaluate: (input) => runner.jsonata(expression, input as object) };
+    },
+  };
+}
+
 /** jsonata throws plain objects `{code, position, token, message}`, not Errors. */
 export function jsonataMessage(err: unknown): string {
   if (err !== null && typeof err === 'object') {

@@ -130,6 +130,40 @@ test('failure 1 over HTTP: an event 100,000 levels deep gets a 400 naming the li
   assert.equal(((await batch.json()) as { problems: { reason: string }[] }).problems[0]!.reason, 'too_deep');
 });
 
+test('failure 2: a condition past its time budget is a condition error for that webhook and event only', async () => {
+  const event = {
+    id: 'cost-1',
+    type: 'cost.check',
+    data: { l: new Array(2000).fill(0), s: 'a'.repeat(200_000) },
+  };
+  const r = await post(JSON.stringify(event));
+  assert.equal(r.status, 202);
+  const rows = deliveriesOf('cost-1');
+  assert.deepEqual(
+    rows.map((d) => d.identifier),
+    ['sink'],
+    'the costly condition counts as false; the webhook without one gets the event',
+  );
+  const metrics = await (await fetch(`${hookd.url}/metrics`)).text();
+  assert.match(metrics, /hookd_condition_errors_total\{webhook="costly"\} 1/);
+  const logged = hookd.logs.find((l) => l.webhook === 'costly' && typeof l.error === 'string');
+  assert.match(String(logged?.error), /events\.evalTimeoutMs/);
+});
+
+test('failure 3: catastrophic regex backtracking inside $match is stopped at the budget: a render failure for that delivery', async () => {
+  const r = await post(
+    JSON.stringify({ id: 'regex-1', type: 'regex.check', data: { s: `${'a'.repeat(27)}b` } }),
+  );
+  assert.equal(r.status, 202);
+  const rows = deliveriesOf('regex-1');
+  const regex = rows.find((d) => d.identifier === 'regex');
+  assert.equal(regex?.state, 'failed');
+  assert.match(String(regex?.last_error), /render failed: .*events\.evalTimeoutMs/);
+  await waitUntil('the sink delivery of regex-1', () =>
+    receiver.requests.find((q) => q.url === '/sink' && q.body.includes('regex-1')),
+  );
+});
+
 test('failure 3: $pad to 100 MB is a render failure; nothing near that size is stored', async () => {
   const r = await post(JSON.stringify({ id: 'pad-1', type: 'pad.check' }));
   assert.equal(r.status, 202);
