@@ -70,6 +70,8 @@ export function createServer(deps: ServerDeps): FastifyInstance {
     loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimit,
+    // Webhook ids are up to 128 characters (WebhookIdSchema); the default limit is 100.
+    routerOptions: { maxParamLength: 256 },
     // Keep the raw body as text: ingest measures and parses it itself so bad input is kept, not just refused.
   });
   app.removeContentTypeParser(['application/json', 'text/plain']);

@@ -12,7 +12,7 @@ import { formatProblem, type Problem } from '../config/problems.ts';
 import { DuplicateWebhookError, type StoredWebhook, type WebhookStore } from '../outbox/webhook-store.ts';
 import { type Catalog, CatalogError } from '../pipeline/catalog.ts';
 import { validateWebhook } from '../rules/load.ts';
-import type { Webhook } from '../rules/webhook-schema.ts';
+import { type Webhook, WebhookIdSchema } from '../rules/webhook-schema.ts';
 import { generateSigningSecret } from '../transports/http/signing-secret.ts';
 import type { TransportRegistry } from '../transports/registry.ts';
 import { bodyProblems, bodySource, type PathMapper, type PathProblem } from './body-problems.ts';
@@ -158,8 +158,15 @@ export class WebhookService {
     const input = writable(body, opts);
     let id: string;
     if (input.id === undefined) id = randomUUID();
-    else if (typeof input.id === 'string' && input.id.length > 0) id = input.id;
-    else throw invalidBody(bodyProblems([bodyProblem(['id'], 'expected a non-empty string')], opts.rename));
+    else {
+      // Checked before anything else (nothing is stored with an id that cannot be a URL segment or a header).
+      const given = WebhookIdSchema.safeParse(input.id);
+      if (!given.success) {
+        const message = given.error.issues[0]?.message ?? 'invalid id';
+        throw invalidBody(bodyProblems([bodyProblem(['id'], message)], opts.rename));
+      }
+      id = given.data;
+    }
     delete input.id;
     if (this.deps.catalog().webhook(id) || this.deps.store.get(id)) {
       throw new ApiError(409, 'conflict', `a webhook with id "${id}" exists already`);

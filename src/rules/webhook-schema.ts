@@ -101,8 +101,17 @@ export const PreviousSecretsSchema = z.array(
   z.strictObject({ secret: SigningSecretSchema, until: DateLike }),
 );
 
+/**
+ * A webhook id given by its author (API body or rule file): safe in a URL
+ * path, a header and a log line as it is. Generated ids are UUIDs.
+ */
+export const WebhookIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected 1 to 128 characters of [A-Za-z0-9._:-]')
+  .describe('1 to 128 characters of `[A-Za-z0-9._:-]`; generated (a UUID) when absent');
+
 export const WebhookInputSchema = z.strictObject({
-  id: z.string().min(1).optional(),
+  id: WebhookIdSchema.optional(),
   identifier: z.string().min(1).optional(),
   name: LangText.optional(),
   description: LangText.optional(),
