@@ -15,9 +15,7 @@ import type { Config } from './config/schema.ts';
 import { Dispatcher, firstAttemptAt, policyFor, WebhookStates } from './dispatch/index.ts';
 import { createLogger } from './logging.ts';
 import { Metrics } from './metrics/metrics.ts';
-import { DeliveryQueries } from './outbox/delivery-queries.ts';
-import { DELIVERY_STATES, Outbox } from './outbox/store.ts';
-import { WebhookStore } from './outbox/webhook-store.ts';
+import { DELIVERY_STATES, openStore, type Store } from './outbox/index.ts';
 import { buildCatalog, type Catalog } from './pipeline/catalog.ts';
 import { Intake } from './pipeline/intake.ts';
 import { loadCatalog } from './pipeline/load-catalog.ts';
@@ -80,7 +78,7 @@ export class App {
   readonly config: Config;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  readonly outbox: Outbox;
+  readonly store: Store;
   readonly registry: TransportRegistry;
   readonly dispatcher: Dispatcher;
   readonly intake: Intake;
@@ -112,7 +110,6 @@ export class App {
     this.registry = opts.registry ?? new TransportRegistry();
     this.logger = opts.logger ?? createLogger(config.log.level);
     this.metrics = new Metrics({ perWebhookLabels: config.metrics.perWebhookLabels });
-    this.outbox = new Outbox(config.store.path);
     this.sandbox = new Sandbox({
       timeoutMs: config.events.evalTimeoutMs,
       maxOutputBytes: config.delivery.maxRequestBytes,
@@ -120,8 +117,9 @@ export class App {
     });
     this.keys = new KeyRing(config.security.secretsKey, config.security.previousSecretsKeys);
     if (!this.keys.sealing) this.logger.warn(NO_SECRETS_KEY);
+    this.store = openStore(config.store.path, { seal: specSeal(this.keys, this.registry) });
     this.webhooks = new WebhookService({
-      store: new WebhookStore(this.outbox.db, specSeal(this.keys, this.registry)),
+      store: this.store.webhooks,
       registry: this.registry,
       logger: this.logger.child({ component: 'api' }),
       catalog: () => this.current,
@@ -135,18 +133,18 @@ export class App {
       this.current = loaded.catalog;
       this.fileWebhooks = loaded.fileWebhooks;
     } catch (err) {
-      this.outbox.close();
+      void this.store.close();
       throw err;
     }
     this.metrics.onScrape(() => {
-      const depth = this.outbox.depth();
+      const depth = this.store.deliveries.depth();
       for (const s of DELIVERY_STATES) this.metrics.queueDepth.set({ state: s }, depth[s]);
       if (this.statesDirty) this.updateStateGauge();
     });
 
     const stateLog = this.logger.child({ component: 'state' });
     this.states = new WebhookStates({
-      store: this.outbox,
+      store: this.store.webhookStates,
       settings: config.delivery.breaker,
       onChange: (c) => {
         this.statesDirty = true;
@@ -169,8 +167,8 @@ export class App {
     });
 
     this.dispatcher = new Dispatcher({
-      work: this.outbox,
-      outbox: this.outbox,
+      work: this.store.deliveries,
+      outbox: this.store.deliveries,
       webhook: (id) => this.current.webhook(id),
       transport: (type) => this.transport(type),
       settings: config.delivery,
@@ -186,7 +184,7 @@ export class App {
     });
     this.intake = new Intake({
       catalog: () => this.current,
-      outbox: this.outbox,
+      deliveries: this.store.deliveries,
       metrics: this.metrics,
       logger: this.logger.child({ component: 'intake' }),
       firstAttemptAt: (w, receivedAt) => firstAttemptAt(policyFor(w, config.delivery), receivedAt),
@@ -218,8 +216,8 @@ export class App {
       service: this.webhooks,
       registry: this.registry,
       catalog: () => this.current,
-      outbox: this.outbox,
-      deliveries: new DeliveryQueries(this.outbox.db),
+      deliveries: this.store.deliveries,
+      attempts: this.store.attempts,
       stateOf: (w) => this.states.stateOf(w),
       setState: (id, state, reason) => this.setWebhookState(id, state, reason),
       rescan: () => this.dispatcher.rescan(),
@@ -325,7 +323,7 @@ export class App {
 
   private readiness(): Record<string, boolean> {
     const checks: Record<string, boolean> = {};
-    checks.store = this.outbox.probe();
+    checks.store = this.store.probe();
     if (this.config.nats.url) checks.nats = this.nats?.connected ?? false;
     return checks;
   }
@@ -437,7 +435,7 @@ export class App {
       await this.sandbox.close();
       await this.dispatcher.stop(this.config.delivery.shutdownTimeoutMs);
       await Promise.all([...this.transports.values()].map((t) => t.close().catch(() => {})));
-      this.outbox.close();
+      await this.store.close();
       this.logger.info('hookd stopped');
     })();
     return this.stopping;

@@ -4,7 +4,7 @@
  * and answered 400 (413 when too large), naming the problem.
  */
 import type { FastifyInstance } from 'fastify';
-import type { Rejection } from '../outbox/store.ts';
+import type { Rejection } from '../outbox/index.ts';
 import { decodeEvent } from '../source/decode.ts';
 import type { HookEvent } from '../source/event.ts';
 import { httpItems } from '../source/http-modes.ts';

@@ -2,7 +2,7 @@
  * How the native API shows webhooks and deliveries: the one model,
  * normalized, with write-only secrets replaced (redact.ts).
  */
-import type { AttemptRow, DeliveryRow } from '../outbox/store.ts';
+import type { AttemptRow, DeliveryRow } from '../outbox/index.ts';
 import type { Webhook, WebhookState } from '../rules/webhook-schema.ts';
 import { publicKeyOf } from '../transports/http/signing-secret.ts';
 import type { TransportRegistry } from '../transports/registry.ts';

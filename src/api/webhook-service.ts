@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { formatProblem, type Problem } from '../config/problems.ts';
-import { DuplicateWebhookError, type StoredWebhook, type WebhookStore } from '../outbox/webhook-store.ts';
+import { type ApiWebhookStore, DuplicateWebhookError, type StoredWebhook } from '../outbox/index.ts';
 import { type Catalog, CatalogError } from '../pipeline/catalog.ts';
 import { validateWebhook } from '../rules/load.ts';
 import { type Webhook, WebhookIdSchema } from '../rules/webhook-schema.ts';
@@ -20,7 +20,7 @@ import { ApiError, invalidBody, notFound } from './errors.ts';
 import { restoreSecrets } from './redact.ts';
 
 export interface WebhookServiceDeps {
-  store: WebhookStore;
+  store: ApiWebhookStore;
   registry: TransportRegistry;
   logger: Logger;
   /** The catalog in force. */

@@ -5,8 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { requeueAt } from '../dispatch/index.ts';
-import type { DeliveryQueries } from '../outbox/delivery-queries.ts';
-import type { Outbox } from '../outbox/store.ts';
+import type { AttemptLog, DeliveryStore } from '../outbox/index.ts';
 import type { Catalog } from '../pipeline/catalog.ts';
 import {
   normalizeWebhook,
@@ -42,8 +41,8 @@ export interface WebhookApiDeps {
   service: WebhookService;
   registry: TransportRegistry;
   catalog: () => Catalog;
-  outbox: Outbox;
-  deliveries: DeliveryQueries;
+  deliveries: DeliveryStore;
+  attempts: AttemptLog;
   /** The state in force for a webhook. */
   stateOf: (w: Webhook) => WebhookState;
   /** Sets a webhook's state by hand; undefined when the webhook does not exist. */
@@ -296,7 +295,7 @@ export function webhookRoutes(deps: WebhookApiDeps): Route[] {
       handler: async (req) => {
         const w = find(idOf(req));
         const q = parseWith(DeliveriesQuerySchema, req.query);
-        const rows = deps.deliveries.byWebhook(w.id, {
+        const rows = await deps.deliveries.byWebhook(w.id, {
           state: q.state,
           limit: q.limit,
           before: q.before === undefined ? undefined : parseCursor(q.before),
@@ -304,7 +303,7 @@ export function webhookRoutes(deps: WebhookApiDeps): Route[] {
         return {
           status: 200,
           body: {
-            items: rows.map((d) => deliveryView(d, deps.outbox.attempts(d.id))),
+            items: await Promise.all(rows.map(async (d) => deliveryView(d, await deps.attempts.of(d.id)))),
             next: rows.length === q.limit ? cursorOf(rows.at(-1)!) : null,
           },
         };
@@ -329,7 +328,10 @@ export function webhookRoutes(deps: WebhookApiDeps): Route[] {
         const body = parseWith(RetryFailedBodySchema, jsonBody(req, false) ?? {});
         const since = typeof body.since === 'string' ? Date.parse(body.since) : body.since;
         const t = now();
-        const requeued = deps.outbox.retryFailed({ webhookId: w.id, since, dueAt: requeueAt(t) }, t);
+        const requeued = await deps.deliveries.retryFailed(
+          { webhookId: w.id, since, dueAt: requeueAt(t) },
+          t,
+        );
         if (requeued > 0) deps.rescan();
         deps.logger.info({ webhookId: w.id, requeued }, 'failed deliveries requeued');
         return { status: 202, body: { requeued } };
@@ -350,7 +352,7 @@ export function webhookRoutes(deps: WebhookApiDeps): Route[] {
       },
       handler: async (req) => {
         const id = idOf(req);
-        const d = deps.outbox.get(id);
+        const d = await deps.deliveries.get(id);
         if (!d) throw notFound('delivery', id);
         if (d.state !== 'failed') {
           throw new ApiError(
@@ -360,11 +362,11 @@ export function webhookRoutes(deps: WebhookApiDeps): Route[] {
           );
         }
         const t = now();
-        deps.outbox.retryFailed({ ids: [id], dueAt: requeueAt(t) }, t);
+        await deps.deliveries.retryFailed({ ids: [id], dueAt: requeueAt(t) }, t);
         deps.rescan();
         deps.logger.info({ delivery: id, webhookId: d.webhook_id }, 'delivery requeued');
-        const after = deps.outbox.get(id)!;
-        return { status: 202, body: deliveryView(after, deps.outbox.attempts(id)) };
+        const after = (await deps.deliveries.get(id))!;
+        return { status: 202, body: deliveryView(after, await deps.attempts.of(id)) };
       },
     },
   ];

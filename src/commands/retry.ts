@@ -1,10 +1,13 @@
 /** `hookd retry --webhook ID [--since T]`: puts failed (dead-lettered) deliveries back in the queue. */
 import { loadConfig } from '../config/load.ts';
 import { requeueAt } from '../dispatch/index.ts';
-import { Outbox } from '../outbox/store.ts';
+import { openStore } from '../outbox/index.ts';
 import type { Output } from './output.ts';
 
-export function runRetry(opts: { config?: string; webhook?: string; since?: string }, out: Output): number {
+export async function runRetry(
+  opts: { config?: string; webhook?: string; since?: string },
+  out: Output,
+): Promise<number> {
   const config = loadConfig(opts.config);
   let since: number | undefined;
   if (opts.since !== undefined) {
@@ -14,13 +17,16 @@ export function runRetry(opts: { config?: string; webhook?: string; since?: stri
       return 2;
     }
   }
-  const outbox = new Outbox(config.store.path);
+  const store = openStore(config.store.path);
   try {
     const now = Date.now();
-    const n = outbox.retryFailed({ webhookId: opts.webhook, since, dueAt: requeueAt(now) }, now);
+    const n = await store.deliveries.retryFailed(
+      { webhookId: opts.webhook, since, dueAt: requeueAt(now) },
+      now,
+    );
     out.stdout(`requeued ${n} failed deliver${n === 1 ? 'y' : 'ies'}`);
     return 0;
   } finally {
-    outbox.close();
+    await store.close();
   }
 }

@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import type { AttemptResult, Outbox } from '../outbox/store.ts';
+import type { AttemptResult, DeliveryStore } from '../outbox/index.ts';
 import type { Webhook } from '../rules/webhook-schema.ts';
 import type { RenderedRequest, SendResult, TransportInstance } from '../transports/contract.ts';
 import { runAttempt } from './attempt-runner.ts';
@@ -23,7 +23,7 @@ export interface DispatcherDeps {
   /** Where due work comes from (the outbox). */
   work: DueWork;
   /** Where attempt results are written; `recount` re-reads its delivery counts on each rescan. */
-  outbox: Pick<Outbox, 'complete' | 'claimed' | 'released'> & { recount?(): void };
+  outbox: Pick<DeliveryStore, 'complete' | 'claimed' | 'released'> & { recount?(): void };
   /** The webhook as currently configured (undefined when it was removed). */
   webhook: (id: string) => Webhook | undefined;
   transport: (type: string) => TransportInstance | undefined;
@@ -247,8 +247,8 @@ export class Dispatcher {
   }
 
   /** Writes pending attempt results now (shutdown, tests). */
-  flush(): void {
-    this.results.flush();
+  flush(): Promise<void> {
+    return this.results.flush();
   }
 
   /**
@@ -276,6 +276,6 @@ export class Dispatcher {
         this.idle.add(done);
       });
     }
-    this.flush();
+    await this.flush();
   }
 }

@@ -3,7 +3,7 @@
  * store. The outbox implements it today; a source that serves fresh
  * deliveries from memory (and a JetStream backend) can implement it too.
  */
-import type { DueRow } from '../outbox/store.ts';
+import type { DueRow } from '../outbox/index.ts';
 
 export type { DueRow };
 

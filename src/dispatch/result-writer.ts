@@ -5,7 +5,7 @@
  * make hookd resend a delivery (same webhook-id), never lose it.
  */
 import type { Logger } from 'pino';
-import type { AttemptResult, Outbox } from '../outbox/store.ts';
+import type { AttemptResult, DeliveryStore } from '../outbox/index.ts';
 
 /** How long results may wait before they are written. */
 const FLUSH_MS = 5;
@@ -21,10 +21,11 @@ export interface WrittenResult {
 export class ResultWriter {
   private pending: WrittenResult[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> | undefined;
 
   constructor(
     private readonly deps: {
-      outbox: Pick<Outbox, 'complete'>;
+      outbox: Pick<DeliveryStore, 'complete'>;
       logger: Logger;
       now: () => number;
       /** Called once a batch is on disk. */
@@ -34,26 +35,34 @@ export class ResultWriter {
 
   add(result: AttemptResult, webhookId: string): void {
     this.pending.push({ result, webhookId });
-    if (this.pending.length >= FLUSH_MAX) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
+    if (this.pending.length >= FLUSH_MAX) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS);
   }
 
-  /** Writes what is waiting now. */
-  flush(): void {
+  /** Writes what is waiting now (after the batch being written, if any). */
+  async flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
+    while (this.writing) await this.writing;
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
+    const writing = this.write(batch);
+    this.writing = writing;
+    await writing;
+    this.writing = undefined;
+  }
+
+  private async write(batch: WrittenResult[]): Promise<void> {
     try {
-      this.deps.outbox.complete(
+      await this.deps.outbox.complete(
         batch.map((b) => b.result),
         this.deps.now(),
       );
     } catch (err) {
       this.deps.logger.error({ err, results: batch.length }, 'could not record attempt results; retrying');
       this.pending = batch.concat(this.pending);
-      this.timer = setTimeout(() => this.flush(), RETRY_MS);
+      this.timer = setTimeout(() => void this.flush(), RETRY_MS);
       return;
     }
     this.deps.onWritten(batch);

@@ -6,8 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.ts';
-import { deliveryId } from '../outbox/delivery-id.ts';
-import type { NewDelivery, Outbox, Rejection } from '../outbox/store.ts';
+import { type DeliveryStore, deliveryId, type NewDelivery, type Rejection } from '../outbox/index.ts';
 import type { Webhook } from '../rules/webhook-schema.ts';
 import type { HookEvent } from '../source/event.ts';
 import { RenderError } from '../templates/render.ts';
@@ -16,7 +15,7 @@ import type { Catalog } from './catalog.ts';
 
 export interface IntakeDeps {
   catalog: () => Catalog;
-  outbox: Outbox;
+  deliveries: DeliveryStore;
   metrics: Metrics;
   logger: Logger;
   /** When a new delivery of `webhook` received at `receivedAt` is first due (the delivery policy decides). */
@@ -98,7 +97,7 @@ export class Intake {
       perEvent.push(ids);
     }
     if (pending.length) await Promise.all(pending);
-    const added = this.deps.outbox.insert(rows, rejected);
+    const added = await this.deps.deliveries.insert(rows, rejected);
     for (let i = rejections.length; i < rejected.length; i++)
       metrics.eventsRejected.inc({ reason: rejected[i]!.reason });
     if (added > 0) {

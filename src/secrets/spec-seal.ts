@@ -5,7 +5,7 @@
  * as they are (hookd warns at start and `/readyz` says so), and sealed values
  * still open with `security.previousSecretsKeys`.
  */
-import type { SpecSeal } from '../outbox/webhook-store.ts';
+import type { SpecSeal } from '../outbox/index.ts';
 import type { TransportRegistry } from '../transports/registry.ts';
 import { isSealed, type KeyRing } from './key-ring.ts';
 import { secretSlots } from './secret-slots.ts';

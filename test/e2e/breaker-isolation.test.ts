@@ -118,8 +118,12 @@ webhooks:
     );
   }
   // Attempts hookd started while the breaker was open or half-open: one probe per half-open, no more.
-  const failingIds = deliveries.filter((d) => h.app.outbox.get(d)?.identifier === 'failing');
-  const started = failingIds.flatMap((d) => h.app.outbox.attempts(d).map((a) => a.started_at));
+  const { store } = h.app;
+  const failingIds: string[] = [];
+  for (const d of deliveries)
+    if ((await store.deliveries.get(d))?.identifier === 'failing') failingIds.push(d);
+  const started: number[] = [];
+  for (const d of failingIds) for (const a of await store.attempts.of(d)) started.push(a.started_at);
   const whileOpen = started.filter((at) => at > opens[0]!.at && at < closedAt);
   assert.ok(
     whileOpen.length >= 3 && whileOpen.length <= halfOpens.length,
@@ -147,7 +151,11 @@ webhooks:
   assert.match(metrics, /hookd_breaker_transitions_total\{webhook="failing",to="closed"\} 1/);
   assert.match(metrics, /hookd_webhook_state\{webhook="failing",state="Active"\} 1/);
   // Eight attempts at 100 ms apart would have used up every retry during the outage had held time counted.
-  assert.equal(h.app.outbox.depth().failed, 0, 'held deliveries were not counted against their retries');
+  assert.equal(
+    h.app.store.deliveries.depth().failed,
+    0,
+    'held deliveries were not counted against their retries',
+  );
 });
 
 test('a slow receiver with 10,000 backlogged deliveries does not delay another webhook', async () => {
@@ -199,6 +207,6 @@ webhooks:
     slow.requests.length <= 16,
     `the slow webhook is held to its own concurrency (${slow.requests.length} requests so far)`,
   );
-  const { pending, inflight } = h.app.outbox.depth();
+  const { pending, inflight } = h.app.store.deliveries.depth();
   assert.ok(pending + inflight > 9_900, `the slow backlog is still queued (${pending + inflight})`);
 });

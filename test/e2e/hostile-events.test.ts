@@ -11,9 +11,11 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import type { SqliteStore } from '../../src/outbox/index.ts';
 import { type RunningHookd, startHookd } from '../helpers/hookd.ts';
 import { type NatsServer, startNats, waitForConsumer } from '../helpers/nats-server.ts';
 import { type Receiver, startReceiver } from '../helpers/receiver.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 let nats: NatsServer;
 let receiver: Receiver;
@@ -49,7 +51,7 @@ interface DeliveryRow {
 }
 
 const deliveriesOf = (eventId: string) =>
-  hookd.app.outbox.db
+  (hookd.app.store as SqliteStore).sqlite.db
     .prepare('SELECT identifier, state, last_error, request FROM deliveries WHERE event_id = ?')
     .all(eventId) as DeliveryRow[];
 
@@ -100,8 +102,8 @@ test('failure 1: an event nested 30,000 levels deep on NATS is rejected alone; t
     const got = receiver.requests.filter((r) => r.url === '/sink' && r.body.includes('"good.x"'));
     return got.length >= 20 ? got : undefined;
   });
-  const kept = await waitUntil('the deep event in rejected_events', () =>
-    hookd.app.outbox.rejected().find((r) => r.source === 'nats'),
+  const kept = await waitFor('the deep event in rejected_events', async () =>
+    (await hookd.app.store.rejected.list()).find((r) => r.source === 'nats'),
   );
   assert.equal(kept.reason, 'too_deep');
   assert.match(kept.detail!, /events\.maxDepth is 128/);
@@ -122,7 +124,9 @@ test('failure 1 over HTTP: an event 100,000 levels deep gets a 400 naming the li
   assert.equal(r.status, 400);
   const body = (await r.json()) as { problems: { reason: string; message: string }[] };
   assert.equal(body.problems[0]!.reason, 'too_deep');
-  const kept = hookd.app.outbox.rejected().find((x) => x.source === 'http' && x.reason === 'too_deep');
+  const kept = (await hookd.app.store.rejected.list()).find(
+    (x) => x.source === 'http' && x.reason === 'too_deep',
+  );
   assert.ok(kept, 'kept in rejected_events');
   // The same inside a batch (an array of events) is named by its index.
   const batch = await post(`[{"id":"ok-1","type":"good.x"},${deep(100_000, 'deep-2')}]`);

@@ -87,7 +87,11 @@ test('NATS down for 20 s: stored deliveries keep going, /readyz shows it, consum
     20_000,
   );
   await nc.close();
-  assert.equal(hookd.app.outbox.depth().pending, BEFORE, 'every event is stored, none delivered yet');
+  assert.equal(
+    hookd.app.store.deliveries.depth().pending,
+    BEFORE,
+    'every event is stored, none delivered yet',
+  );
   assert.equal(receiver.requests.length, 0);
 
   await nats.kill(true);
@@ -150,7 +154,7 @@ test('NATS down for 20 s: stored deliveries keep going, /readyz shows it, consum
     ids.set(id, set);
   }
   for (const [id, set] of ids) assert.equal(set.size, 1, `${id} was sent with different webhook-ids`);
-  const { pending, inflight, failed } = hookd.app.outbox.depth();
+  const { pending, inflight, failed } = hookd.app.store.deliveries.depth();
   assert.deepEqual({ pending, inflight, failed }, { pending: 0, inflight: 0, failed: 0 });
   console.log(
     `# NATS outage: ${BEFORE} stored deliveries + ${DURING} HTTP events delivered ${drainedInMs} ms into a ${OUTAGE_MS / 1000} s outage; ` +

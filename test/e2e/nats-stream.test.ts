@@ -84,7 +84,7 @@ test('binary mode over NATS with a non-JSON datacontenttype is delivered with th
   const [d] = await until(
     'the CSV event delivered',
     () => (deliveries('doc.xml').length ? deliveries('doc.xml') : undefined),
-    () => hookd.app.outbox.rejected(),
+    () => undefined,
   );
   const body = JSON.parse(d!.body);
   assert.equal(body.data, csv);
@@ -128,7 +128,7 @@ test('id-less events of a re-created stream are new events, not the old streamâ€
   await until(
     'the re-created streamâ€™s id-less event to be delivered too',
     () => (deliveries('idless.x').length === 2 ? true : undefined),
-    () => ({ deliveries: deliveries('idless.x').length, stored: third.app.outbox.depth() }),
+    () => ({ deliveries: deliveries('idless.x').length, stored: third.app.store.deliveries.depth() }),
   );
   dirs.cleanup();
 });
@@ -157,13 +157,13 @@ test('an existing stream is used as it is: other subjects are logged; a poison m
     const hookd = await hookdOn(own.url, { maxDeliver: 3 });
     await until(
       'the poison message in rejected_events',
-      () => hookd.app.outbox.rejected().find((r) => r.reason === 'redelivered'),
-      () => hookd.app.outbox.rejected(),
+      async () => (await hookd.app.store.rejected.list()).find((r) => r.reason === 'redelivered'),
+      () => 'no rejected event with reason redelivered',
     );
-    const kept = hookd.app.outbox.rejected().find((r) => r.reason === 'redelivered')!;
+    const kept = (await hookd.app.store.rejected.list()).find((r) => r.reason === 'redelivered')!;
     assert.equal(kept.subject, 'events.poison');
     assert.match(kept.detail!, /delivered 4 times without being stored \(nats\.maxDeliver is 3\)/);
-    assert.equal(JSON.parse(kept.payload!.toString()).id, 'poison-1');
+    assert.equal(JSON.parse(Buffer.from(kept.payload!).toString()).id, 'poison-1');
     assert.equal(deliveries('poison.x').length, 0, 'not delivered');
     await until(
       'the poison message acked',

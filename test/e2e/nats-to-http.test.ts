@@ -71,10 +71,10 @@ test('1,000 CloudEvents reach both webhooks exactly once, signed', async () => {
   await waitFor(
     'every delivery to settle',
     () => {
-      const d = hookd.app.outbox.depth();
+      const d = hookd.app.store.deliveries.depth();
       return d.pending + d.inflight === 0;
     },
-    { saw: () => hookd.app.outbox.depth() },
+    { saw: () => hookd.app.store.deliveries.depth() },
   );
 
   assert.equal(all.requests.length, N);

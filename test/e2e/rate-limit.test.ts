@@ -44,20 +44,22 @@ test(`a webhook with rateLimit ${PER_SECOND}/s (burst ${BURST}) is paced`, async
   const ids = ((await r.json()) as { events: { deliveries: string[] }[] }).events.flatMap(
     (e) => e.deliveries,
   );
-  const outbox = hookd.app.outbox;
-  const of = (identifier: string) => ids.filter((id) => outbox.get(id)?.identifier === identifier);
+  const { deliveries, attempts } = hookd.app.store;
   await waitFor(
     `all ${N} deliveries to succeed`,
-    () => ids.every((id) => outbox.get(id)?.state === 'succeeded'),
-    {
-      saw: () => outbox.depth(),
-    },
+    async () =>
+      (await Promise.all(ids.map((id) => deliveries.get(id)))).every((d) => d?.state === 'succeeded'),
+    { saw: () => deliveries.depth() },
+  );
+  const rows = await Promise.all(
+    ids.map(async (id) => ({ d: (await deliveries.get(id))!, a: await attempts.of(id) })),
   );
   assert.equal(paced.requests.length, N);
 
   const starts = (identifier: string) =>
-    of(identifier)
-      .map((id) => outbox.attempts(id)[0]!.started_at)
+    rows
+      .filter((r) => r.d.identifier === identifier)
+      .map((r) => r.a[0]!.started_at)
       .sort((a, b) => a - b);
   const pacedStarts = starts('paced');
   // The bucket starts full when the first attempt is due: attempt k (0-based) may start once

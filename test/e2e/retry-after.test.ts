@@ -59,19 +59,21 @@ test('Retry-After: 0, a past date, a longer value and a far-future date, as stor
   });
   assert.equal(r.status, 202);
   const { events } = (await r.json()) as { events: { deliveries: string[] }[] };
-  const outbox = hookd.app.outbox;
+  const { deliveries, attempts } = hookd.app.store;
+  let seen: unknown;
   const rows = await waitFor(
     'every delivery to have its first attempt recorded and a retry stored',
-    () => {
-      const all = events[0]!.deliveries.map((id) => outbox.get(id)!);
+    async () => {
+      const all = await Promise.all(events[0]!.deliveries.map(async (id) => (await deliveries.get(id))!));
+      seen = all;
       return all.every((d) => d.attempts === 1 && d.state === 'pending') ? all : undefined;
     },
-    { saw: () => events[0]!.deliveries.map((id) => outbox.get(id)) },
+    { saw: () => seen },
   );
   assert.equal(rows.length, Object.keys(CASES).length);
   for (const row of rows) {
     const { delayMs } = CASES[row.identifier as keyof typeof CASES];
-    const attempt = outbox.attempts(row.id)[0]!;
+    const attempt = (await attempts.of(row.id))[0]!;
     assert.equal(attempt.status, 503);
     const scheduled = row.next_attempt_at - attempt.started_at;
     // The retry is decided after the answer: allow the attempt's own duration on top.

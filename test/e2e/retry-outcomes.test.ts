@@ -80,24 +80,26 @@ interface Scheduled {
  * stores while it waits for each retry. Returns those times.
  */
 async function followUntilFinal(id: string): Promise<Scheduled[]> {
-  const outbox = hookd.app.outbox;
+  const { deliveries } = hookd.app.store;
   const scheduled: Scheduled[] = [];
+  let last: unknown;
   await waitFor(
     `delivery ${id} to be final`,
-    () => {
-      const row = outbox.get(id);
+    async () => {
+      const row = await deliveries.get(id);
+      last = row;
       if (row?.state === 'pending' && row.attempts > 0 && !scheduled.some((s) => s.attempt === row.attempts))
         scheduled.push({ attempt: row.attempts, at: row.next_attempt_at, decidedBy: row.updated_at });
       return row?.state === 'succeeded' || row?.state === 'failed';
     },
-    { intervalMs: 20, saw: () => ({ row: outbox.get(id), attempts: outbox.attempts(id), scheduled }) },
+    { intervalMs: 20, saw: () => ({ row: last, scheduled }) },
   );
   return scheduled;
 }
 
 /** Asserts a stored retry time: `delayMs` (± `jitter`) after the attempt ended, and kept. */
-function assertRetryAt(id: string, s: Scheduled, delayMs: number, jitter: number, what: string): void {
-  const attempts = hookd.app.outbox.attempts(id);
+async function assertRetryAt(id: string, s: Scheduled, delayMs: number, jitter: number, what: string) {
+  const attempts = await hookd.app.store.attempts.of(id);
   const done = attempts[s.attempt - 1]!;
   // Decided after the attempt ended and by the time the row was written: the stored time is
   // the delay counted from a moment in between (1 ms for rounding of the duration).
@@ -119,15 +121,14 @@ test('503 with Retry-After: 9 is retried after the longer Retry-After and then d
   const res = await post({ id: 'ord-1', type: 'order.created', data: { total: 10 } });
   assert.equal(res.status, 202);
   const [flakyId, rejectId] = res.body.events[0]!.deliveries;
-  const outbox = hookd.app.outbox;
-  const byWebhook = (id: string) => outbox.get(id)!;
-  const flakyRow = byWebhook(flakyId!).identifier === 'flaky' ? flakyId! : rejectId!;
+  const { deliveries, attempts: log } = hookd.app.store;
+  const flakyRow = (await deliveries.get(flakyId!))!.identifier === 'flaky' ? flakyId! : rejectId!;
   const rejectRow = flakyRow === flakyId ? rejectId! : flakyId!;
 
   const scheduled = await followUntilFinal(flakyRow);
   assert.equal(scheduled.length, 1, 'one retry scheduled');
   // The default schedule alone says 5 s ± 20 %; the longer Retry-After: 9 wins, with the jitter.
-  assertRetryAt(flakyRow, scheduled[0]!, 9000, 0.2, 'the retry waited for Retry-After: 9');
+  await assertRetryAt(flakyRow, scheduled[0]!, 9000, 0.2, 'the retry waited for Retry-After: 9');
   await flaky.waitFor(2);
   assert.equal(
     flaky.requests[0]!.headers['webhook-id'],
@@ -136,13 +137,12 @@ test('503 with Retry-After: 9 is retried after the longer Retry-After and then d
   );
   assert.equal(flaky.requests[0]!.body, flaky.requests[1]!.body, 'same bytes on the retry');
 
-  const delivered = await waitFor(
-    'the flaky delivery to succeed',
-    () => outbox.get(flakyRow)?.state === 'succeeded' && outbox.get(flakyRow),
-    { saw: () => outbox.get(flakyRow) },
-  );
+  const delivered = await waitFor('the flaky delivery to succeed', async () => {
+    const d = await deliveries.get(flakyRow);
+    return d?.state === 'succeeded' && d;
+  });
   assert.equal(delivered.attempts, 2);
-  const attempts = outbox.attempts(flakyRow);
+  const attempts = await log.of(flakyRow);
   assert.deepEqual(
     attempts.map((a) => [a.attempt, a.outcome, a.status]),
     [
@@ -152,14 +152,13 @@ test('503 with Retry-After: 9 is retried after the longer Retry-After and then d
   );
   assert.equal(attempts[0]!.response, 'busy, come back', 'the response snippet is recorded');
 
-  const failed = await waitFor(
-    'the rejected delivery to fail',
-    () => outbox.get(rejectRow)?.state === 'failed' && outbox.get(rejectRow),
-    { saw: () => outbox.get(rejectRow) },
-  );
+  const failed = await waitFor('the rejected delivery to fail', async () => {
+    const d = await deliveries.get(rejectRow);
+    return d?.state === 'failed' && d;
+  });
   assert.equal(failed.attempts, 1);
   assert.deepEqual(
-    outbox.attempts(rejectRow).map((a) => [a.outcome, a.status, a.response]),
+    (await log.of(rejectRow)).map((a) => [a.outcome, a.status, a.response]),
     [['permanent', 400, '{"error":"bad payload"}']],
   );
   // The delivery is final (state failed, nothing scheduled), so no retry can follow.
@@ -170,11 +169,9 @@ test('a 503 without Retry-After follows the schedule with jitter', async () => {
   const res = await post({ id: 'inv-1', type: 'invoice.created' });
   assert.equal(res.status, 202);
   const [id] = res.body.events[0]!.deliveries;
-  const outbox = hookd.app.outbox;
-
   const scheduled = await followUntilFinal(id!);
 
-  const attempts = outbox.attempts(id!);
+  const attempts = await hookd.app.store.attempts.of(id!);
   assert.deepEqual(
     attempts.map((a) => [a.attempt, a.outcome, a.status]),
     [
@@ -191,5 +188,5 @@ test('a 503 without Retry-After follows the schedule with jitter', async () => {
     'a retry time was stored after each of the first two attempts',
   );
   for (const [k, at] of scheduled.entries())
-    assertRetryAt(id!, at, SCHEDULE_MS[k]!, JITTER, `retry ${k + 1} on the schedule`);
+    await assertRetryAt(id!, at, SCHEDULE_MS[k]!, JITTER, `retry ${k + 1} on the schedule`);
 });

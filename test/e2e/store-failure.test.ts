@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import type { SqliteStore } from '../../src/outbox/index.ts';
 import type { RunningHookd } from '../helpers/hookd.ts';
 import { type NatsServer, waitForConsumer } from '../helpers/nats-server.ts';
 import { usePeers } from '../helpers/peers.ts';
@@ -38,7 +39,7 @@ test('a full disk stops acknowledging, shows on /readyz, and recovers without lo
   await receiver.waitFor(1, 10_000);
 
   // Fill the disk: no page may be added any more.
-  const db = hookd.app.outbox.db;
+  const db = (hookd.app.store as SqliteStore).sqlite.db;
   const pages = db.pragma('page_count', { simple: true }) as number;
   db.pragma(`max_page_count = ${pages}`);
   const big = 'x'.repeat(2000);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Breaker, type BreakerSettings } from '../../../src/dispatch/breaker.ts';
 import { WebhookStates } from '../../../src/dispatch/webhook-states.ts';
-import { Outbox } from '../../../src/outbox/store.ts';
+import { SqliteStore } from '../../../src/outbox/index.ts';
 import type { Webhook } from '../../../src/rules/webhook-schema.ts';
 import { webhook as hook } from './fixtures.ts';
 
@@ -79,11 +79,11 @@ test('opens on the failure rate over the window with a minimum volume', () => {
 const webhook = (over: Partial<Webhook> = {}): Webhook => hook('w1', { identifier: 'crm', ...over });
 
 test('WebhookStates: TooManyErrors is persisted and survives a restart; Stopped holds everything; Active resumes', () => {
-  const outbox = new Outbox(':memory:');
+  const store = new SqliteStore(':memory:');
   const changes: string[] = [];
   const make = () =>
     new WebhookStates({
-      store: outbox,
+      store: store.webhookStates,
       settings: S,
       onChange: (c) => changes.push(`${c.from}->${c.to}`),
       onBreaker: () => {},
@@ -113,9 +113,9 @@ test('WebhookStates: TooManyErrors is persisted and survives a restart; Stopped 
 });
 
 test('WebhookStates: a deleted webhook is forgotten, so a new one with its id starts Active', () => {
-  const outbox = new Outbox(':memory:');
+  const store = new SqliteStore(':memory:');
   const make = () =>
-    new WebhookStates({ store: outbox, settings: S, onChange: () => {}, onBreaker: () => {} });
+    new WebhookStates({ store: store.webhookStates, settings: S, onChange: () => {}, onBreaker: () => {} });
   const states = make();
   const w = webhook();
   states.setState(w, 'TooManyErrors', 'by hand', 1);

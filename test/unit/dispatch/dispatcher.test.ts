@@ -11,7 +11,7 @@ import pino from 'pino';
 import { ConfigSchema } from '../../../src/config/schema.ts';
 import { type Admission, Dispatcher } from '../../../src/dispatch/index.ts';
 import { Metrics } from '../../../src/metrics/metrics.ts';
-import { Outbox } from '../../../src/outbox/store.ts';
+import { SqliteStore } from '../../../src/outbox/index.ts';
 import type { Webhook } from '../../../src/rules/webhook-schema.ts';
 import { advance, delivery, ScriptedTransport, webhook } from './fixtures.ts';
 
@@ -28,7 +28,8 @@ function setup(
   admission?: { admit(w: Webhook, now: number): Admission; probeStarted(w: Webhook): void },
 ) {
   const settings = ConfigSchema.parse({ delivery: delivery_ }).delivery;
-  const outbox = new Outbox(':memory:');
+  const store = new SqliteStore(':memory:');
+  const outbox = store.deliveries;
   const transport = new ScriptedTransport();
   const byId = new Map(hooks.map((w) => [w.id, w]));
   const decisions: string[] = [];
@@ -44,7 +45,7 @@ function setup(
     onAttempt: (w, d) => decisions.push(`${w.id}:${d.webhook.kind}`),
     random: () => 0.5,
   });
-  return { outbox, transport, dispatcher, decisions, byId };
+  return { store, outbox, transport, dispatcher, decisions, byId };
 }
 
 /** Stops on the fake clock: the grace period and the release wait are fake timers too. */
@@ -164,7 +165,7 @@ test('a retryable failure is stored with the retry time the policy decides; Retr
   await advance(0);
   transport.answerAll({ outcome: 'retryable', error: 'HTTP 503', status: 503, retryAfterMs: 0 });
   await advance(10);
-  const row = outbox.get(transport.sent[0]!.id)!;
+  const row = (await outbox.get(transport.sent[0]!.id))!;
   assert.equal(row.state, 'pending');
   assert.equal(row.attempts, 1);
   assert.equal(row.next_attempt_at - T0, 5000, 'the scheduled 5 s (random 0.5: no jitter), not 0');
@@ -174,13 +175,13 @@ test('a retryable failure is stored with the retry time the policy decides; Retr
   assert.equal(transport.sent.length, 2, 'retried when due');
   transport.answerAll({ outcome: 'permanent', error: 'HTTP 410', status: 410, stopWebhook: true });
   await advance(10);
-  assert.equal(outbox.get(transport.sent[0]!.id)!.state, 'failed');
+  assert.equal((await outbox.get(transport.sent[0]!.id))!.state, 'failed');
   assert.deepEqual(decisions, ['a:breaker', 'a:stop']);
   await stop(dispatcher);
 });
 
 test('stop: attempts cut short by shutdown go back to the queue, not counted against their retries', async () => {
-  const { outbox, transport, dispatcher } = setup([webhook('a')]);
+  const { store, outbox, transport, dispatcher } = setup([webhook('a')]);
   outbox.insert([delivery('e', 'a', T0)]);
   dispatcher.start();
   await advance(0);
@@ -192,7 +193,7 @@ test('stop: attempts cut short by shutdown go back to the queue, not counted aga
   await advance(500);
   await advance(1000);
   await stopped;
-  const row = outbox.get(transport.sent[0]!.id)!;
+  const row = (await outbox.get(transport.sent[0]!.id))!;
   assert.deepEqual([row.state, row.attempts], ['pending', 0]);
-  assert.equal(outbox.attempts(row.id).length, 0);
+  assert.equal((await store.attempts.of(row.id)).length, 0);
 });

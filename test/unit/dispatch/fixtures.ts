@@ -2,7 +2,7 @@ import { mock } from 'node:test';
 /** Shared pieces of the dispatch unit tests: a webhook, a stored delivery, a scripted transport. */
 
 import { deliveryId } from '../../../src/outbox/delivery-id.ts';
-import type { NewDelivery } from '../../../src/outbox/store.ts';
+import type { NewDelivery } from '../../../src/outbox/index.ts';
 import type { Webhook } from '../../../src/rules/webhook-schema.ts';
 import type { Delivery, SendResult, TransportInstance } from '../../../src/transports/contract.ts';
 

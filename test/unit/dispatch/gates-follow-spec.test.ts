@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import type { BreakerSettings } from '../../../src/dispatch/breaker.ts';
 import { RateLimits } from '../../../src/dispatch/rate-limit.ts';
 import { WebhookStates } from '../../../src/dispatch/webhook-states.ts';
-import { Outbox } from '../../../src/outbox/store.ts';
+import { SqliteStore } from '../../../src/outbox/index.ts';
 import { webhook } from './fixtures.ts';
 
 const GLOBAL: BreakerSettings = {
@@ -23,8 +23,8 @@ const GLOBAL: BreakerSettings = {
   maxCooldownMs: 600_000,
 };
 
-const states = (outbox = new Outbox(':memory:')) =>
-  new WebhookStates({ store: outbox, settings: GLOBAL, onChange: () => {}, onBreaker: () => {} });
+const states = (store = new SqliteStore(':memory:').webhookStates) =>
+  new WebhookStates({ store, settings: GLOBAL, onChange: () => {}, onBreaker: () => {} });
 
 test('a breaker setting changed while running applies to the next attempt, keeping what was counted', () => {
   const s = states();
@@ -42,7 +42,7 @@ test('a breaker setting changed while running applies to the next attempt, keepi
 });
 
 test('after a restart an open breaker comes back with its webhook’s settings, not the global ones', () => {
-  const outbox = new Outbox(':memory:');
+  const outbox = new SqliteStore(':memory:').webhookStates;
   const w = webhook('w', { breaker: { failures: 2, cooldownMs: 1000, maxCooldownMs: 1500 } });
   const before = states(outbox);
   before.record(w, false, 0);

@@ -15,7 +15,7 @@ import pino from 'pino';
 import { ConfigSchema } from '../../../src/config/schema.ts';
 import { Dispatcher } from '../../../src/dispatch/index.ts';
 import { Metrics } from '../../../src/metrics/metrics.ts';
-import { Outbox } from '../../../src/outbox/store.ts';
+import { SqliteStore } from '../../../src/outbox/index.ts';
 import { advance, delivery, ScriptedTransport, webhook } from './fixtures.ts';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -32,7 +32,8 @@ afterEach(() => {
 
 test('a dead letter requeued by another process (hookd retry) keeps the queue depth true, never negative', async () => {
   const path = join(dir, 'hookd.db');
-  const daemon = new Outbox(path);
+  const store = new SqliteStore(path);
+  const daemon = store.deliveries;
   const transport = new ScriptedTransport();
   const w = webhook('a');
   const dispatcher = new Dispatcher({
@@ -53,9 +54,9 @@ test('a dead letter requeued by another process (hookd retry) keeps the queue de
   await advance(10);
   assert.deepEqual(daemon.depth(), { pending: 0, inflight: 0, succeeded: 0, failed: 2 });
 
-  const cli = new Outbox(path);
-  assert.equal(cli.retryFailed({ webhookId: 'a' }, T0), 2);
-  cli.close();
+  const cli = new SqliteStore(path);
+  assert.equal(await cli.deliveries.retryFailed({ webhookId: 'a' }, T0), 2);
+  await cli.close();
   assert.equal(daemon.depth().pending, 2, 'pending is read from the store');
 
   // The daemon finds the requeued deliveries on its next rescan (every minute) and delivers them.
@@ -68,5 +69,5 @@ test('a dead letter requeued by another process (hookd retry) keeps the queue de
   const stopped = dispatcher.stop(0);
   await advance(0);
   await stopped;
-  daemon.close();
+  await store.close();
 });

@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Admission, Gate } from '../../../src/dispatch/scheduler.ts';
 import { Scheduler } from '../../../src/dispatch/scheduler.ts';
-import { Outbox } from '../../../src/outbox/store.ts';
+import { SqliteStore } from '../../../src/outbox/index.ts';
 import type { Webhook } from '../../../src/rules/webhook-schema.ts';
 import { delivery, webhook } from './fixtures.ts';
 
 function setup(hooks: Webhook[], opts: { concurrency?: number; perWebhook?: number; gate?: Gate } = {}) {
-  const outbox = new Outbox(':memory:');
+  const outbox = new SqliteStore(':memory:').deliveries;
   let now = 1000;
   const byId = new Map(hooks.map((w) => [w.id, w]));
   const scheduler = new Scheduler({

@@ -9,9 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { deliveryId } from '../../../src/outbox/delivery-id.ts';
-import { SCHEMA } from '../../../src/outbox/schema.sql.ts';
-import { type NewDelivery, Outbox } from '../../../src/outbox/store.ts';
+import { deliveryId, type NewDelivery, SqliteStore } from '../../../src/outbox/index.ts';
+import { SCHEMA } from '../../../src/outbox/sqlite/schema.ts';
 
 const row = (source: string, eventId: string): NewDelivery => ({
   id: deliveryId({ source, id: eventId }, 'w1'),
@@ -26,7 +25,7 @@ const row = (source: string, eventId: string): NewDelivery => ({
   request: '{"headers":{},"body":"{}","contentType":"application/json","fields":{}}',
 });
 
-test('a store with UNIQUE (event_id, webhook_id) is rebuilt without it, keeping its rows', () => {
+test('a store with UNIQUE (event_id, webhook_id) is rebuilt without it, keeping its rows', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hookd-migrate-'));
   try {
     const path = join(dir, 'old.db');
@@ -44,14 +43,15 @@ test('a store with UNIQUE (event_id, webhook_id) is rebuilt without it, keeping 
       )
       .run();
     old.close();
-    const o = new Outbox(path);
+    const store = new SqliteStore(path);
+    const o = store.deliveries;
     assert.equal(
-      o.insert([row('/crm', 'e1'), row('/shop', 'e1')]),
+      await o.insert([row('/crm', 'e1'), row('/shop', 'e1')]),
       2,
       'both sources stored beside the old row',
     );
     assert.equal(o.depth().pending, 3);
-    o.close();
+    await store.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { deliveryId } from '../../../src/outbox/delivery-id.ts';
-import { type NewDelivery, Outbox } from '../../../src/outbox/store.ts';
+import { deliveryId, type NewDelivery, SqliteStore } from '../../../src/outbox/index.ts';
 
 const row = (eventId: string, webhookId = 'w1', at = 0): NewDelivery => ({
   id: deliveryId(eventId, webhookId),
@@ -16,18 +15,20 @@ const row = (eventId: string, webhookId = 'w1', at = 0): NewDelivery => ({
   request: '{"headers":{},"body":"{}","contentType":"application/json","fields":{}}',
 });
 
-test('the same (event, webhook) is stored once: redelivery adds nothing', () => {
-  const o = new Outbox(':memory:');
-  assert.equal(o.insert([row('e1'), row('e1', 'w2')]), 2);
-  assert.equal(o.insert([row('e1'), row('e1', 'w2'), row('e2')]), 1);
+test('the same (event, webhook) is stored once: redelivery adds nothing', async () => {
+  const store = new SqliteStore(':memory:');
+  const o = store.deliveries;
+  assert.equal(await o.insert([row('e1'), row('e1', 'w2')]), 2);
+  assert.equal(await o.insert([row('e1'), row('e1', 'w2'), row('e2')]), 1);
   assert.equal(o.depth().pending, 3);
   assert.equal(deliveryId('e1', 'w1'), deliveryId('e1', 'w1'), 'ids are stable');
   assert.notEqual(deliveryId('e1', 'w1'), deliveryId('e1', 'w2'));
 });
 
-test('due rows come per webhook, oldest first, leaving out those in flight', () => {
-  const o = new Outbox(':memory:');
-  o.insert([
+test('due rows come per webhook, oldest first, leaving out those in flight', async () => {
+  const store = new SqliteStore(':memory:');
+  const o = store.deliveries;
+  await o.insert([
     row('a', 'w1', 30),
     row('b', 'w1', 10),
     row('c', 'w1', 20),
@@ -52,12 +53,13 @@ test('due rows come per webhook, oldest first, leaving out those in flight', () 
   );
 });
 
-test('completing attempts records them and moves deliveries on; failed ones can be retried', () => {
-  const o = new Outbox(':memory:');
-  o.insert([row('a'), row('b')]);
+test('completing attempts records them and moves deliveries on; failed ones can be retried', async () => {
+  const store = new SqliteStore(':memory:');
+  const o = store.deliveries;
+  await o.insert([row('a'), row('b')]);
   const [a, b] = [deliveryId('a', 'w1'), deliveryId('b', 'w1')];
   o.claimed(2);
-  o.complete(
+  await o.complete(
     [
       {
         deliveryId: a,
@@ -82,26 +84,28 @@ test('completing attempts records them and moves deliveries on; failed ones can 
     2,
   );
   assert.deepEqual(o.depth(), { pending: 0, inflight: 0, succeeded: 1, failed: 1 });
-  assert.equal(o.get(b)!.last_error, 'HTTP 400');
-  assert.equal(o.attempts(b)[0]!.status, 400);
-  assert.equal(o.retryFailed({ webhookId: 'w1' }, 5), 1);
-  assert.equal(o.get(b)!.state, 'pending');
-  assert.equal(o.get(b)!.attempts, 0, 'a fresh retry budget');
+  assert.equal((await o.get(b))!.last_error, 'HTTP 400');
+  assert.equal((await store.attempts.of(b))[0]!.status, 400);
+  assert.equal(await o.retryFailed({ webhookId: 'w1' }, 5), 1);
+  assert.equal((await o.get(b))!.state, 'pending');
+  assert.equal((await o.get(b))!.attempts, 0, 'a fresh retry budget');
   assert.deepEqual(o.depth(), { pending: 1, inflight: 0, succeeded: 1, failed: 0 });
 });
 
-test('a delivery whose request could not be rendered is stored as failed with the reason on its attempt', () => {
-  const o = new Outbox(':memory:');
-  o.insert([{ ...row('a'), renderError: 'render failed: url needs /data/id' }]);
+test('a delivery whose request could not be rendered is stored as failed with the reason on its attempt', async () => {
+  const store = new SqliteStore(':memory:');
+  const o = store.deliveries;
+  await o.insert([{ ...row('a'), renderError: 'render failed: url needs /data/id' }]);
   const id = deliveryId('a', 'w1');
-  assert.equal(o.get(id)!.state, 'failed');
-  assert.equal(o.attempts(id)[0]!.error, 'render failed: url needs /data/id');
+  assert.equal((await o.get(id))!.state, 'failed');
+  assert.equal((await store.attempts.of(id))[0]!.error, 'render failed: url needs /data/id');
   assert.equal(o.depth().failed, 1);
 });
 
-test('failed deliveries can be requeued by webhook id or identifier, and since a time', () => {
-  const o = new Outbox(':memory:');
-  o.insert([row('a', 'w1'), row('b', 'w1'), row('c', 'w2')]);
+test('failed deliveries can be requeued by webhook id or identifier, and since a time', async () => {
+  const store = new SqliteStore(':memory:');
+  const o = store.deliveries;
+  await o.insert([row('a', 'w1'), row('b', 'w1'), row('c', 'w2')]);
   o.claimed(3);
   const fail = (eventId: string, webhookId: string, at: number) => ({
     deliveryId: deliveryId(eventId, webhookId),
@@ -111,12 +115,12 @@ test('failed deliveries can be requeued by webhook id or identifier, and since a
     outcome: 'permanent' as const,
     next: { state: 'failed' as const },
   });
-  o.complete([fail('a', 'w1', 1)], 100);
-  o.complete([fail('b', 'w1', 1), fail('c', 'w2', 1)], 200);
-  assert.equal(o.retryFailed({ webhookId: 'w1', since: 150 }, 300), 1, 'only the newer one');
-  assert.equal(o.get(deliveryId('b', 'w1'))!.state, 'pending');
+  await o.complete([fail('a', 'w1', 1)], 100);
+  await o.complete([fail('b', 'w1', 1), fail('c', 'w2', 1)], 200);
+  assert.equal(await o.retryFailed({ webhookId: 'w1', since: 150 }, 300), 1, 'only the newer one');
+  assert.equal((await o.get(deliveryId('b', 'w1')))!.state, 'pending');
   // row() uses the webhook id as its identifier too; give w2 a distinct identifier to look it up by.
-  o.db.prepare(`UPDATE deliveries SET identifier = 'crm' WHERE webhook_id = 'w2'`).run();
-  assert.equal(o.retryFailed({ webhookId: 'crm' }, 300), 1, 'by identifier');
-  assert.equal(o.get(deliveryId('a', 'w1'))!.state, 'failed', 'the older one of w1 stays failed');
+  store.sqlite.db.prepare(`UPDATE deliveries SET identifier = 'crm' WHERE webhook_id = 'w2'`).run();
+  assert.equal(await o.retryFailed({ webhookId: 'crm' }, 300), 1, 'by identifier');
+  assert.equal((await o.get(deliveryId('a', 'w1')))!.state, 'failed', 'the older one of w1 stays failed');
 });

@@ -10,25 +10,9 @@
  * and opened after they are read (encryption at rest, `security.secretsKey`);
  * the store itself never looks inside a spec.
  */
-import type Database from 'better-sqlite3';
-
-export interface StoredWebhook {
-  id: string;
-  /** Integer alias for the seed dialects; unique and never reused. */
-  number: number;
-  /** The webhook as written, with the audit fields set by hookd. */
-  spec: Record<string, unknown>;
-  createdAt: number;
-  updatedAt: number;
-  /** Why the spec's secrets could not be opened (a wrong or missing key); the spec then holds them sealed. */
-  unreadable?: string;
-}
-
-/** Seals a spec's secrets for storage and opens them again; the default keeps specs as they are. */
-export interface SpecSeal {
-  seal(id: string, spec: Record<string, unknown>): Record<string, unknown>;
-  open(id: string, spec: Record<string, unknown>): Record<string, unknown>;
-}
+import type { ApiWebhookStore, SpecSeal, StoredWebhook } from '../contract.ts';
+import { DuplicateWebhookError } from '../errors.ts';
+import type { SqliteFile } from './database.ts';
 
 const PLAIN: SpecSeal = { seal: (_id, spec) => spec, open: (_id, spec) => spec };
 
@@ -40,20 +24,14 @@ interface Row {
   updated_at: number;
 }
 
-export class DuplicateWebhookError extends Error {
-  readonly code = 'HOOKD_WEBHOOK_DUPLICATE';
-  constructor(readonly id: string) {
-    super(`a webhook with id "${id}" exists already`);
-  }
-}
-
-export class WebhookStore {
+export class SqliteApiWebhooks implements ApiWebhookStore {
   private readonly stmts;
 
   constructor(
-    private readonly db: Database.Database,
+    private readonly file: SqliteFile,
     private readonly sealer: SpecSeal = PLAIN,
   ) {
+    const db = file.db;
     const select = `SELECT w.id, n.number, w.spec, w.created_at, w.updated_at
       FROM webhooks w JOIN webhook_numbers n ON n.webhook_id = w.id`;
     this.stmts = {
@@ -95,27 +73,27 @@ export class WebhookStore {
 
   /** Stores a new webhook; throws `DuplicateWebhookError` when the id is taken. */
   insert(id: string, spec: Record<string, unknown>, now: number): StoredWebhook {
-    this.db.pragma('synchronous = FULL');
-    this.db.transaction(() => {
+    this.file.write('FULL', () => {
       if (this.stmts.exists.get(id)) throw new DuplicateWebhookError(id);
       this.stmts.insert.run(id, JSON.stringify(this.sealer.seal(id, spec)), now, now);
       this.stmts.number.run(id);
-    })();
+    });
     return this.get(id)!;
   }
 
   /** Replaces a stored webhook's spec; false when there is none. */
   update(id: string, spec: Record<string, unknown>, now: number): boolean {
-    this.db.pragma('synchronous = FULL');
-    return this.stmts.update.run(JSON.stringify(this.sealer.seal(id, spec)), now, id).changes > 0;
+    return this.file.write(
+      'FULL',
+      () => this.stmts.update.run(JSON.stringify(this.sealer.seal(id, spec)), now, id).changes > 0,
+    );
   }
 
   /** Removes a webhook (its number is never handed out again); false when there is none. */
   delete(id: string): boolean {
-    this.db.pragma('synchronous = FULL');
-    return this.db.transaction(() => {
+    return this.file.write('FULL', () => {
       this.stmts.deleteNumber.run(id);
       return this.stmts.delete.run(id).changes > 0;
-    })();
+    });
   }
 }

@@ -1,0 +1,5 @@
+/** The outbox's public surface: the store contract and how to open one. */
+export * from './contract.ts';
+export { deliveryId } from './delivery-id.ts';
+export { DuplicateWebhookError, StoreError } from './errors.ts';
+export { openStore, SqliteStore } from './sqlite/index.ts';

@@ -1,0 +1,276 @@
+/**
+ * Deliveries in SQLite (WAL): intake writes a batch of deliveries and
+ * rejected events in one transaction; the dispatcher reads due rows and
+ * writes attempt results in batches. One hookd process owns a store file.
+ */
+import type {
+  AttemptResult,
+  DeliveryCursor,
+  DeliveryRow,
+  DeliveryState,
+  DeliveryStore,
+  DueRow,
+  NewDelivery,
+  Rejection,
+  RequeueFilter,
+} from '../contract.ts';
+import { DELIVERY_STATES } from '../contract.ts';
+import { StoreError } from '../errors.ts';
+import type { SqliteAttempts } from './attempts.ts';
+import type { SqliteFile } from './database.ts';
+import type { SqliteRejected } from './rejected.ts';
+
+const DUE_COLUMNS =
+  'id, event_id, event_type, webhook_id, identifier, transport, priority, attempts, received_at, request';
+
+export class SqliteDeliveries implements DeliveryStore {
+  private readonly stmts;
+  /**
+   * Delivery counts for `depth()`. In flight: this process's own, in memory
+   * (in flight is not on disk). Succeeded and failed: as last counted in the
+   * store (`recount`) plus what this process wrote since. Pending is not kept
+   * here: another process (`hookd retry`) may change it, so it is counted.
+   */
+  private readonly counts = new Map<DeliveryState, number>();
+  /**
+   * Whether new events can be stored: false after intake failed to write
+   * (disk full, I/O error) until an intake write works again. Readiness reports it.
+   */
+  writable = true;
+
+  constructor(
+    private readonly file: SqliteFile,
+    private readonly attempts: SqliteAttempts,
+    private readonly rejected: SqliteRejected,
+  ) {
+    const db = file.db;
+    this.stmts = {
+      insert: db.prepare(
+        `INSERT OR IGNORE INTO deliveries (id, event_id, event_type, webhook_id, identifier, transport, priority, state, attempts, next_attempt_at, received_at, updated_at, request, last_error)
+         VALUES (@id, @eventId, @eventType, @webhookId, @identifier, @transport, @priority, @state, 0, @nextAttemptAt, @receivedAt, @receivedAt, @request, @lastError)`,
+      ),
+      due: db.prepare(
+        `SELECT ${DUE_COLUMNS} FROM deliveries
+         WHERE state = 'pending' AND webhook_id = ? AND next_attempt_at <= ?
+         ORDER BY next_attempt_at LIMIT ?`,
+      ),
+      nextDueOf: db.prepare(
+        `SELECT id, next_attempt_at AS at FROM deliveries WHERE state = 'pending' AND webhook_id = ?
+         ORDER BY next_attempt_at LIMIT ?`,
+      ),
+      // Covered by the partial index deliveries_due: cost grows with the pending rows only.
+      countPending: db.prepare(`SELECT COUNT(*) FROM deliveries WHERE state = 'pending'`).pluck(),
+      dueByWebhook: db.prepare(
+        `SELECT webhook_id AS webhookId, MIN(next_attempt_at) AS at FROM deliveries WHERE state = 'pending' GROUP BY webhook_id`,
+      ),
+      finish: db.prepare(
+        `UPDATE deliveries SET state = @state, attempts = @attempt, next_attempt_at = @at, updated_at = @now, last_error = @error WHERE id = @id`,
+      ),
+      get: db.prepare(`SELECT * FROM deliveries WHERE id = ?`),
+    };
+    // Rows of older versions that tracked in-flight on disk go back to the queue.
+    db.prepare(`UPDATE deliveries SET state = 'pending' WHERE state = 'inflight'`).run();
+    for (const s of DELIVERY_STATES) this.counts.set(s, 0);
+    this.recount();
+  }
+
+  /**
+   * Re-reads the succeeded and failed counts from the store (a scan of an
+   * index, about 150 ms per million rows here): at start and on each rescan,
+   * so changes by another process show within a rescan.
+   */
+  recount(): void {
+    this.counts.set('succeeded', 0);
+    this.counts.set('failed', 0);
+    for (const r of this.file.db
+      .prepare(`SELECT state, COUNT(*) AS n FROM deliveries WHERE state <> 'pending' GROUP BY state`)
+      .all() as { state: DeliveryState; n: number }[]) {
+      if (r.state === 'succeeded' || r.state === 'failed') this.counts.set(r.state, r.n);
+    }
+  }
+
+  private bump(state: DeliveryState, by: number): void {
+    this.counts.set(state, (this.counts.get(state) ?? 0) + by);
+  }
+
+  depth(): Record<DeliveryState, number> {
+    const inflight = Math.max(0, this.counts.get('inflight') ?? 0);
+    const pending = Math.max(0, (this.stmts.countPending.get() as number) - inflight);
+    return {
+      pending,
+      inflight,
+      succeeded: Math.max(0, this.counts.get('succeeded') ?? 0),
+      failed: Math.max(0, this.counts.get('failed') ?? 0),
+    };
+  }
+
+  async insert(deliveries: readonly NewDelivery[], rejections: readonly Rejection[] = []): Promise<number> {
+    let added = 0;
+    let failed = 0;
+    this.guard(true, () =>
+      this.file.write('FULL', () => {
+        for (const d of deliveries) {
+          const state = d.renderError === undefined ? 'pending' : 'failed';
+          const r = this.stmts.insert.run({ ...d, state, lastError: d.renderError ?? null });
+          if (r.changes === 0) continue;
+          added++;
+          if (d.renderError !== undefined) {
+            failed++;
+            this.attempts.add(d.id, {
+              attempt: 1,
+              started_at: d.receivedAt,
+              duration_ms: 0,
+              outcome: 'permanent',
+              status: null,
+              error: d.renderError,
+              response: null,
+            });
+            this.stmts.finish.run({
+              id: d.id,
+              state: 'failed',
+              attempt: 1,
+              at: d.receivedAt,
+              now: d.receivedAt,
+              error: d.renderError,
+            });
+          }
+        }
+        for (const r of rejections) this.rejected.add(r);
+      }),
+    );
+    this.bump('failed', failed);
+    return added;
+  }
+
+  due(webhookId: string, now: number, limit: number, skip: readonly string[]): DueRow[] {
+    // Read past the excluded rows instead of sending the list to SQLite (json_each cost a tenth of a drain).
+    const rows = this.stmts.due.all(webhookId, now, limit + skip.length) as DueRow[];
+    const exclude = new Set(skip);
+    const out: DueRow[] = [];
+    for (const r of rows) {
+      if (exclude.has(r.id)) continue;
+      out.push(r);
+      if (out.length === limit) break;
+    }
+    return out;
+  }
+
+  nextDueOf(webhookId: string, skip: readonly string[]): number | undefined {
+    const rows = this.stmts.nextDueOf.all(webhookId, skip.length + 1) as { id: string; at: number }[];
+    const exclude = new Set(skip);
+    return rows.find((r) => !exclude.has(r.id))?.at;
+  }
+
+  dueByWebhook(): { webhookId: string; at: number }[] {
+    return this.stmts.dueByWebhook.all() as { webhookId: string; at: number }[];
+  }
+
+  claimed(n: number): void {
+    this.bump('inflight', n);
+  }
+
+  released(n: number): void {
+    this.bump('inflight', -n);
+  }
+
+  /**
+   * Written with synchronous=NORMAL: a result lost to a power cut only makes
+   * hookd send that attempt again, with the same webhook-id; new events
+   * (which are acknowledged upstream) are always written with FULL.
+   */
+  async complete(results: readonly AttemptResult[], now: number): Promise<void> {
+    this.guard(false, () =>
+      this.file.write('NORMAL', () => {
+        for (const r of results) {
+          this.attempts.add(r.deliveryId, {
+            attempt: r.attempt,
+            started_at: r.startedAt,
+            duration_ms: r.durationMs,
+            outcome: r.outcome,
+            status: r.status ?? null,
+            error: r.error ?? null,
+            response: r.response ?? null,
+          });
+          this.stmts.finish.run({
+            id: r.deliveryId,
+            state: r.next.state,
+            attempt: r.attempt,
+            at: r.next.state === 'pending' ? r.next.at : now,
+            now,
+            error: r.outcome === 'success' ? null : (r.error ?? null),
+          });
+        }
+      }),
+    );
+    for (const r of results) {
+      this.bump('inflight', -1);
+      if (r.next.state !== 'pending') this.bump(r.next.state, 1);
+    }
+  }
+
+  async get(id: string): Promise<DeliveryRow | undefined> {
+    return this.stmts.get.get(id) as DeliveryRow | undefined;
+  }
+
+  /** Paged by an (updated_at, id) cursor so rows written in the same millisecond are neither skipped nor repeated. */
+  async byWebhook(
+    webhookId: string,
+    opts: { state?: DeliveryState; limit: number; before?: DeliveryCursor },
+  ): Promise<DeliveryRow[]> {
+    const where = ['webhook_id = ?'];
+    const args: unknown[] = [webhookId];
+    if (opts.state) {
+      where.push('state = ?');
+      args.push(opts.state);
+    }
+    if (opts.before) {
+      where.push('(updated_at < ? OR (updated_at = ? AND id < ?))');
+      args.push(opts.before.updatedAt, opts.before.updatedAt, opts.before.id);
+    }
+    args.push(opts.limit);
+    return this.file.db
+      .prepare(
+        `SELECT * FROM deliveries WHERE ${where.join(' AND ')} ORDER BY updated_at DESC, id DESC LIMIT ?`,
+      )
+      .all(...args) as DeliveryRow[];
+  }
+
+  async retryFailed(filter: RequeueFilter, now: number): Promise<number> {
+    const where = [`state = 'failed'`];
+    const args: unknown[] = [];
+    if (filter.webhookId !== undefined) {
+      // The webhook's id, or its identifier (what operators see in logs and metrics).
+      where.push('(webhook_id = ? OR identifier = ?)');
+      args.push(filter.webhookId, filter.webhookId);
+    }
+    if (filter.since !== undefined) {
+      where.push('updated_at >= ?');
+      args.push(filter.since);
+    }
+    if (filter.ids !== undefined) {
+      where.push(`id IN (${filter.ids.map(() => '?').join(',') || 'NULL'})`);
+      args.push(...filter.ids);
+    }
+    const r = this.file.write('FULL', () =>
+      this.file.db
+        .prepare(
+          `UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE ${where.join(' AND ')}`,
+        )
+        .run(filter.dueAt ?? now, now, ...args),
+    );
+    this.bump('failed', -r.changes);
+    return r.changes;
+  }
+
+  /** Runs a write, rethrowing failures as `StoreError`; intake writes also set `writable`. */
+  private guard<T>(intake: boolean, fn: () => T): T {
+    try {
+      const r = fn();
+      if (intake) this.writable = true;
+      return r;
+    } catch (err) {
+      if (intake) this.writable = false;
+      throw new StoreError('the outbox could not be written', { cause: err });
+    }
+  }
+}
