@@ -1,15 +1,17 @@
 # syntax=docker/dockerfile:1
-# Build: compile TypeScript and native addons (better-sqlite3, ssh2) with the toolchain.
-FROM node:20-bookworm AS build
+# Build: compile TypeScript to dist/ and the native addons (better-sqlite3, ssh2) with the toolchain,
+# then drop the dev dependencies (tsx, typescript, test tools): the runtime runs compiled JavaScript.
+# Node 24 is the current LTS line; the tests run on it and on Node 20.19+ (see README, "Node versions").
+FROM node:24-bookworm AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 # Run: the slim image with only what hookd needs, as a non-root user.
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
@@ -20,10 +22,13 @@ COPY config ./config
 COPY rules ./rules
 RUN mkdir -p /app/data && chown -R node:node /app/data
 USER node
-# In a container, listen on all interfaces; that needs api.tokens (see README).
+# In a container, listen on all interfaces; that needs api.tokens (see README). Without them
+# hookd exits 1 with "env HOOKD_HTTP_HOST: http.host: no api.tokens are configured ...".
 ENV HOOKD_HTTP_HOST=0.0.0.0 HOOKD_STORE_PATH=/app/data/hookd.db
 EXPOSE 8480
 VOLUME ["/app/data"]
-HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.HOOKD_HTTP_PORT||8480)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# Probes /healthz where hookd listens: host and port from the same config file (the --config of
+# the running hookd) and HOOKD_* variables that hookd itself reads.
+HEALTHCHECK --interval=10s --timeout=3s CMD ["node", "bin/healthcheck.js"]
 ENTRYPOINT ["node", "bin/hookd.js"]
 CMD ["run", "--config", "config/hookd.yaml", "--rules", "rules"]

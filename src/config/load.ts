@@ -31,15 +31,21 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   }
   const { value, problems: envProblems, applied } = applyEnv(ConfigSchema, raw, env);
   if (envProblems.length) throw new ConfigError(envProblems);
+  /**
+   * Where a problem at `path` comes from: the environment variable that set
+   * it (or a section above it), else its place in the file. Every check
+   * below goes through it, so no error caused by an override points at the
+   * file's line that the override replaced.
+   */
+  const locate = (path: readonly PropertyKey[], message: string, located?: Problem): Problem => {
+    const from = applied.find((a) => a.path.every((seg, j) => String(path[j]) === seg));
+    if (from) return { file: `env ${from.name}`, line: 1, col: 1, message };
+    return located ?? src.problem(path, message);
+  };
   const parsed = ConfigSchema.safeParse(value);
   if (!parsed.success) {
-    // A bad value that came from the environment is named by its variable, not a file position.
     throw new ConfigError(
-      zodProblems(src, parsed.error).map((p, i) => {
-        const path = parsed.error.issues[i]?.path.map(String) ?? [];
-        const from = applied.find((a) => a.path.every((seg, j) => path[j] === seg));
-        return from ? { file: `env ${from.name}`, line: 1, col: 1, message: p.message } : p;
-      }),
+      zodProblems(src, parsed.error).map((p, i) => locate(parsed.error.issues[i]?.path ?? [], p.message, p)),
     );
   }
   const config = parsed.data;
@@ -47,7 +53,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   config.api.tokens.forEach((t, i) => {
     if (t.tokenEnv !== undefined && !env[t.tokenEnv]) {
       problems.push(
-        src.problem(
+        locate(
           ['api', 'tokens', i, 'tokenEnv'],
           `api.tokens[${i}].tokenEnv: environment variable ${t.tokenEnv} is not set`,
         ),
@@ -56,7 +62,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   });
   if (config.api.tokens.length === 0 && !isLoopback(config.http.host)) {
     problems.push(
-      src.problem(
+      locate(
         ['http', 'host'],
         `http.host: no api.tokens are configured, so hookd only listens on loopback; set http.host to 127.0.0.1 or configure api.tokens (got "${config.http.host}")`,
       ),

@@ -74,3 +74,38 @@ test('a token taken from an unset environment variable is a config error naming 
     /environment variable NOPE_TOKEN is not set/,
   );
 });
+
+test('an error caused by an environment override names the variable, not the file line it replaced', () => {
+  // The image's default: the shipped config/hookd.yaml with HOOKD_HTTP_HOST=0.0.0.0 and no tokens.
+  const problems = (env: NodeJS.ProcessEnv) => {
+    try {
+      loadConfig('config/hookd.yaml', env);
+      return [];
+    } catch (e) {
+      assert.ok(e instanceof ConfigError, String(e));
+      return e.message.split('\n');
+    }
+  };
+  const host = problems({ HOOKD_HTTP_HOST: '0.0.0.0' });
+  assert.equal(host.length, 1);
+  assert.match(host[0]!, /^env HOOKD_HTTP_HOST: http\.host: no api\.tokens are configured/);
+  assert.doesNotMatch(host[0]!, /hookd\.yaml/);
+  const token = problems({ HOOKD_API_TOKENS: '[{"name":"a","tokenEnv":"NOPE_TOKEN"}]' });
+  assert.match(
+    token[0]!,
+    /^env HOOKD_API_TOKENS: api\.tokens\[0\]\.tokenEnv: environment variable NOPE_TOKEN is not set/,
+  );
+  // Without the override, the file's own value is pointed at.
+  const dirs = makeDirs();
+  writeFileSync(dirs.configPath, 'http:\n  host: 0.0.0.0\n');
+  const fromFile = (() => {
+    try {
+      loadConfig(dirs.configPath, {});
+      return '';
+    } catch (e) {
+      return (e as Error).message;
+    }
+  })();
+  dirs.cleanup();
+  assert.match(fromFile, /hookd\.yaml:2:9: http\.host: no api\.tokens/);
+});
