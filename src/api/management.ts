@@ -129,6 +129,7 @@ export function registerManagementApi(app: FastifyInstance, deps: ManagementDeps
         transport: deps.transport,
         timeoutMs: deps.timeoutMs,
         logger: deps.logger,
+        setState: deps.setState,
         now: deps.now,
       }),
   };

@@ -2,11 +2,13 @@
  * `POST /v1/webhooks/{id}/test` (and seed 002's test route): renders a dummy
  * event with the webhook's own templates and sends it once through its real
  * transport, outside the outbox (no retries, no breaker), returning the
- * attempt.
+ * attempt. The attempt is run and judged as the dispatcher's are
+ * (`dispatch/`): same timeout, same outcome for a throwing transport, and a
+ * 410 stops the webhook here too.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { type AttemptRun, runAttempt } from '../dispatch/index.ts';
+import { type AttemptRun, runAttempt, webhookEffect } from '../dispatch/index.ts';
 import type { Catalog } from '../pipeline/catalog.ts';
 import type { Webhook } from '../rules/webhook-schema.ts';
 import type { HookEvent } from '../source/event.ts';
@@ -20,6 +22,8 @@ export interface TestDeps {
   timeoutMs: number;
   logger: Logger;
   now?: () => number;
+  /** Applies a state change the delivery policy decided (410: Stopped). */
+  setState: (id: string, state: 'Stopped', reason: string) => unknown;
 }
 
 export interface TestAttempt {
@@ -104,6 +108,8 @@ export async function sendTest(w: Webhook, deps: TestDeps): Promise<TestAttempt>
       : { result: { outcome: 'permanent', error: renderError! }, startedAt: now(), durationMs: 0 };
   }
   const { result, startedAt } = run;
+  const effect = webhookEffect(result);
+  if (effect.kind === 'stop') deps.setState(w.id, 'Stopped', effect.reason);
   const attempt: TestAttempt = {
     deliveryId,
     eventId: event.id,

@@ -249,6 +249,7 @@ export function webhookRoutes(deps: WebhookApiDeps): Route[] {
           timeoutMs: deps.timeoutMs,
           logger: deps.logger,
           now,
+          setState: deps.setState,
         });
         return { status: 200, body: attempt };
       },

@@ -81,6 +81,13 @@ export interface Decision {
   webhook: WebhookEffect;
 }
 
+/** What an attempt's result does to its webhook (also for a test send, which has no retries). */
+export function webhookEffect(result: SendResult): WebhookEffect {
+  return result.outcome === 'permanent' && (result.stopWebhook || result.status === 410)
+    ? { kind: 'stop', reason: `the receiver answered ${result.status ?? 410}: ${result.error}` }
+    : { kind: 'breaker', ok: result.outcome === 'success' };
+}
+
 /**
  * What happens after an attempt: success and permanent failures are final;
  * a retryable failure is retried per `retryDelay` until the schedule is used
@@ -93,10 +100,7 @@ export function decide(
   now: number,
   random: () => number,
 ): Decision {
-  const webhook: WebhookEffect =
-    result.outcome === 'permanent' && (result.stopWebhook || result.status === 410)
-      ? { kind: 'stop', reason: `the receiver answered ${result.status ?? 410}: ${result.error}` }
-      : { kind: 'breaker', ok: result.outcome === 'success' };
+  const webhook = webhookEffect(result);
   if (result.outcome === 'success') return { next: { state: 'succeeded' }, webhook };
   if (result.outcome === 'permanent') return { next: { state: 'failed' }, webhook };
   const delay = retryDelay(policy, attemptsMade, random, result.retryAfterMs);

@@ -15,6 +15,7 @@ export {
   type RetryPolicy,
   requeueAt,
   type WebhookEffect,
+  webhookEffect,
 } from './delivery-policy.ts';
 export { Dispatcher, type DispatcherDeps } from './dispatcher.ts';
 export type { DueWork } from './due-work.ts';

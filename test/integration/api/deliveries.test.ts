@@ -85,6 +85,17 @@ test('test sends a dummy event through the real transport, signed, and returns t
   assert.equal((await api.get<{ items: unknown[] }>(`/v1/webhooks/${bad}/deliveries`)).body.items.length, 0);
 });
 
+test('a 410 to a test send stops the webhook, as it does for a delivery (one delivery policy decides)', async () => {
+  answers.set('/gone-test', 410);
+  const gone = await create({ identifier: 'tested-gone', url: `${receiver.url}/gone-test` });
+  const r = await api.post(`/v1/webhooks/${gone}/test`);
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual([r.body.outcome, r.body.status], ['permanent', 410]);
+  assert.equal((await api.get(`/v1/webhooks/${gone}`)).body.state, 'Stopped');
+  // Back to Active: the next test lists the Stopped webhooks.
+  assert.equal((await api.put(`/v1/webhooks/${gone}/state`, { state: 'Active' })).status, 200);
+});
+
 test('state Stopped holds deliveries; Active resumes them; the state shows in the webhook', async () => {
   const held = await create({ identifier: 'held', url: `${receiver.url}/held`, events: ['hold.*'] });
   const free = await create({ identifier: 'free', url: `${receiver.url}/free`, events: ['hold.*'] });
