@@ -14,6 +14,7 @@ import { connect, headers, nanos } from '@nats-io/transport-node';
 import { makeDirs, type RunningHookd, startHookd } from '../helpers/hookd.ts';
 import { type NatsServer, startNats, waitForConsumer } from '../helpers/nats-server.ts';
 import { type Received, type Receiver, startReceiver } from '../helpers/receiver.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 let nats: NatsServer;
 let receiver: Receiver;
@@ -36,19 +37,9 @@ async function hookdOn(url: string, extra: Record<string, unknown> = {}, dirs = 
   return h;
 }
 
-/** Polls until `check` returns a value; says what it waited for and what it saw. */
-async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  seen: () => unknown,
-) {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) assert.fail(`waited for ${what}; saw ${JSON.stringify(seen())}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** Waits until `check` returns a value; says what it waited for and what `seen` shows. */
+function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, seen: () => unknown) {
+  return waitFor(what, check, { timeoutMs: 60_000, intervalMs: 100, saw: seen });
 }
 
 const deliveries = (type: string): Received[] => receiver.requests.filter((r) => r.url === `/in/${type}`);

@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import { CloudEvent, CONSTANTS, emitterFor, type Message, Mode } from 'cloudevents';
 import { type RunningHookd, startHookd } from '../../helpers/hookd.ts';
 import { type Received, type Receiver, startReceiver } from '../../helpers/receiver.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 let receiver: Receiver;
 let hookd: RunningHookd;
@@ -38,18 +39,12 @@ async function post(message: Message): Promise<{ status: number; body: Record<st
   return { status: r.status, body: (await r.json()) as Record<string, unknown> };
 }
 
-/** Polls the receiver until `n` requests for `type` arrived; says what it saw when it gives up. */
-async function received(type: string, n: number): Promise<Received[]> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const got = receiver.requests.filter((r) => r.url === `/ce/${type}`);
-    if (got.length >= n) return got;
-    if (Date.now() > deadline)
-      assert.fail(
-        `waited for ${n} deliveries of ${type}; saw ${got.length}: ${got.map((r) => r.body).join(' | ')}`,
-      );
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Waits until `n` requests for `type` arrived. */
+function received(type: string, n: number): Promise<Received[]> {
+  const got = () => receiver.requests.filter((r) => r.url === `/ce/${type}`);
+  return waitFor(`${n} deliveries of ${type}`, () => (got().length >= n ? got() : undefined), {
+    saw: () => got().map((r) => r.body),
+  });
 }
 
 function emitter(mode: Mode) {
