@@ -3,6 +3,7 @@
  * zod schema gives the type, the validation with paths, and the JSON Schema.
  * Every key can be overridden by `HOOKD_<SECTION>_<KEY>` (see env.ts).
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { DurationSchema } from './duration.ts';
 
@@ -16,6 +17,31 @@ export const PERMISSIONS = [
 export type Permission = (typeof PERMISSIONS)[number];
 
 const Port = z.number().int().min(0).max(65535);
+
+/**
+ * An allow-list entry: a host name, `*.suffix`, an IP address (IPv6 bare or
+ * in brackets) or a CIDR range. Not a port (the guard allows hosts and
+ * addresses, whatever the port: an entry with one would never match), a
+ * scheme or a path.
+ */
+const AllowListEntry = z
+  .string()
+  .min(1)
+  .superRefine((raw, ctx) => {
+    const e = raw.trim();
+    const [addr = '', prefix] = e.split('/');
+    const v6 =
+      isIP(addr.replace(/^\[(.*)\]$/, '$1')) === 6 && (prefix === undefined || /^\d{1,3}$/.test(prefix));
+    const hostOrV4 = /^(\*\.)?[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?\.?(\/\d{1,2})?$/i.test(e);
+    if (v6 || hostOrV4) return;
+    const port = /:\d+$/.test(e) && !e.includes('://');
+    ctx.addIssue({
+      code: 'custom',
+      message: port
+        ? `${JSON.stringify(raw)} has a port; list the host or address alone (every port of an allowed host is allowed)`
+        : `${JSON.stringify(raw)} is not a host name, IP address, CIDR range or *.suffix (no scheme, port or path)`,
+    });
+  });
 
 /** A 256-bit key written as base64 (`openssl rand -base64 32`). The value is never shown in a message. */
 const SecretsKey = z
@@ -110,7 +136,7 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       allowPrivateNetworks: z.boolean().default(false),
       /** Host names, IP addresses or CIDR ranges that may be reached even when private. */
-      allowList: z.array(z.string().min(1)).default([]),
+      allowList: z.array(AllowListEntry).default([]),
       /** Base64 of 32 bytes: API webhooks' secrets are encrypted at rest with it (AES-256-GCM). */
       secretsKey: SecretsKey.optional(),
       /** Earlier `secretsKey`s, still read during a key rotation; writes use `secretsKey`. */
