@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { SigningSecretSchema } from '../rules/webhook-schema.ts';
+import { HMAC_PREFIX } from '../transports/http/signing-secret.ts';
 import { jsonBody, parseWith, type Route } from './routes.ts';
 import { ErrorSchema, WebhookViewSchema } from './schemas.ts';
 import type { WebhookApiDeps } from './webhooks.ts';
@@ -19,7 +20,7 @@ export const RotateBodySchema = z.strictObject({
 export const RotatedSchema = WebhookViewSchema.extend({
   generatedSecret: z.string().optional().meta({
     description:
-      'the secret hookd generated (no `secret` in the request): shown in this response only, never again',
+      'an HMAC (whsec_) secret hookd generated (no `secret` in the request), which receivers need: shown in this response only, never again. A generated whsk_ key is never shown: receivers verify with `publicKey`.',
   }),
 });
 
@@ -50,7 +51,10 @@ export function secretRotationRoute(
       const r = deps.service.rotateSecret(id, body.secret, principal.name, deps.secretOverlapMs);
       return {
         status: 200,
-        body: { ...view(r.webhook), ...(r.generated ? { generatedSecret: r.generated } : {}) },
+        body: {
+          ...view(r.webhook),
+          ...(r.generated?.startsWith(HMAC_PREFIX) ? { generatedSecret: r.generated } : {}),
+        },
       };
     },
   };

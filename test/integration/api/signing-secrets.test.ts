@@ -212,19 +212,39 @@ test('a whsk_ webhook signs v1a, verifiable against the whpk_ key of its view; r
   assert.match(String(got.headers['webhook-signature']), /^v1a,[A-Za-z0-9+/]+=*$/);
   assert.ok(verifiesV1a(publicKey, got), 'verifies with crypto.verify against the published whpk_ key');
 
-  // Rotating without a secret generates one of the same kind (shown once); both keys sign during the overlap.
-  const r = await api.post<{ publicKey: string; generatedSecret: string }>(
+  // Rotating without a secret generates a key of the same kind, never shown (receivers need only its
+  // publicKey); both keys sign during the overlap.
+  const r = await api.post<{ publicKey: string; generatedSecret?: string }>(
     `/v1/webhooks/${c.body.id}/secret/rotate`,
   );
   assert.equal(r.status, 200, r.text);
-  assert.match(r.body.generatedSecret, /^whsk_/);
+  assert.equal(r.body.generatedSecret, undefined);
+  assert.doesNotMatch(r.text, /whsk_/);
   assert.notEqual(r.body.publicKey, publicKey);
-  assert.equal((await api.get(`/v1/webhooks/${c.body.id}`)).text.includes(r.body.generatedSecret), false);
   const n = receiver.requests.length;
   assert.equal((await api.post(`/v1/webhooks/${c.body.id}/test`)).status, 200);
   const sent = receiver.requests[n]!;
   assert.ok(verifiesV1a(publicKey, sent), 'the old key still signs');
   assert.ok(verifiesV1a(r.body.publicKey, sent), 'the new key signs');
+});
+
+test('rotating an HMAC secret without a body generates one, shown once, that verifies the next attempts', async () => {
+  const c = await api.post<{ id: string }>('/v1/webhooks', {
+    identifier: 'generated',
+    url: `${receiver.url}/gen`,
+    secret: OLD,
+  });
+  assert.equal(c.status, 201, c.text);
+  const r = await api.post<{ generatedSecret: string }>(`/v1/webhooks/${c.body.id}/secret/rotate`);
+  assert.equal(r.status, 200, r.text);
+  assert.match(r.body.generatedSecret, /^whsec_[A-Za-z0-9+/]{43}=$/);
+  const view = await api.get(`/v1/webhooks/${c.body.id}`);
+  assert.ok(!view.text.includes(r.body.generatedSecret), 'shown in the rotate answer only');
+  const n = receiver.requests.length;
+  assert.equal((await api.post(`/v1/webhooks/${c.body.id}/test`)).status, 200);
+  verifiesWith(r.body.generatedSecret, receiver.requests[n]!);
+  verifiesWith(OLD, receiver.requests[n]!);
+  assert.ok(!JSON.stringify(hookd.logs).includes(r.body.generatedSecret), 'never logged');
 });
 
 test('every status answered in this file is in /openapi.json for its route (issue 16)', async () => {
