@@ -5,36 +5,34 @@
  */
 import { type FSWatcher, watch } from 'node:fs';
 import type { Logger } from 'pino';
-import { Authenticator } from './api/auth.ts';
-import { registerIngest } from './api/ingest.ts';
-import { registerManagementApi } from './api/management.ts';
-import { API_BODY_LIMIT, createServer } from './api/server.ts';
-import { WebhookService } from './api/webhook-service.ts';
-import { ConfigError, formatProblem } from './config/problems.ts';
-import type { Config } from './config/schema.ts';
+import {
+  API_BODY_LIMIT,
+  Authenticator,
+  createServer,
+  registerIngest,
+  registerManagementApi,
+  WebhookService,
+} from './api/index.ts';
+import { buildCatalog, type Catalog, Intake, loadCatalog } from './catalog/index.ts';
+import type { Config } from './config/index.ts';
+import { ConfigError, formatProblem } from './config/index.ts';
 import { Dispatcher, firstAttemptAt, policyFor, WebhookStates } from './dispatch/index.ts';
 import { createLogger } from './logging.ts';
-import { Metrics } from './metrics/metrics.ts';
+import { Metrics } from './metrics/index.ts';
 import { DELIVERY_STATES, openStore, type Store } from './outbox/index.ts';
-import { buildCatalog, type Catalog } from './pipeline/catalog.ts';
-import { Intake } from './pipeline/intake.ts';
-import { loadCatalog } from './pipeline/load-catalog.ts';
-import { loadPlugins, PluginLoadError } from './plugins/index.ts';
-import type { ConditionErrorInfo } from './rules/engine.ts';
-import { type RuleFileText, readRuleFiles } from './rules/load.ts';
-import type { Webhook, WebhookState } from './rules/webhook-schema.ts';
+import type { ConditionErrorInfo, Webhook, WebhookState } from './rules/index.ts';
+import { type RuleFileText, readRuleFiles } from './rules/index.ts';
 import { Sandbox } from './sandbox/index.ts';
 import { KeyRing, specSeal } from './secrets/index.ts';
-import { ConsumerLease } from './source/consumer-lease.ts';
-import { NatsSource } from './source/nats.ts';
+import { ConsumerLease, NatsSource } from './source/index.ts';
 import { sandboxedJsonata } from './templates/index.ts';
-import type { TransportInstance } from './transports/contract.ts';
-import { TransportRegistry } from './transports/registry.ts';
+import type { TransportInstance } from './transports/index.ts';
+import { TransportRegistry } from './transports/index.ts';
 
 export interface AppOptions {
   config: Config;
   rulesDir: string;
-  /** Transports with plugins already loaded (see `prepareRegistry`); default: the built-ins. */
+  /** Transports with plugins already loaded (see `loadTransports`); default: the built-ins. */
   registry?: TransportRegistry;
   logger?: Logger;
   env?: NodeJS.ProcessEnv;
@@ -48,27 +46,6 @@ export interface ReloadResult {
   ok: boolean;
   webhooks: number;
   errors: string[];
-}
-
-/**
- * The built-in transports plus the plugins of `plugins.dir`; a broken plugin
- * is a config error naming its file.
- */
-export async function prepareRegistry(config: Config): Promise<TransportRegistry> {
-  const registry = new TransportRegistry();
-  if (config.plugins.dir) {
-    try {
-      await loadPlugins(config.plugins.dir, registry);
-    } catch (err) {
-      if (err instanceof PluginLoadError) {
-        throw new ConfigError(
-          err.problems.map((p) => ({ file: p.file, line: 1, col: 1, message: `plugin: ${p.message}` })),
-        );
-      }
-      throw err;
-    }
-  }
-  return registry;
 }
 
 const NO_SECRETS_KEY =

@@ -1,10 +1,6 @@
 /** argv → commands (DESIGN.md section 1). */
 import { parseArgs } from 'node:util';
-import { runCheck } from './commands/check.ts';
-import { consoleOutput } from './commands/output.ts';
-import { runPublish } from './commands/publish.ts';
-import { runRetry } from './commands/retry.ts';
-import { runDaemon } from './commands/run.ts';
+import { consoleOutput, runCheck, runDaemon, runExplain, runPublish, runRetry } from './commands/index.ts';
 
 const USAGE = `usage: hookd <command> [options]
 
@@ -33,10 +29,8 @@ export async function main(argv: string[]): Promise<number> {
       const { values } = parseArgs({ args: rest, options: common, strict: true });
       return runCheck({ config: values.config, rules: values.rules }, out);
     }
-    case 'explain': {
-      const { runExplain } = await import('./commands/explain.ts');
+    case 'explain':
       return runExplain(rest, out);
-    }
     case 'publish': {
       const { values } = parseArgs({
         args: rest,

@@ -5,7 +5,7 @@
  * constant time. Each token carries permissions.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Config, Permission } from '../config/schema.ts';
+import type { Config, Permission } from '../config/index.ts';
 
 export interface Principal {
   name: string;

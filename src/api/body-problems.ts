@@ -3,8 +3,9 @@
  * (`validateWebhook` takes a `YamlSource` for positions): a JSON body has no
  * lines, so this source reports the JSON path of each problem instead.
  */
-import { formatPath, type Problem } from '../config/problems.ts';
-import type { YamlSource } from '../config/yaml-source.ts';
+
+import type { YamlSource } from '../config/index.ts';
+import { formatPath, type Problem } from '../config/index.ts';
 
 /** One problem of a request body: where (a JSON path such as `data.port` or `topics[0].event`) and what. */
 export interface BodyProblem {

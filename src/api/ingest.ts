@@ -5,9 +5,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Rejection } from '../outbox/index.ts';
-import { decodeEvent } from '../source/decode.ts';
-import type { HookEvent } from '../source/event.ts';
-import { httpItems } from '../source/http-modes.ts';
+import type { HookEvent } from '../source/index.ts';
+import { decodeEvent, httpItems } from '../source/index.ts';
 import type { Authenticator } from './auth.ts';
 import { requires } from './server.ts';
 

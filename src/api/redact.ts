@@ -9,7 +9,7 @@
  * `{"set": true}` (or a secret header without value) takes the stored value.
  */
 import { AUTH_SECRET_KEYS, isSecretCredential, secretDataFields } from '../secrets/index.ts';
-import type { TransportRegistry } from '../transports/registry.ts';
+import type { TransportRegistry } from '../transports/index.ts';
 
 /** What a response shows in place of a secret value. */
 export const SECRET_SET = Object.freeze({ set: true as const });

@@ -5,8 +5,8 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import type { Permission } from '../config/schema.ts';
-import { zodProblems } from '../config/yaml-source.ts';
+import type { Permission } from '../config/index.ts';
+import { zodProblems } from '../config/index.ts';
 import type { Authenticator, Principal } from './auth.ts';
 import { bodyProblems, bodySource, type PathMapper } from './body-problems.ts';
 import { ApiError, invalidBody } from './errors.ts';

@@ -12,7 +12,7 @@ import {
   SigningSecretSchema,
   WebhookInputSchema,
   WebhookState,
-} from '../rules/webhook-schema.ts';
+} from '../rules/index.ts';
 
 export const SecretSetSchema = z.strictObject({ set: z.literal(true) }).meta({
   description: 'Write-only: a value is set but never returned. Sent back unchanged, it keeps the value.',

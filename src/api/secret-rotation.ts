@@ -5,8 +5,7 @@
  * attempt in that time, retries included, verifies with either secret.
  */
 import { z } from 'zod';
-import { SigningSecretSchema } from '../rules/webhook-schema.ts';
-import { HMAC_PREFIX } from '../transports/http/signing-secret.ts';
+import { HMAC_PREFIX, SigningSecretSchema } from '../rules/index.ts';
 import { jsonBody, parseWith, type Route } from './routes.ts';
 import { ErrorSchema, WebhookViewSchema } from './schemas.ts';
 import type { WebhookApiDeps } from './webhooks.ts';

@@ -10,13 +10,13 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { Logger } from 'pino';
-import type { Permission } from '../config/schema.ts';
+import type { Permission } from '../config/index.ts';
 import {
   type MetricsFormat,
   negotiateFormat,
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_CONTENT_TYPE,
-} from '../metrics/openmetrics.ts';
+} from '../metrics/index.ts';
 import type { Authenticator, Principal } from './auth.ts';
 
 export interface ServerDeps {

@@ -8,12 +8,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { Catalog } from '../catalog/index.ts';
 import { type AttemptRun, runAttempt, webhookEffect } from '../dispatch/index.ts';
-import type { Catalog } from '../pipeline/catalog.ts';
-import type { Webhook } from '../rules/webhook-schema.ts';
-import type { HookEvent } from '../source/event.ts';
-import { RenderError } from '../templates/render.ts';
-import type { RenderedRequest, SendResult, TransportInstance } from '../transports/contract.ts';
+import type { Webhook } from '../rules/index.ts';
+import type { HookEvent } from '../source/index.ts';
+import { RenderError } from '../templates/index.ts';
+import type { RenderedRequest, SendResult, TransportInstance } from '../transports/index.ts';
 
 export interface TestDeps {
   catalog: () => Catalog;

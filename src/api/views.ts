@@ -3,9 +3,9 @@
  * normalized, with write-only secrets replaced (redact.ts).
  */
 import type { AttemptRow, DeliveryRow } from '../outbox/index.ts';
-import type { Webhook, WebhookState } from '../rules/webhook-schema.ts';
-import { publicKeyOf } from '../transports/http/signing-secret.ts';
-import type { TransportRegistry } from '../transports/registry.ts';
+import type { Webhook, WebhookState } from '../rules/index.ts';
+import type { TransportRegistry } from '../transports/index.ts';
+import { publicKeyOf } from '../transports/index.ts';
 import { redactSecrets } from './redact.ts';
 import type { WebhookView } from './schemas.ts';
 

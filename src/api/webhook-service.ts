@@ -8,13 +8,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { formatProblem, type Problem } from '../config/problems.ts';
+import { type Catalog, CatalogError } from '../catalog/index.ts';
+import { formatProblem, type Problem } from '../config/index.ts';
 import { type ApiWebhookStore, DuplicateWebhookError, type StoredWebhook } from '../outbox/index.ts';
-import { type Catalog, CatalogError } from '../pipeline/catalog.ts';
-import { validateWebhook } from '../rules/load.ts';
-import { type Webhook, WebhookIdSchema } from '../rules/webhook-schema.ts';
-import { generateSigningSecret } from '../transports/http/signing-secret.ts';
-import type { TransportRegistry } from '../transports/registry.ts';
+import { validateWebhook, type Webhook, WebhookIdSchema } from '../rules/index.ts';
+import type { TransportRegistry } from '../transports/index.ts';
+import { generateSigningSecret } from '../transports/index.ts';
 import { bodyProblems, bodySource, type PathMapper, type PathProblem } from './body-problems.ts';
 import { ApiError, invalidBody, notFound } from './errors.ts';
 import { restoreSecrets } from './redact.ts';

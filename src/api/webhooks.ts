@@ -4,17 +4,11 @@
  * files) and are validated by the same code; secrets are write-only.
  */
 import type { Logger } from 'pino';
+import type { Catalog } from '../catalog/index.ts';
 import { requeueAt } from '../dispatch/index.ts';
 import type { AttemptLog, DeliveryStore } from '../outbox/index.ts';
-import type { Catalog } from '../pipeline/catalog.ts';
-import {
-  normalizeWebhook,
-  type Webhook,
-  WebhookInputSchema,
-  type WebhookState,
-} from '../rules/webhook-schema.ts';
-import type { TransportInstance } from '../transports/contract.ts';
-import type { TransportRegistry } from '../transports/registry.ts';
+import { normalizeWebhook, type Webhook, WebhookInputSchema, type WebhookState } from '../rules/index.ts';
+import type { TransportInstance, TransportRegistry } from '../transports/index.ts';
 import { ApiError, notFound } from './errors.ts';
 import type { Route } from './routes.ts';
 import { jsonBody, parseWith } from './routes.ts';

@@ -3,10 +3,8 @@
  * anything. Exit 0 when valid; 1 with one `file:line:col: message` per problem.
  */
 
-import { prepareRegistry } from '../app.ts';
-import { loadConfig } from '../config/load.ts';
-import { ConfigError, formatProblem } from '../config/problems.ts';
-import { loadCatalog } from '../pipeline/load-catalog.ts';
+import { loadCatalog, loadTransports } from '../catalog/index.ts';
+import { ConfigError, formatProblem, loadConfig } from '../config/index.ts';
 import type { Output } from './output.ts';
 
 export async function runCheck(
@@ -16,7 +14,7 @@ export async function runCheck(
 ): Promise<number> {
   try {
     const config = loadConfig(opts.config, env);
-    const registry = await prepareRegistry(config);
+    const registry = await loadTransports(config);
     const { catalog } = loadCatalog({ config, rulesDir: opts.rules, registry });
     out.stdout(`ok: config valid, ${catalog.size} webhook${catalog.size === 1 ? '' : 's'} in ${opts.rules}`);
     return 0;

@@ -10,27 +10,27 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load.ts';
-import { ConfigError, formatProblem } from '../config/problems.ts';
-import type { Config } from '../config/schema.ts';
-import { locate } from '../pipeline/load-catalog.ts';
+import { locate } from '../catalog/index.ts';
+import type { Config } from '../config/index.ts';
+import { ConfigError, formatProblem, loadConfig } from '../config/index.ts';
 import { loadPlugins } from '../plugins/index.ts';
+import type { Webhook } from '../rules/index.ts';
 import {
   compileRuleSet,
   describeMatch,
   describeReason,
   type ExplainEntry,
   type ExplainResult,
+  loadRuleFiles,
+  type Origin,
   RuleCompileError,
   type RuleSet,
 } from '../rules/index.ts';
-import { loadRuleFiles, type Origin } from '../rules/load.ts';
-import type { Webhook } from '../rules/webhook-schema.ts';
-import { decodeEvent } from '../source/decode.ts';
-import type { HookEvent } from '../source/event.ts';
-import { compileWebhookTemplates } from '../templates/render.ts';
-import type { RenderedRequest } from '../transports/contract.ts';
-import { TransportRegistry } from '../transports/registry.ts';
+import type { HookEvent } from '../source/index.ts';
+import { decodeEvent } from '../source/index.ts';
+import { compileWebhookTemplates } from '../templates/index.ts';
+import type { RenderedRequest } from '../transports/index.ts';
+import { TransportRegistry } from '../transports/index.ts';
 import type { Output } from './output.ts';
 
 const USAGE = `usage: hookd explain --event FILE [--subject S] [--json] [--config FILE] [--rules DIR] [--at TIME]

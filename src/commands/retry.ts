@@ -1,5 +1,5 @@
 /** `hookd retry --webhook ID [--since T]`: puts failed (dead-lettered) deliveries back in the queue. */
-import { loadConfig } from '../config/load.ts';
+import { loadConfig } from '../config/index.ts';
 import { requeueAt } from '../dispatch/index.ts';
 import { openStore } from '../outbox/index.ts';
 import type { Output } from './output.ts';

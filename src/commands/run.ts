@@ -1,7 +1,7 @@
 /** `hookd run`: the daemon, until SIGTERM/SIGINT; SIGHUP reloads the rules. */
-import { App, prepareRegistry } from '../app.ts';
-import { loadConfig } from '../config/load.ts';
-import { ConfigError, formatProblem } from '../config/problems.ts';
+import { App } from '../app.ts';
+import { loadTransports } from '../catalog/index.ts';
+import { ConfigError, formatProblem, loadConfig } from '../config/index.ts';
 import { createLogger } from '../logging.ts';
 import type { Output } from './output.ts';
 
@@ -10,7 +10,7 @@ export async function runDaemon(opts: { config?: string; rules: string }, out: O
   let fatal: (() => void) | undefined;
   try {
     const config = loadConfig(opts.config);
-    const registry = await prepareRegistry(config);
+    const registry = await loadTransports(config);
     app = new App({
       config,
       rulesDir: opts.rules,

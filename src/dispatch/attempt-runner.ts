@@ -4,7 +4,7 @@
  * throws. Used by the dispatcher and by the test send, so both time out and
  * classify the same way.
  */
-import type { Delivery, SendResult, TransportInstance } from '../transports/contract.ts';
+import type { Delivery, SendResult, TransportInstance } from '../transports/index.ts';
 import { escaped } from './delivery-policy.ts';
 
 export interface AttemptRun {

@@ -12,9 +12,9 @@
  *   feeds its breaker) (`decide`);
  * - an exception escaping a transport is a bug in it, retried (`escaped`).
  */
-import type { Config } from '../config/schema.ts';
-import type { Webhook } from '../rules/webhook-schema.ts';
-import type { SendResult } from '../transports/contract.ts';
+import type { Config } from '../config/index.ts';
+import type { Webhook } from '../rules/index.ts';
+import type { SendResult } from '../transports/index.ts';
 
 export interface RetryPolicy {
   /** Delay before each attempt, in ms; entry 0 is the first attempt's (usually 0). */

@@ -6,11 +6,11 @@
  * `delivery-policy.ts`, which pieces start when by `scheduler.ts`.
  */
 import type { Logger } from 'pino';
-import type { Config } from '../config/schema.ts';
-import type { Metrics } from '../metrics/metrics.ts';
+import type { Config } from '../config/index.ts';
+import type { Metrics } from '../metrics/index.ts';
 import type { AttemptResult, DeliveryStore } from '../outbox/index.ts';
-import type { Webhook } from '../rules/webhook-schema.ts';
-import type { RenderedRequest, SendResult, TransportInstance } from '../transports/contract.ts';
+import type { Webhook } from '../rules/index.ts';
+import type { RenderedRequest, SendResult, TransportInstance } from '../transports/index.ts';
 import { runAttempt } from './attempt-runner.ts';
 import { type Decision, decide, policyFor } from './delivery-policy.ts';
 import type { DueRow, DueWork } from './due-work.ts';

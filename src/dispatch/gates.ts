@@ -3,7 +3,7 @@
  * (`WebhookStates`), then its rate limit. Both follow the webhook's current
  * spec.
  */
-import type { Webhook } from '../rules/webhook-schema.ts';
+import type { Webhook } from '../rules/index.ts';
 import type { RateLimits } from './rate-limit.ts';
 import type { Admission, Gate } from './scheduler.ts';
 

@@ -1,4 +1,4 @@
-import type { Webhook } from '../rules/webhook-schema.ts';
+import type { Webhook } from '../rules/index.ts';
 
 /**
  * A token bucket for a webhook's `rateLimit: {perSecond, burst}`: at most

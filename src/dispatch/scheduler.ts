@@ -6,7 +6,7 @@
  * huge backlog never holds the global capacity. Pure bookkeeping over a clock:
  * it pulls due work from a `DueWork` source and never sends or sleeps.
  */
-import type { Webhook } from '../rules/webhook-schema.ts';
+import type { Webhook } from '../rules/index.ts';
 import type { DueRow, DueWork } from './due-work.ts';
 
 export interface Admission {

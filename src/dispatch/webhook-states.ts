@@ -4,7 +4,7 @@
  * whether a webhook may get new attempts now, feeds its breaker, and
  * persists state changes so they survive a restart.
  */
-import type { Webhook, WebhookState } from '../rules/webhook-schema.ts';
+import type { Webhook, WebhookState } from '../rules/index.ts';
 import { Breaker, type BreakerSettings, type BreakerSnapshot, type Transition } from './breaker.ts';
 import type { Admission } from './scheduler.ts';
 

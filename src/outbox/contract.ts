@@ -12,6 +12,7 @@
  * `nextDueOf`, `dueByWebhook`) is read synchronously from the backend's
  * local view (SQLite's read connection; a consumer-fed index in JetStream).
  */
+import type { Rejection } from '../source/index.ts';
 
 export type DeliveryState = 'pending' | 'inflight' | 'succeeded' | 'failed';
 export const DELIVERY_STATES: readonly DeliveryState[] = ['pending', 'inflight', 'succeeded', 'failed'];
@@ -80,15 +81,8 @@ export interface AttemptResult {
   next: { state: 'pending'; at: number } | { state: 'succeeded' } | { state: 'failed' };
 }
 
-/** An event that could not be accepted, kept with the reason. */
-export interface Rejection {
-  receivedAt: number;
-  source: string;
-  subject?: string;
-  reason: string;
-  detail?: string;
-  payload?: Uint8Array;
-}
+/** An event that could not be accepted, kept with the reason (defined by the source). */
+export type { Rejection };
 
 export interface RejectedEvent {
   id: number;

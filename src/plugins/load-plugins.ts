@@ -10,8 +10,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { TransportModule } from '../transports/contract.ts';
-import type { TransportRegistry } from '../transports/registry.ts';
+import type { TransportModule, TransportRegistry } from '../transports/index.ts';
 
 export interface PluginProblem {
   file: string;

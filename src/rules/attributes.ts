@@ -10,8 +10,8 @@
  * there. Only scalars become attributes (numbers and booleans as text);
  * objects, arrays and null leave the attribute absent.
  */
-import type { HookEvent } from '../source/event.ts';
-import { compilePointer, type Pointer } from '../templates/pointer.ts';
+import type { HookEvent } from '../source/index.ts';
+import { compilePointer, type Pointer } from '../source/index.ts';
 
 /**
  * Attribute name → value. A plain object: read values with a `typeof v ===

@@ -15,7 +15,7 @@
  * attribute keys) yields candidates without scanning every webhook.
  * `explain` is the slow, exhaustive twin that says why (select-naive.ts).
  */
-import type { HookEvent } from '../source/event.ts';
+import type { HookEvent } from '../source/index.ts';
 import { type AttributeMap, type Attributes, compileAttributeMap } from './attributes.ts';
 import type { ConditionContext } from './condition.ts';
 import {

@@ -3,7 +3,13 @@
  * selection with groups and CEL conditions, and explain.
  */
 export { type AttributeMap, type Attributes, compileAttributeMap } from './attributes.ts';
-export { CONDITION_LIMITS, ConditionEvalError, ConditionSyntaxError, compileCondition } from './condition.ts';
+export {
+  CONDITION_LIMITS,
+  type Condition,
+  ConditionEvalError,
+  ConditionSyntaxError,
+  compileCondition,
+} from './condition.ts';
 export { CONDITION_ERROR_LOG_INTERVAL_MS, type ConditionErrorInfo } from './condition-errors.ts';
 export {
   byDispatchOrder,
@@ -17,6 +23,14 @@ export {
   type SelectOutcome,
 } from './engine.ts';
 export {
+  type LoadedRules,
+  loadRuleFiles,
+  type Origin,
+  type RuleFileText,
+  readRuleFiles,
+  validateWebhook,
+} from './load.ts';
+export {
   describeMatch,
   describeReason,
   type ExplainEntry,
@@ -24,3 +38,23 @@ export {
   type MatchNote,
   type SkipReason,
 } from './select-naive.ts';
+export {
+  generateSigningSecret,
+  HMAC_PREFIX,
+  parseSigningSecret,
+  publicKeyOf,
+  type SigningKey,
+} from './signing-secret.ts';
+export {
+  type Authentication,
+  BreakerOverrideSchema,
+  HookSchema,
+  LangText,
+  normalizeWebhook,
+  RateLimitSchema,
+  SigningSecretSchema,
+  type Webhook,
+  WebhookIdSchema,
+  WebhookInputSchema,
+  WebhookState,
+} from './webhook-schema.ts';

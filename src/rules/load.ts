@@ -7,10 +7,18 @@ import { readdirSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
-import { formatPath, type Problem } from '../config/problems.ts';
-import { describeFsError, readTextFile, readTextFileSync, type TextFile } from '../config/read-text-file.ts';
-import { parseYaml, type YamlSource, zodProblems } from '../config/yaml-source.ts';
-import type { TransportRegistry } from '../transports/registry.ts';
+import {
+  describeFsError,
+  formatPath,
+  type Problem,
+  parseYaml,
+  readTextFile,
+  readTextFileSync,
+  type TextFile,
+  type YamlSource,
+  zodProblems,
+} from '../config/index.ts';
+import type { TransportRegistry } from '../transports/index.ts';
 import {
   fileWebhookId,
   normalizeWebhook,

@@ -10,7 +10,7 @@
  * Per event: the attributes object, the candidate list (a reused array),
  * the result array, and a condition context when a condition runs.
  */
-import type { HookEvent } from '../source/event.ts';
+import type { HookEvent } from '../source/index.ts';
 import type { Attributes } from './attributes.ts';
 import type { ConditionContext } from './condition.ts';
 import type { Rule } from './rule.ts';

@@ -8,8 +8,8 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { DurationSchema } from '../config/duration.ts';
-import { signingSecretProblem } from '../transports/http/signing-secret.ts';
+import { DurationSchema } from '../config/index.ts';
+import { signingSecretProblem } from './signing-secret.ts';
 
 /** A string or a language map such as `{ "en-GB": "name" }` (seed 003). */
 export const LangText = z.union([z.string(), z.record(z.string(), z.string())]);

@@ -9,8 +9,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import jsonata from 'jsonata';
-import { type Condition, compileCondition } from '../rules/condition.ts';
-import { jsonataMessage } from '../templates/jsonata-engine.ts';
+import { type Condition, compileCondition } from '../rules/index.ts';
+import { jsonataMessage } from '../templates/index.ts';
 import {
   type EvalBatch,
   type EvalReply,

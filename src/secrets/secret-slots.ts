@@ -5,7 +5,7 @@
  * and OAuth2 credentials, and the `data` fields its transport declares in
  * `secretFields`.
  */
-import type { TransportRegistry } from '../transports/registry.ts';
+import type { TransportRegistry } from '../transports/index.ts';
 
 type Obj = Record<string, unknown>;
 

@@ -6,7 +6,7 @@
  * still open with `security.previousSecretsKeys`.
  */
 import type { SpecSeal } from '../outbox/index.ts';
-import type { TransportRegistry } from '../transports/registry.ts';
+import type { TransportRegistry } from '../transports/index.ts';
 import { isSealed, type KeyRing } from './key-ring.ts';
 import { secretSlots } from './secret-slots.ts';
 

@@ -24,3 +24,16 @@ export interface HookEvent {
   /** Milliseconds since the epoch when hookd received it (or the CloudEvent `time` is not used: latency counts from receipt). */
   receivedAt: number;
 }
+
+/**
+ * An event that could not be decoded, kept (with its payload) for
+ * inspection: the source produces it, the outbox stores it.
+ */
+export interface Rejection {
+  receivedAt: number;
+  source: string;
+  subject?: string;
+  reason: string;
+  detail?: string;
+  payload?: Uint8Array;
+}

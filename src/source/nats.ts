@@ -16,11 +16,11 @@ import {
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import type { Config } from '../config/schema.ts';
+import type { Config } from '../config/index.ts';
 import type { Rejection } from '../outbox/index.ts';
 import type { ConsumerLease } from './consumer-lease.ts';
 import { type Decoded, decodeEvent } from './decode.ts';
-import type { HookEvent } from './event.ts';
+import type { HookEvent, Rejection } from './event.ts';
 
 export interface NatsSourceDeps {
   settings: Config['nats'] & { url: string };

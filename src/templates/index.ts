@@ -10,15 +10,16 @@ export {
   type JsonataLimits,
   type JsonataRunner,
   jsonataEngine,
+  jsonataMessage,
   sandboxedJsonata,
 } from './jsonata-engine.ts';
-export { compilePointer, type Pointer, PointerSyntaxError } from './pointer.ts';
 export {
   type CompileOptions,
   compileWebhookTemplates,
   DEFAULT_CONTENT_TYPE_POINTERS,
   type WebhookTemplates,
 } from './render.ts';
+export type { RenderedRequest } from './rendered-request.ts';
 export {
   type CompiledRuleTemplates,
   compileRuleTemplates,

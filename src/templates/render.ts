@@ -7,12 +7,12 @@
  * Rendering is synchronous (a plain object) unless the templates used for
  * this event contain JSONata; then it returns a Promise.
  */
-import type { Webhook } from '../rules/webhook-schema.ts';
-import type { HookEvent } from '../source/event.ts';
-import type { RenderedRequest } from '../transports/contract.ts';
+import type { Webhook } from '../rules/index.ts';
+import type { HookEvent } from '../source/index.ts';
+import { compilePointer, type Pointer } from '../source/index.ts';
 import { type FieldPath, RenderError, TemplateCompileError } from './errors.ts';
 import { defaultJsonataEngine, type JsonataEngine } from './jsonata-engine.ts';
-import { compilePointer, type Pointer } from './pointer.ts';
+import type { RenderedRequest } from './rendered-request.ts';
 import { compileStringTemplate, type StringTemplate } from './string-template.ts';
 import { compileUrlTemplate, type UrlTemplate } from './url-template.ts';
 import { compileValueTemplate, mergeProperties, type ValueTemplate } from './value-template.ts';

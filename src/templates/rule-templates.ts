@@ -3,9 +3,8 @@
  * each `TemplateCompileError` into a `file:line:col` problem through the
  * webhook's origin (the YAML node at the failing field).
  */
-import { formatPath, type Problem } from '../config/problems.ts';
-import type { LoadedRules } from '../rules/load.ts';
-import type { Webhook } from '../rules/webhook-schema.ts';
+import { formatPath, type Problem } from '../config/index.ts';
+import type { LoadedRules, Webhook } from '../rules/index.ts';
 import { type FieldPath, TemplateCompileError } from './errors.ts';
 import { type CompileOptions, compileWebhookTemplates, type WebhookTemplates } from './render.ts';
 

@@ -6,8 +6,9 @@
  * Other braces are literal text and must balance: `{"a": {/x}}` renders the
  * value at `/x` between literal braces; a lone `{` or `}` is a compile error.
  */
+
+import { compilePointer, type Pointer } from '../source/index.ts';
 import { type FieldPath, TemplateCompileError } from './errors.ts';
-import { compilePointer, type Pointer } from './pointer.ts';
 
 export interface Placeholder {
   /** As written, braces included, for messages: `{/resource/sys.id}`. */

@@ -5,7 +5,7 @@
  * placeholder takes the value as it is. A missing value is a permanent
  * delivery error naming the placeholder.
  */
-import { formatPath } from '../config/problems.ts';
+import { formatPath } from '../config/index.ts';
 import { type FieldPath, RenderError, TemplateCompileError } from './errors.ts';
 import { compileStringTemplate } from './string-template.ts';
 

@@ -8,7 +8,7 @@
  * also write their JSON text directly (`json`), without building the value
  * first: the same bytes `JSON.stringify(render(doc))` would give, faster.
  */
-import { formatPath } from '../config/problems.ts';
+import { formatPath } from '../config/index.ts';
 import { type FieldPath, RenderError, TemplateCompileError } from './errors.ts';
 import { type JsonataEngine, jsonataMessage } from './jsonata-engine.ts';
 import { compileStringTemplate } from './string-template.ts';

@@ -4,10 +4,10 @@
  * same `WebhookService`; none has storage or rules of its own.
  */
 import type { FastifyRequest } from 'fastify';
-import type { Permission } from '../../config/schema.ts';
-import type { Catalog } from '../../pipeline/catalog.ts';
-import type { Webhook, WebhookState } from '../../rules/webhook-schema.ts';
-import type { TransportRegistry } from '../../transports/registry.ts';
+import type { Catalog } from '../../catalog/index.ts';
+import type { Permission } from '../../config/index.ts';
+import type { Webhook, WebhookState } from '../../rules/index.ts';
+import type { TransportRegistry } from '../../transports/index.ts';
 import type { Authenticator, Principal } from '../auth.ts';
 import { ApiError } from '../errors.ts';
 import { ErrorSchema } from '../schemas.ts';

@@ -10,7 +10,7 @@
  * `Secret` (and a secret header) is a string, as the seed documents it: a
  * set one reads `"********"`, and `"********"` sent back keeps it.
  */
-import type { Webhook } from '../../rules/webhook-schema.ts';
+import type { Webhook } from '../../rules/index.ts';
 import { ApiError, invalidBody, notFound } from '../errors.ts';
 import { isSecretSet } from '../redact.ts';
 import { jsonBody, type Route } from '../routes.ts';

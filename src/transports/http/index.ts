@@ -6,6 +6,7 @@
  * request passes the SSRF guard.
  */
 import { z } from 'zod';
+import { parseSigningSecret, type SigningKey } from '../../rules/index.ts';
 import { abortedResult } from '../abort.ts';
 import type {
   Delivery,
@@ -21,7 +22,6 @@ import { exchange } from './exchange.ts';
 import { guardedAgent } from './guarded-agent.ts';
 import { type AccessToken, OAuth2TokenCache, oauth2Of, TokenError, tokenHeader } from './oauth2.ts';
 import { signatureHeaders } from './signature.ts';
-import { parseSigningSecret, type SigningKey } from './signing-secret.ts';
 
 export { RESPONSE_SNIPPET_BYTES } from './exchange.ts';
 

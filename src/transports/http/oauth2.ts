@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type Dispatcher, request } from 'undici';
-import type { Authentication } from '../../rules/webhook-schema.ts';
+import type { Authentication } from '../../rules/index.ts';
 import { raceSignal } from '../abort.ts';
 
 export type OAuth2Authentication = Extract<Authentication, { grant_type: 'client_credentials' }>;

@@ -7,7 +7,7 @@
  * (old first), so a receiver holding either secret verifies every attempt.
  */
 import { createHmac, sign } from 'node:crypto';
-import type { SigningKey } from './signing-secret.ts';
+import type { SigningKey } from '../../rules/index.ts';
 
 function signatureOf(key: SigningKey, content: string): string {
   if (key.scheme === 'v1') return `v1,${createHmac('sha256', key.key).update(content).digest('base64')}`;

@@ -12,13 +12,9 @@ import { describe, it } from 'node:test';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { formatProblem } from '../../../src/config/problems.ts';
 import { loadRuleFiles } from '../../../src/rules/load.ts';
+import { generateSigningSecret, parseSigningSecret, publicKeyOf } from '../../../src/rules/signing-secret.ts';
 import { signingSecrets } from '../../../src/transports/http/index.ts';
 import { signatureHeaders } from '../../../src/transports/http/signature.ts';
-import {
-  generateSigningSecret,
-  parseSigningSecret,
-  publicKeyOf,
-} from '../../../src/transports/http/signing-secret.ts';
 import { TransportRegistry } from '../../../src/transports/registry.ts';
 
 const OLD = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';

@@ -3,17 +3,18 @@
  * each webhook's compiled templates. Reloads build a new catalog and swap
  * it in at once, so no event is ever evaluated against a half-updated set.
  */
+
+import type { Webhook } from '../rules/index.ts';
 import {
   compileRuleSet,
   RuleCompileError,
   type RuleEngineOptions,
   type RuleProblem,
   type RuleSet,
-} from '../rules/engine.ts';
-import type { Webhook } from '../rules/webhook-schema.ts';
-import type { JsonataEngine } from '../templates/jsonata-engine.ts';
-import { compileWebhookTemplates, TemplateCompileError, type WebhookTemplates } from '../templates/render.ts';
-import type { TransportRegistry } from '../transports/registry.ts';
+} from '../rules/index.ts';
+import type { JsonataEngine } from '../templates/index.ts';
+import { compileWebhookTemplates, TemplateCompileError, type WebhookTemplates } from '../templates/index.ts';
+import type { TransportRegistry } from '../transports/index.ts';
 
 export interface Catalog {
   readonly rules: RuleSet;

@@ -4,13 +4,12 @@
  * `hookd check` and reloads, so all three agree on what is valid.
  */
 
-import { ConfigError, formatPath, type Problem } from '../config/problems.ts';
-import type { Config } from '../config/schema.ts';
-import type { ConditionRunner, RuleEngineOptions } from '../rules/engine.ts';
-import { loadRuleFiles, type Origin, type RuleFileText } from '../rules/load.ts';
-import type { Webhook } from '../rules/webhook-schema.ts';
-import { type JsonataRunner, sandboxedJsonata } from '../templates/jsonata-engine.ts';
-import type { TransportRegistry } from '../transports/registry.ts';
+import type { Config } from '../config/index.ts';
+import { ConfigError, formatPath, type Problem } from '../config/index.ts';
+import type { ConditionRunner, RuleEngineOptions, Webhook } from '../rules/index.ts';
+import { loadRuleFiles, type Origin, type RuleFileText } from '../rules/index.ts';
+import { type JsonataRunner, sandboxedJsonata } from '../templates/index.ts';
+import type { TransportRegistry } from '../transports/index.ts';
 import { buildCatalog, type Catalog, CatalogError } from './catalog.ts';
 
 export interface LoadedCatalog {

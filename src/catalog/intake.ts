@@ -5,12 +5,12 @@
  * acknowledges upstream only after `accept` resolves.
  */
 import type { Logger } from 'pino';
-import type { Metrics } from '../metrics/metrics.ts';
+import type { Metrics } from '../metrics/index.ts';
 import { type DeliveryStore, deliveryId, type NewDelivery, type Rejection } from '../outbox/index.ts';
-import type { Webhook } from '../rules/webhook-schema.ts';
-import type { HookEvent } from '../source/event.ts';
-import { RenderError } from '../templates/render.ts';
-import type { RenderedRequest } from '../transports/contract.ts';
+import type { Webhook } from '../rules/index.ts';
+import type { HookEvent } from '../source/index.ts';
+import { RenderError } from '../templates/index.ts';
+import type { RenderedRequest } from '../transports/index.ts';
 import type { Catalog } from './catalog.ts';
 
 export interface IntakeDeps {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compilePointer, PointerSyntaxError } from '../../../src/templates/pointer.ts';
+import { compilePointer, PointerSyntaxError } from '../../../src/source/pointer.ts';
 
 // The example document of RFC 6901, section 5.
 const rfcDoc = {

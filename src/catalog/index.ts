@@ -1,0 +1,11 @@
+/**
+ * The catalog (after outbox, before dispatch): loads the rule files, the API
+ * webhooks and the plugins, compiles rules and templates once, and is what
+ * `run`, reload, the API, `check` and `explain` all use. Intake applies it to
+ * events and stores the deliveries.
+ * This file is the folder's surface: other folders import only from here.
+ */
+export { buildCatalog, type Catalog, CatalogError } from './catalog.ts';
+export { Intake } from './intake.ts';
+export { loadCatalog, locate } from './load-catalog.ts';
+export { loadTransports } from './transports.ts';

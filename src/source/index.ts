@@ -1,0 +1,12 @@
+/**
+ * Source (stage 1): the decoded event, NATS JetStream intake, event decoding, JSON pointers into events.
+ * This file is the folder's surface: other folders import only from here.
+ */
+
+export { parseBoundedJson } from './bounded-json.ts';
+export { ConsumerLease } from './consumer-lease.ts';
+export { decodeEvent } from './decode.ts';
+export type { HookEvent, Rejection } from './event.ts';
+export { httpItems } from './http-modes.ts';
+export { NatsSource } from './nats.ts';
+export { compilePointer, type Pointer } from './pointer.ts';
