@@ -18,7 +18,6 @@ import {
   type YamlSource,
   zodProblems,
 } from '../config/index.ts';
-import type { TransportRegistry } from '../transports/index.ts';
 import {
   fileWebhookId,
   normalizeWebhook,
@@ -26,6 +25,24 @@ import {
   WebhookInputSchema,
   WebhookModelError,
 } from './webhook-schema.ts';
+
+/**
+ * The webhook types a rule may use and how to check their `data`: the
+ * transport registry provides it (transports come after rules, so rules name
+ * only what they need).
+ */
+export interface WebhookTypes {
+  /** The canonical type for a written type or alias. */
+  resolveType(typeName: string): string | undefined;
+  /** A message for an unknown type, listing the known ones. */
+  unknownTypeMessage(typeName: string): string;
+  get(type: string):
+    | {
+        dataSchema: z.ZodType<unknown>;
+        validate?(webhook: Webhook): { path: (string | number)[]; message: string }[];
+      }
+    | undefined;
+}
 
 const RuleFileSchema = z.strictObject({ webhooks: z.array(z.unknown()).default([]) });
 
@@ -98,7 +115,7 @@ export function validateWebhook(
     id: string;
     source: 'file' | 'api';
     file?: string;
-    registry: TransportRegistry;
+    registry: WebhookTypes;
   },
   problems: Problem[],
 ): Webhook | undefined {
@@ -140,7 +157,7 @@ export function validateWebhook(
 
 export function loadRuleFiles(
   dir: string,
-  registry: TransportRegistry,
+  registry: WebhookTypes,
   files: readonly RuleFileText[] = readRuleFilesSync(dir),
 ): LoadedRules {
   const webhooks: Webhook[] = [];
