@@ -4,8 +4,8 @@
  */
 import type { AttemptRow, DeliveryRow } from '../outbox/index.ts';
 import type { Webhook, WebhookState } from '../rules/index.ts';
+import { publicKeyOf } from '../rules/index.ts';
 import type { TransportRegistry } from '../transports/index.ts';
-import { publicKeyOf } from '../transports/index.ts';
 import { redactSecrets } from './redact.ts';
 import type { WebhookView } from './schemas.ts';
 

@@ -17,7 +17,6 @@ import {
 import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
-import type { Rejection } from '../outbox/index.ts';
 import type { ConsumerLease } from './consumer-lease.ts';
 import { type Decoded, decodeEvent } from './decode.ts';
 import type { HookEvent, Rejection } from './event.ts';

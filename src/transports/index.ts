@@ -11,5 +11,4 @@ export type {
   TransportInstance,
   TransportModule,
 } from './contract.ts';
-export { generateSigningSecret, publicKeyOf } from './http/signing-secret.ts';
 export { TransportRegistry } from './registry.ts';

@@ -8,7 +8,8 @@
  * webhook keeps them, sealed at rest) know transports and the store's seam; secrets (where a
  * webhook keeps them, sealed at rest) know transports and the store's seam; the catalog loads files,
  * API webhooks (from the store) and plugins and compiles rules and templates.
- * config and metrics are base lanes every stage may use; api, app.ts (the
+ * sandbox runs conditions and JSONata in workers (it compiles them with rules
+ * and templates). config and metrics are base lanes every stage may use; api, app.ts (the
  * composition root) and commands sit on top.
  */
 import assert from 'node:assert/strict';
@@ -22,6 +23,7 @@ const ORDER = [
   'source',
   'rules',
   'templates',
+  'sandbox',
   'transports',
   'plugins',
   'outbox',
