@@ -101,15 +101,24 @@ function writeAll(sftp: SFTPWrapper, handle: Buffer, data: Buffer, signal: Abort
   });
 }
 
+/**
+ * Whether the server announced an SFTP extension (`posix-rename@openssh.com`,
+ * `fsync@openssh.com`). Asked before use, not guessed from an error's text:
+ * ssh2 refuses an unannounced extension with its own wording.
+ */
+export function hasExtension(sftp: SFTPWrapper, name: string): boolean {
+  // `_extensions` is what the server's SSH_FXP_VERSION announced (not in ssh2's typings).
+  const ext = (sftp as unknown as { _extensions?: Record<string, string> })._extensions;
+  return ext?.[name] === '1';
+}
+
 /** Replaces `to` with `from` in one step where the server allows it. */
 async function renameOver(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
-  try {
+  if (hasExtension(sftp, 'posix-rename@openssh.com')) {
     await call<void>((cb) => sftp.ext_openssh_rename(from, to, cb));
     return;
-  } catch (err) {
-    // Not offered by this server: plain SFTP rename, which refuses to replace an existing file.
-    if (!/not supported/i.test((err as Error).message)) throw err;
   }
+  // Not offered by this server: plain SFTP rename, which refuses to replace an existing file.
   try {
     await call<void>((cb) => sftp.rename(from, to, cb));
   } catch (err) {
@@ -152,7 +161,9 @@ export async function upload(sftp: SFTPWrapper, data: Buffer, o: UploadOptions):
   try {
     await writeAll(sftp, handle, data, o.signal);
     // Durable before it becomes visible; servers without fsync@openssh.com skip this.
-    await call<unknown>((cb) => sftp.ext_openssh_fsync(handle, cb)).catch(() => {});
+    if (hasExtension(sftp, 'fsync@openssh.com')) {
+      await call<unknown>((cb) => sftp.ext_openssh_fsync(handle, cb)).catch(() => {});
+    }
     open = false;
     await call<void>((cb) => sftp.close(handle, cb));
     o.signal.throwIfAborted();
