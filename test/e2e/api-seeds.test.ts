@@ -23,7 +23,14 @@ import type { NatsServer } from '../helpers/nats-server.ts';
 import { usePeers } from '../helpers/peers.ts';
 import type { Receiver } from '../helpers/receiver.ts';
 import { PASSWORD_USER, passwordUser, type Sshd } from '../helpers/sshd.ts';
-import { Client, type DeliveryView, deliveriesWhen, tokens, until } from '../integration/api/helpers.ts';
+import {
+  Client,
+  type DeliveryView,
+  deliveriesWhen,
+  tokens,
+  undocumentedStatuses,
+  until,
+} from '../integration/api/helpers.ts';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/seeds');
 /** A fixture's text with host names pointed at local servers (the receivers speak plain HTTP). */
@@ -267,4 +274,8 @@ test('seed 004: the structure through POST /v1/webhooks → 201; order_created f
   const hook = arrivals('/123').find((q) => q.headers.authorization === 'Bearer seed-004-access-token')!;
   assert.equal(hook.method, 'POST');
   assert.equal((JSON.parse(hook.body) as { id: string }).id, 'seed004-1');
+});
+
+test('every status answered in this file is in /openapi.json for its route (issue 16)', async () => {
+  assert.deepEqual(await undocumentedStatuses(hookd.url), []);
 });

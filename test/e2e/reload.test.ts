@@ -16,7 +16,7 @@ import { before, test } from 'node:test';
 import type { RunningHookd } from '../helpers/hookd.ts';
 import { usePeers } from '../helpers/peers.ts';
 import type { Receiver } from '../helpers/receiver.ts';
-import { Client, tokens, until } from '../integration/api/helpers.ts';
+import { Client, tokens, undocumentedStatuses, until } from '../integration/api/helpers.ts';
 
 const BATCH = 25;
 
@@ -176,4 +176,8 @@ test('a broken edit keeps the old rules, logs file:line:col and counts an error;
     () => versions().has('fixed-1') && receiver.requests.some((r) => r.url === '/api/fixed-1'),
   );
   assert.equal(versions().get('fixed-1'), 'v3');
+});
+
+test('every status answered in this file is in /openapi.json for its route (issue 16)', async () => {
+  assert.deepEqual(await undocumentedStatuses(hookd.url), []);
 });

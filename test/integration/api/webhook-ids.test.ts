@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type RunningHookd, startHookd } from '../../helpers/hookd.ts';
-import { Client, tokens } from './helpers.ts';
+import { Client, tokens, undocumentedStatuses } from './helpers.ts';
 
 let hookd: RunningHookd;
 let api: Client;
@@ -71,4 +71,8 @@ test('a rule file id outside the charset is a config error at its line', async (
   dirs.cleanup();
   assert.equal(code, 1);
   assert.match(lines.join('\n'), /a\.yaml:2:\d+: webhooks\[0\]\.id: /);
+});
+
+test('every status answered in this file is in /openapi.json for its route (issue 16)', async () => {
+  assert.deepEqual(await undocumentedStatuses(hookd.url), []);
 });
