@@ -8,13 +8,14 @@
  * `delivery.maxRequestBytes` is a permanent render failure.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { SqliteStore } from '../../src/outbox/index.ts';
-import { type RunningHookd, startHookd } from '../helpers/hookd.ts';
-import { type NatsServer, startNats, waitForConsumer } from '../helpers/nats-server.ts';
-import { type Receiver, startReceiver } from '../helpers/receiver.ts';
+import type { RunningHookd } from '../helpers/hookd.ts';
+import { type NatsServer, waitForConsumer } from '../helpers/nats-server.ts';
+import { usePeers } from '../helpers/peers.ts';
+import type { Receiver } from '../helpers/receiver.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 let nats: NatsServer;
@@ -55,17 +56,8 @@ const deliveriesOf = (eventId: string) =>
     .prepare('SELECT identifier, state, last_error, request FROM deliveries WHERE event_id = ?')
     .all(eventId) as DeliveryRow[];
 
-async function waitUntil<T>(what: string, probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}; last saw ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** The one poller, under this file's name for it. */
+const waitUntil = waitFor;
 
 async function post(body: string): Promise<Response> {
   return fetch(`${hookd.url}/v1/events`, {
@@ -75,17 +67,15 @@ async function post(body: string): Promise<Response> {
   });
 }
 
+const peers = usePeers();
+
 before(async () => {
-  [nats, receiver] = await Promise.all([startNats(), startReceiver()]);
-  hookd = await startHookd({
+  nats = await peers.nats();
+  receiver = await peers.receiver();
+  hookd = await peers.hookd({
     rules: { 'r.yaml': rules(receiver.url) },
     config: { nats: { url: nats.url } },
   });
-});
-
-after(async () => {
-  await hookd?.stop();
-  await Promise.all([receiver?.close(), nats?.stop()]);
 });
 
 test('failure 1: an event nested 30,000 levels deep on NATS is rejected alone; the 20 good events of its batch are delivered', async () => {

@@ -8,25 +8,28 @@
  * stream's deliveries.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, nanos } from '@nats-io/transport-node';
 import { makeDirs, type RunningHookd, startHookd } from '../helpers/hookd.ts';
-import { type NatsServer, startNats, waitForConsumer } from '../helpers/nats-server.ts';
-import { type Received, type Receiver, startReceiver } from '../helpers/receiver.ts';
+import { type NatsServer, waitForConsumer } from '../helpers/nats-server.ts';
+import { usePeers } from '../helpers/peers.ts';
+import type { Received, Receiver } from '../helpers/receiver.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 let nats: NatsServer;
 let receiver: Receiver;
 const running: RunningHookd[] = [];
 
-before(async () => {
-  [nats, receiver] = await Promise.all([startNats(), startReceiver()]);
-});
+const peers = usePeers();
 
-after(async () => {
-  for (const h of running) await h.stop();
-  await Promise.all([receiver?.close(), nats?.stop()]);
+before(async () => {
+  nats = await peers.nats();
+  receiver = await peers.receiver();
+  // The hookds a test has not stopped itself (each test stops its own on success).
+  peers.defer('hookd', async () => {
+    for (const h of running.splice(0)) await h.stop();
+  });
 });
 
 const RULES = () => ({ 'r.yaml': `webhooks:\n  - identifier: sink\n    url: ${receiver.url}/in/{/type}\n` });
@@ -125,7 +128,7 @@ test('id-less events of a re-created stream are new events, not the old streamâ€
 });
 
 test('an existing stream is used as it is: other subjects are logged; a poison message is kept and acked', async () => {
-  const own = await startNats();
+  const own = await peers.nats();
   try {
     const nc = await connect({ servers: own.url });
     const jsm = await jetstreamManager(nc);

@@ -6,53 +6,47 @@
  * restarted (same host, same store) takes over at once.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { type HookdProcess, makeDirs, spawnHookd, type TestDirs } from '../helpers/hookd.ts';
-import { type NatsServer, startNats } from '../helpers/nats-server.ts';
+import { before, test } from 'node:test';
+import type { HookdProcess, TestDirs } from '../helpers/hookd.ts';
+import type { NatsServer } from '../helpers/nats-server.ts';
+import { usePeers } from '../helpers/peers.ts';
+import { GiveUp, waitFor } from '../helpers/wait.ts';
 
 const LEASE_MS = 3000;
 let nats: NatsServer;
-const procs: HookdProcess[] = [];
-const dirs: TestDirs[] = [];
+
+const peers = usePeers();
 
 before(async () => {
-  nats = await startNats();
-});
-
-after(async () => {
-  for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-  await nats?.stop();
-  for (const d of dirs) d.cleanup();
+  nats = await peers.nats();
 });
 
 function env(): Record<string, string> {
   return { HOOKD_NATS_URL: nats.url, HOOKD_NATS_LEASE_MS: String(LEASE_MS), HOOKD_LOG_LEVEL: 'info' };
 }
 
-async function spawn(d: TestDirs): Promise<HookdProcess> {
-  const p = await spawnHookd(d, env());
-  procs.push(p);
-  return p;
+function spawn(d: TestDirs): Promise<HookdProcess> {
+  return peers.spawnHookd(d, env());
 }
 
 /** Polls /readyz until NATS is connected and consuming (the lease is taken first). */
 async function consuming(p: HookdProcess, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    if (p.child.exitCode !== null) throw new Error(`${what} exited with ${p.child.exitCode}:\n${p.output()}`);
-    const r = await fetch(`${p.url}/readyz`).catch(() => undefined);
-    last = r ? `${r.status} ${await r.text()}` : 'no answer';
-    if (r?.status === 200 && last.includes('"nats":true')) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what}: /readyz never showed NATS consuming within ${timeoutMs} ms; last: ${last}`);
+  await waitFor(
+    `${what}: /readyz to show NATS consuming`,
+    async () => {
+      if (p.child.exitCode !== null)
+        throw new GiveUp(`${what} exited with ${p.child.exitCode}:\n${p.output()}`);
+      const r = await fetch(`${p.url}/readyz`);
+      const body = await r.text();
+      if (r.status === 200 && body.includes('"nats":true')) return true;
+      throw new Error(`${r.status} ${body}`);
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
 }
 
 function fresh(): TestDirs {
-  const d = makeDirs();
-  dirs.push(d);
-  return d;
+  return peers.dirs();
 }
 
 test('a second hookd with its own store is refused at start, naming the holder', async () => {
@@ -68,7 +62,9 @@ test('a second hookd with its own store is refused at start, naming the holder',
     startError = (err as Error).message;
   }
   const code = b
-    ? await Promise.race([b.exited, new Promise((r) => setTimeout(() => r('running'), 20_000))])
+    ? await waitFor('hookd B to exit', () => b.child.exitCode ?? false, { timeoutMs: 20_000 }).catch(
+        () => 'running',
+      )
     : 1;
   const out = b ? b.output() : startError;
   assert.equal(code, 1, `hookd B should exit 1; output:\n${out}`);
@@ -82,13 +78,13 @@ test('a second hookd with its own store is refused at start, naming the holder',
   a.child.kill('SIGKILL');
   await a.exited;
   const killedAt = Date.now();
-  const c = await spawn(fresh());
+  const cDirs = fresh();
+  const c = await spawn(cDirs);
   await consuming(c, 'replacement C', LEASE_MS + 15_000);
   const took = Date.now() - killedAt;
   assert.ok(took < LEASE_MS + 10_000, `C took over ${took} ms after the kill`);
 
   // C restarted on its own store (same host): it takes the lease back at once, no expiry wait.
-  const cDirs = dirs.at(-1)!;
   c.child.kill('SIGKILL');
   await c.exited;
   const again = await spawn(cDirs);

@@ -8,10 +8,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { type HookdProcess, makeDirs, spawnHookd, type TestDirs } from '../helpers/hookd.ts';
-import { type Receiver, startReceiver } from '../helpers/receiver.ts';
+import type { HookdProcess, TestDirs } from '../helpers/hookd.ts';
+import { usePeers } from '../helpers/peers.ts';
+import type { Receiver } from '../helpers/receiver.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const OLD = 10;
@@ -21,9 +23,11 @@ let receiver: Receiver;
 let dirs: TestDirs;
 let proc: HookdProcess | undefined;
 
+const peers = usePeers();
+
 before(async () => {
-  receiver = await startReceiver();
-  dirs = makeDirs({
+  receiver = await peers.receiver();
+  dirs = peers.dirs({
     'r.yaml': `
 webhooks:
   - identifier: flaky
@@ -36,29 +40,12 @@ webhooks:
   });
 });
 
-after(async () => {
-  if (proc && proc.child.exitCode === null) {
-    proc.child.kill('SIGKILL');
-    await proc.exited;
-  }
-  await receiver?.close();
-  dirs?.cleanup();
-});
-
 // Two attempts, then the dead letter; a breaker that never opens, so every delivery runs out of retries.
 const env = {
   HOOKD_DELIVERY_RETRY_SCHEDULE: '["0s","100ms"]',
   HOOKD_DELIVERY_BREAKER_FAILURES: '1000000',
   HOOKD_DELIVERY_BREAKER_MIN_ATTEMPTS: '1000000',
 };
-
-async function until(fn: () => boolean | Promise<boolean>, timeoutMs: number, what: string) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function post(url: string, ids: string[]) {
   const r = await fetch(`${url}/v1/events`, {
@@ -105,7 +92,7 @@ function statesByWebhook(): Record<string, Record<string, number>> {
 test('hookd retry requeues one webhook’s dead letters (optionally since T); a restarted hookd delivers them', async () => {
   let healthy = false;
   receiver.respond(() => (healthy ? { status: 200 } : { status: 500 }));
-  proc = await spawnHookd(dirs, env);
+  proc = await peers.spawnHookd(dirs, env);
   const list = (await (await fetch(`${proc.url}/v1/webhooks?identifier=flaky`)).json()) as {
     items: { id: string }[];
   };
@@ -114,16 +101,17 @@ test('hookd retry requeues one webhook’s dead letters (optionally since T); a 
   const oldIds = Array.from({ length: OLD }, (_, i) => `old-${i}`);
   const newIds = Array.from({ length: NEW }, (_, i) => `new-${i}`);
   await post(proc.url, oldIds);
-  await until(async () => (await failedDepth(proc!.url)) === 2 * OLD, 20_000, 'the first dead letters');
-  // Dead letters from here on are "since T".
+  await waitFor('the first dead letters', async () => (await failedDepth(proc!.url)) === 2 * OLD, 20_000);
+  // Dead letters from here on are "since T". The pauses let the millisecond clock move past the
+  // earlier rows and before the later ones (so T separates them); they assert nothing.
   await new Promise((r) => setTimeout(r, 20));
   const since = new Date().toISOString();
   await new Promise((r) => setTimeout(r, 20));
   await post(proc.url, newIds);
-  await until(
+  await waitFor(
+    'the later dead letters',
     async () => (await failedDepth(proc!.url)) === 2 * (OLD + NEW),
     20_000,
-    'the later dead letters',
   );
   proc.child.kill('SIGTERM');
   assert.equal(await proc.exited, 0);
@@ -149,7 +137,7 @@ test('hookd retry requeues one webhook’s dead letters (optionally since T); a 
 
   healthy = true;
   const before = receiver.requests.length;
-  proc = await spawnHookd(dirs, env);
+  proc = await peers.spawnHookd(dirs, env);
   const delivered = () =>
     new Set(
       receiver.requests
@@ -157,7 +145,7 @@ test('hookd retry requeues one webhook’s dead letters (optionally since T); a 
         .filter((r) => r.url === '/flaky')
         .map((r) => JSON.parse(r.body).id as string),
     );
-  await until(() => delivered().size === OLD + NEW, 20_000, 'the requeued deliveries');
+  await waitFor('the requeued deliveries', () => delivered().size === OLD + NEW, 20_000);
   proc.child.kill('SIGTERM');
   assert.equal(await proc.exited, 0);
 

@@ -8,22 +8,21 @@
  */
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { after, before, test } from 'node:test';
-import { type RunningHookd, startHookd } from '../../helpers/hookd.ts';
+import { before, test } from 'node:test';
+import type { RunningHookd } from '../../helpers/hookd.ts';
+import { usePeers } from '../../helpers/peers.ts';
 import { ADMIN, Client, not, tokens, undocumentedStatuses } from './helpers.ts';
 
 let hookd: RunningHookd;
 let webhookId = '';
 
+const peers = usePeers();
+
 before(async () => {
-  hookd = await startHookd({ config: { api: { tokens: tokens() } } });
+  hookd = await peers.hookd({ config: { api: { tokens: tokens() } } });
   const r = await new Client(hookd.url).post<{ id: string }>('/v1/webhooks', { url: 'http://127.0.0.1:9/x' });
   assert.equal(r.status, 201, r.text);
   webhookId = r.body.id;
-});
-
-after(async () => {
-  await hookd?.stop();
 });
 
 /**

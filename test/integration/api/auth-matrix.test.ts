@@ -6,10 +6,11 @@
  * route added later without an entry here fails this test.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import type { Permission } from '../../../src/config/schema.ts';
-import { type RunningHookd, startHookd } from '../../helpers/hookd.ts';
-import { type Receiver, startReceiver } from '../../helpers/receiver.ts';
+import type { RunningHookd } from '../../helpers/hookd.ts';
+import { usePeers } from '../../helpers/peers.ts';
+import type { Receiver } from '../../helpers/receiver.ts';
 import { Client, deliveriesWhen, not, only, publish, tokens, undocumentedStatuses } from './helpers.ts';
 
 let receiver: Receiver;
@@ -37,10 +38,12 @@ async function webhook(extra: Record<string, unknown> = {}): Promise<{ id: strin
   return r.body;
 }
 
+const peers = usePeers();
+
 before(async () => {
-  receiver = await startReceiver();
+  receiver = await peers.receiver();
   receiver.respond((req) => ({ status: req.url.startsWith('/fail') ? 400 : 200 }));
-  hookd = await startHookd({ config: { api: { tokens: tokens() } } });
+  hookd = await peers.hookd({ config: { api: { tokens: tokens() } } });
   api = new Client(hookd.url);
   const failing = await api.post<{ id: string }>('/v1/webhooks', {
     url: `${receiver.url}/fail`,
@@ -110,7 +113,21 @@ before(async () => {
       permission: 'WEBHOOKS:EDIT',
       ok: 202,
     },
-    { method: 'POST', path: () => `/v1/deliveries/${dead!.id}/retry`, permission: 'WEBHOOKS:EDIT', ok: 202 },
+    {
+      method: 'POST',
+      // retry-failed above requeued it: only once it has failed again can it be retried.
+      path: async () => {
+        await deliveriesWhen(
+          api,
+          failing.body.id,
+          (d) => d.every((x) => x.state === 'failed'),
+          'failed again',
+        );
+        return `/v1/deliveries/${dead!.id}/retry`;
+      },
+      permission: 'WEBHOOKS:EDIT',
+      ok: 202,
+    },
     {
       method: 'POST',
       path: () => '/v1/events',
@@ -186,11 +203,6 @@ before(async () => {
       }),
     ),
   ];
-});
-
-after(async () => {
-  await hookd?.stop();
-  await receiver?.close();
 });
 
 test('every route: no token 401, wrong token 401, without the permission 403, with it 2xx', async () => {

@@ -6,25 +6,23 @@
  * (issue 13 failure 5).
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { CloudEvent, CONSTANTS, emitterFor, type Message, Mode } from 'cloudevents';
-import { type RunningHookd, startHookd } from '../../helpers/hookd.ts';
-import { type Received, type Receiver, startReceiver } from '../../helpers/receiver.ts';
+import type { RunningHookd } from '../../helpers/hookd.ts';
+import { usePeers } from '../../helpers/peers.ts';
+import type { Received, Receiver } from '../../helpers/receiver.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 let receiver: Receiver;
 let hookd: RunningHookd;
 
+const peers = usePeers();
+
 before(async () => {
-  receiver = await startReceiver();
-  hookd = await startHookd({
+  receiver = await peers.receiver();
+  hookd = await peers.hookd({
     rules: { 'ce.yaml': `webhooks:\n  - identifier: ce\n    url: ${receiver.url}/ce/{/type}\n` },
   });
-});
-
-after(async () => {
-  await hookd?.stop();
-  await receiver?.close();
 });
 
 /** Posts what the SDK serialized, unchanged, and returns hookd's answer. */

@@ -8,10 +8,11 @@
  * and the dispatcher picks them up.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
-import { type RunningHookd, startHookd } from '../../helpers/hookd.ts';
-import { type Receiver, startReceiver } from '../../helpers/receiver.ts';
+import type { RunningHookd } from '../../helpers/hookd.ts';
+import { usePeers } from '../../helpers/peers.ts';
+import type { Receiver } from '../../helpers/receiver.ts';
 import {
   Client,
   type DeliveryView,
@@ -29,20 +30,17 @@ let api: Client;
 /** Answer per path prefix; default 200. */
 const answers = new Map<string, number>();
 
+const peers = usePeers();
+
 before(async () => {
-  receiver = await startReceiver();
+  receiver = await peers.receiver();
   receiver.respond((req) => {
     for (const [prefix, status] of answers)
       if (req.url.startsWith(prefix)) return { status, body: `status ${status}` };
     return { status: 200, body: 'ok' };
   });
-  hookd = await startHookd({ config: { api: { tokens: tokens() } } });
+  hookd = await peers.hookd({ config: { api: { tokens: tokens() } } });
   api = new Client(hookd.url);
-});
-
-after(async () => {
-  await hookd?.stop();
-  await receiver?.close();
 });
 
 async function create(body: Record<string, unknown>): Promise<string> {

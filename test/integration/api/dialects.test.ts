@@ -8,9 +8,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { type RunningHookd, startHookd } from '../../helpers/hookd.ts';
-import { type Receiver, startReceiver } from '../../helpers/receiver.ts';
+import { before, describe, test } from 'node:test';
+import type { RunningHookd } from '../../helpers/hookd.ts';
+import { usePeers } from '../../helpers/peers.ts';
+import type { Receiver } from '../../helpers/receiver.ts';
 import { Client, tokens, undocumentedStatuses } from './helpers.ts';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/seeds');
@@ -22,18 +23,15 @@ let receiver: Receiver;
 let hookd: RunningHookd;
 let api: Client;
 
+const peers = usePeers();
+
 before(async () => {
-  receiver = await startReceiver();
-  hookd = await startHookd({
+  receiver = await peers.receiver();
+  hookd = await peers.hookd({
     rules: { 'file.yaml': `webhooks:\n  - identifier: from-file\n    url: ${receiver.url}/file\n` },
     config: { api: { tokens: tokens() } },
   });
   api = new Client(hookd.url);
-});
-
-after(async () => {
-  await hookd?.stop();
-  await receiver?.close();
 });
 
 const paths = (r: { body: Record<string, unknown> }) =>

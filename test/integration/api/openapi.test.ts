@@ -4,9 +4,10 @@
  * generated from the same zod schemas that validate the requests.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { type RunningHookd, startHookd } from '../../helpers/hookd.ts';
+import type { RunningHookd } from '../../helpers/hookd.ts';
+import { usePeers } from '../../helpers/peers.ts';
 import { Client, tokens, undocumentedStatuses } from './helpers.ts';
 
 let hookd: RunningHookd;
@@ -36,15 +37,13 @@ const NATIVE = [
   'GET /openapi.json',
 ];
 
+const peers = usePeers();
+
 before(async () => {
-  hookd = await startHookd({ config: { api: { tokens: tokens() } } });
+  hookd = await peers.hookd({ config: { api: { tokens: tokens() } } });
   const r = await new Client(hookd.url).as(null).get<typeof doc>('/openapi.json');
   assert.equal(r.status, 200);
   doc = r.body;
-});
-
-after(async () => {
-  await hookd?.stop();
 });
 
 test('the document is valid OpenAPI 3.1', async () => {

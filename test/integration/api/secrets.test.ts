@@ -8,10 +8,11 @@
  * response sent back unchanged keeps them: deliveries still carry them.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
-import { type RunningHookd, startHookd } from '../../helpers/hookd.ts';
-import { type Receiver, startReceiver } from '../../helpers/receiver.ts';
+import type { RunningHookd } from '../../helpers/hookd.ts';
+import { usePeers } from '../../helpers/peers.ts';
+import type { Receiver } from '../../helpers/receiver.ts';
 import { Client, deliveriesWhen, publish, tokens, undocumentedStatuses } from './helpers.ts';
 
 /** Seed 004: the OAuth2 client id is not a secret; it is shown. */
@@ -39,8 +40,10 @@ let receiver: Receiver;
 let hookd: RunningHookd;
 let api: Client;
 
+const peers = usePeers();
+
 before(async () => {
-  receiver = await startReceiver();
+  receiver = await peers.receiver();
   receiver.respond((req) =>
     req.url.startsWith('/token')
       ? {
@@ -50,13 +53,8 @@ before(async () => {
         }
       : { status: 200 },
   );
-  hookd = await startHookd({ config: { api: { tokens: tokens() } } });
+  hookd = await peers.hookd({ config: { api: { tokens: tokens() } } });
   api = new Client(hookd.url);
-});
-
-after(async () => {
-  await hookd?.stop();
-  await receiver?.close();
 });
 
 const SET = { set: true };

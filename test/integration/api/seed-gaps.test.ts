@@ -8,10 +8,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
-import { type RunningHookd, startHookd } from '../../helpers/hookd.ts';
-import { type Receiver, startReceiver } from '../../helpers/receiver.ts';
+import type { RunningHookd } from '../../helpers/hookd.ts';
+import { usePeers } from '../../helpers/peers.ts';
+import type { Receiver } from '../../helpers/receiver.ts';
 import { ADMIN, Client, tokens, undocumentedStatuses } from './helpers.ts';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/seeds');
@@ -23,15 +24,12 @@ let receiver: Receiver;
 let hookd: RunningHookd;
 let api: Client;
 
-before(async () => {
-  receiver = await startReceiver();
-  hookd = await startHookd({ config: { api: { tokens: tokens() } } });
-  api = new Client(hookd.url);
-});
+const peers = usePeers();
 
-after(async () => {
-  await hookd?.stop();
-  await receiver?.close();
+before(async () => {
+  receiver = await peers.receiver();
+  hookd = await peers.hookd({ config: { api: { tokens: tokens() } } });
+  api = new Client(hookd.url);
 });
 
 const paths = (r: { body: Record<string, unknown> }) =>

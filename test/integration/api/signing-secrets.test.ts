@@ -8,10 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
-import { type RunningHookd, startHookd } from '../../helpers/hookd.ts';
-import { type Received, type Receiver, startReceiver } from '../../helpers/receiver.ts';
+import type { RunningHookd } from '../../helpers/hookd.ts';
+import { usePeers } from '../../helpers/peers.ts';
+import type { Received, Receiver } from '../../helpers/receiver.ts';
 import {
   Client,
   type DeliveryView,
@@ -32,16 +33,13 @@ let api: Client;
 /** Status to answer per path; default 200. */
 const answers = new Map<string, number>();
 
-before(async () => {
-  receiver = await startReceiver();
-  receiver.respond((req) => ({ status: answers.get(req.url) ?? 200 }));
-  hookd = await startHookd({ config: { api: { tokens: tokens() }, delivery: { secretOverlap: '2h' } } });
-  api = new Client(hookd.url);
-});
+const peers = usePeers();
 
-after(async () => {
-  await hookd?.stop();
-  await receiver?.close();
+before(async () => {
+  receiver = await peers.receiver();
+  receiver.respond((req) => ({ status: answers.get(req.url) ?? 200 }));
+  hookd = await peers.hookd({ config: { api: { tokens: tokens() }, delivery: { secretOverlap: '2h' } } });
+  api = new Client(hookd.url);
 });
 
 const at = (path: string) => receiver.requests.filter((r) => r.url === path);

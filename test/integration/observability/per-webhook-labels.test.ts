@@ -4,17 +4,21 @@
  * series says `all`, and the state gauge counts webhooks per state.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { type RunningHookd, startHookd } from '../../helpers/hookd.ts';
-import { type Receiver, startReceiver } from '../../helpers/receiver.ts';
+import { before, test } from 'node:test';
+import type { RunningHookd } from '../../helpers/hookd.ts';
+import { usePeers } from '../../helpers/peers.ts';
+import type { Receiver } from '../../helpers/receiver.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 let receiver: Receiver;
 let hookd: RunningHookd;
 
+const peers = usePeers();
+
 before(async () => {
-  receiver = await startReceiver();
+  receiver = await peers.receiver();
   receiver.respond((req) => ({ status: req.url === '/fine' ? 200 : 500 }));
-  hookd = await startHookd({
+  hookd = await peers.hookd({
     rules: {
       'r.yaml': `webhooks:
   - identifier: billing-fine
@@ -28,11 +32,6 @@ before(async () => {
     },
     config: { metrics: { perWebhookLabels: false } },
   });
-});
-
-after(async () => {
-  await hookd?.stop();
-  await receiver?.close();
 });
 
 function value(text: string, series: string): number | undefined {
@@ -53,12 +52,14 @@ test('no identifier appears in any label; series say all and add up', async () =
   assert.equal(r.status, 202);
   await receiver.waitFor(3, 10_000);
   let text = '';
-  const until = Date.now() + 10_000;
-  while (Date.now() < until) {
-    text = await (await fetch(`${hookd.url}/metrics`)).text();
-    if (value(text, 'hookd_webhook_state{webhook="all",state="TooManyErrors"}') === 1) break;
-    await new Promise((res) => setTimeout(res, 50));
-  }
+  await waitFor(
+    'the "all" webhook in TooManyErrors on /metrics',
+    async () => {
+      text = await (await fetch(`${hookd.url}/metrics`)).text();
+      return value(text, 'hookd_webhook_state{webhook="all",state="TooManyErrors"}') === 1;
+    },
+    { saw: () => text },
+  );
   assert.doesNotMatch(text, /billing-fine|crm-broken/);
   assert.equal(value(text, 'hookd_deliveries_total{webhook="all",type="http",outcome="succeeded"}'), 2);
   assert.equal(
