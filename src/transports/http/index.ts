@@ -26,6 +26,8 @@ import { signatureHeaders } from './signature.ts';
 export { RESPONSE_SNIPPET_BYTES } from './exchange.ts';
 
 const DEFAULT_MAX_REDIRECTS = 3;
+/** Parsed signing keys kept per transport instance. */
+const MAX_CACHED_KEYS = 10_000;
 
 export const HttpDataSchema = z.strictObject({
   /** Content type of the body; JSON by default. */
@@ -109,7 +111,9 @@ export function createHttp(ctx: TransportContext, opts: HttpOptions = {}): Trans
   const keyFor = (secret: string) => {
     let k = keys.get(secret);
     if (!k) {
-      // Validated when the webhook was loaded; parsing (Ed25519 key import) is cached per secret.
+      // Validated when the webhook was loaded; parsing (Ed25519 key import) is cached per secret,
+      // and the cache starts over when rotations have filled it.
+      if (keys.size >= MAX_CACHED_KEYS) keys.clear();
       k = parseSigningSecret(secret);
       keys.set(secret, k);
     }

@@ -58,6 +58,23 @@ describe('signing secrets', () => {
     );
   });
 
+  it('a rule file may keep an old secret signing until a date (a rotation of a file webhook)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hookd-secret-'));
+    try {
+      writeFileSync(
+        join(dir, 'hooks.yaml'),
+        `webhooks:\n  - identifier: a\n    url: http://127.0.0.1:1/\n    secret: ${NEW}\n    previousSecrets:\n      - {secret: ${OLD}, until: 2030-01-01T00:00:00Z}\n`,
+      );
+      const loaded = loadRuleFiles(dir, new TransportRegistry());
+      assert.deepEqual(loaded.problems, []);
+      const w = loaded.webhooks[0]!;
+      assert.deepEqual(signingSecrets(w, Date.parse('2029-12-31T23:59:59Z')), [OLD, NEW]);
+      assert.deepEqual(signingSecrets(w, Date.parse('2030-01-01T00:00:00Z')), [NEW]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a bad secret in a rule file is a config error at its file:line:col', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hookd-secret-'));
     try {
