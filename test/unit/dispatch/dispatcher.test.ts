@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, mock, test } from 'node:test';
 import pino from 'pino';
 import { ConfigSchema } from '../../../src/config/schema.ts';
-import { type Admission, Dispatcher } from '../../../src/dispatch/index.ts';
+import { type Admission, Dispatcher, WebhookStates } from '../../../src/dispatch/index.ts';
 import { Metrics } from '../../../src/metrics/metrics.ts';
 import { SqliteStore } from '../../../src/outbox/index.ts';
 import type { Webhook } from '../../../src/rules/webhook-schema.ts';
@@ -152,6 +152,34 @@ test('a held webhook is not attempted; others go on; it goes when the hold ends'
     'sent once the hold ended',
   );
   holdUntil = 0;
+  transport.answerAll({ outcome: 'success', status: 200 });
+  await stop(dispatcher);
+});
+
+test('a Stopped webhook (its real state gate) is not attempted until set Active', async () => {
+  const states = new WebhookStates({
+    store: new SqliteStore(':memory:').webhookStates,
+    settings: ConfigSchema.parse({}).delivery.breaker,
+    onChange: () => {},
+    onBreaker: () => {},
+  });
+  const held = webhook('held');
+  const { outbox, transport, dispatcher } = setup([held, webhook('free')], {}, states);
+  states.setState(held, 'Stopped', 'maintenance', T0);
+  outbox.insert([delivery('h', 'held', T0), delivery('f', 'free', T0)]);
+  dispatcher.start();
+  for (let s = 0; s < 5; s++) await advance(1000);
+  assert.deepEqual(
+    transport.sent.map((d) => d.webhook.id),
+    ['free'],
+  );
+  states.setState(held, 'Active', 'back', Date.now());
+  dispatcher.rescanWebhook('held');
+  await advance(0);
+  assert.deepEqual(
+    transport.sent.map((d) => d.webhook.id),
+    ['free', 'held'],
+  );
   transport.answerAll({ outcome: 'success', status: 200 });
   await stop(dispatcher);
 });

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { BreakerSettings } from '../../../src/dispatch/breaker.ts';
+import { Breaker, type BreakerSettings } from '../../../src/dispatch/breaker.ts';
 import { RateLimits } from '../../../src/dispatch/rate-limit.ts';
 import { WebhookStates } from '../../../src/dispatch/webhook-states.ts';
 import { SqliteStore } from '../../../src/outbox/index.ts';
@@ -62,6 +62,16 @@ test('after a restart an open breaker comes back with its webhook’s settings, 
   after.record(w, false, 3000);
   after.record(w, false, 3001);
   assert.equal(after.stateOf(w), 'TooManyErrors', 'closed again, it opens on the webhook’s 2 failures');
+});
+
+test('a snapshot saved before doublings were kept restores its cooldown from its length', () => {
+  const snap = { mode: 'open' as const, openedAt: 0, cooldownMs: 120_000 };
+  assert.equal(Breaker.restore(GLOBAL, snap).cooldownMs, 120_000, 'two doublings of 30 s');
+  assert.equal(
+    Breaker.restore({ ...GLOBAL, cooldownMs: 1000, maxCooldownMs: 5000 }, snap).cooldownMs,
+    5000,
+    'capped by the settings in force',
+  );
 });
 
 test('a rate limit changed while running applies at once', () => {
