@@ -4,7 +4,7 @@
  * through a pointer (base64), end to end through the template renderer.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import pino from 'pino';
 import type { Webhook } from '../../../src/rules/webhook-schema.ts';
 import type { HookEvent } from '../../../src/source/event.ts';
@@ -13,7 +13,8 @@ import type { TransportInstance } from '../../../src/transports/contract.ts';
 import { createEmail, EmailDataSchema, emailTransport } from '../../../src/transports/email/index.ts';
 import { loopbackOnlyNetwork } from '../../conformance/peers/network.ts';
 import { makeDelivery } from '../../conformance/peers/peer.ts';
-import { type SmtpSink, startSmtp } from '../../helpers/smtp.ts';
+import { usePeers } from '../../helpers/peers.ts';
+import type { SmtpSink } from '../../helpers/smtp.ts';
 
 const PDF = Buffer.from('%PDF-1.7\n binary \u0000\u00ff payload', 'latin1');
 
@@ -39,18 +40,20 @@ const event: HookEvent = {
 describe('email transport', () => {
   let sink: SmtpSink;
   let t: TransportInstance;
+  const peers = usePeers();
   before(async () => {
-    sink = await startSmtp();
-    t = createEmail({
-      logger: pino({ level: 'silent' }),
-      timeoutMs: 5_000,
-      security: { allowPrivateNetworks: true, allowList: [] },
-      network: loopbackOnlyNetwork(),
-    });
-  });
-  after(async () => {
-    await t.close();
-    await sink.stop();
+    sink = await peers.smtp();
+    t = await peers.start(
+      'email transport',
+      () =>
+        createEmail({
+          logger: pino({ level: 'silent' }),
+          timeoutMs: 5_000,
+          security: { allowPrivateNetworks: true, allowList: [] },
+          network: loopbackOnlyNetwork(),
+        }),
+      (x) => x.close(),
+    );
   });
 
   async function rendered(data: Record<string, unknown>) {

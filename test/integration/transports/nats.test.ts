@@ -4,7 +4,7 @@
  * JetStream, and the server address passes the SSRF guard like any target.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import pino from 'pino';
@@ -12,30 +12,36 @@ import type { TransportInstance } from '../../../src/transports/contract.ts';
 import { createNats } from '../../../src/transports/nats/index.ts';
 import { loopbackOnlyNetwork } from '../../conformance/peers/network.ts';
 import { makeDelivery } from '../../conformance/peers/peer.ts';
-import { type NatsServer, startNats } from '../../helpers/nats-server.ts';
+import type { NatsServer } from '../../helpers/nats-server.ts';
+import { usePeers } from '../../helpers/peers.ts';
 
 describe('nats transport', () => {
   let server: NatsServer;
   let nc: NatsConnection;
   let jsm: JetStreamManager;
   let t: TransportInstance;
+  const peers = usePeers();
 
   before(async () => {
-    server = await startNats();
-    nc = await connect({ servers: server.url });
+    server = await peers.nats();
+    nc = await peers.start(
+      'nats client',
+      () => connect({ servers: server.url }),
+      (c) => c.close(),
+    );
     jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: 'OUT', subjects: ['out.>'] });
-    t = createNats({
-      logger: pino({ level: 'silent' }),
-      timeoutMs: 5_000,
-      security: { allowPrivateNetworks: true, allowList: [] },
-      network: loopbackOnlyNetwork(),
-    });
-  });
-  after(async () => {
-    await t.close();
-    await nc.close();
-    await server.stop();
+    t = await peers.start(
+      'nats transport',
+      () =>
+        createNats({
+          logger: pino({ level: 'silent' }),
+          timeoutMs: 5_000,
+          security: { allowPrivateNetworks: true, allowList: [] },
+          network: loopbackOnlyNetwork(),
+        }),
+      (x) => x.close(),
+    );
   });
 
   const delivery = (subject: string, data: Record<string, unknown> = {}) =>

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import pino from 'pino';
 import { loadRuleFiles } from '../../../src/rules/load.ts';
 import type { HookEvent } from '../../../src/source/event.ts';
@@ -20,7 +20,9 @@ import { TransportRegistry } from '../../../src/transports/registry.ts';
 import { createSftp, sftpTransport } from '../../../src/transports/sftp/index.ts';
 import { loopbackOnlyNetwork } from '../../conformance/peers/network.ts';
 import { makeDelivery } from '../../conformance/peers/peer.ts';
-import { PASSWORD_USER, passwordUser, type Sshd, startSshd } from '../../helpers/sshd.ts';
+import { usePeers } from '../../helpers/peers.ts';
+import { PASSWORD_USER, passwordUser, type Sshd } from '../../helpers/sshd.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 const ctx = (network: NetworkHooks = loopbackOnlyNetwork()): TransportContext => ({
   logger: pino({ level: 'silent' }),
@@ -91,11 +93,18 @@ async function startRelay(
   };
 }
 
-/** Resolves with the first `.part` file name that appears in `dir`. */
-function partFileAppears(dir: string): Promise<string> {
-  return new Promise((resolve) => {
+/** Resolves with the first `.part` file name that appears in `dir`; fails after 30 s saying what is there. */
+function partFileAppears(dir: string, timeoutMs = 30_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      w.close();
+      reject(
+        new Error(`waited ${timeoutMs} ms for a .part file in ${dir}; saw ${readdirSync(dir).join(', ')}`),
+      );
+    }, timeoutMs);
     const w = watch(dir, (_event, name) => {
       if (name?.endsWith('.part')) {
+        clearTimeout(timer);
         w.close();
         resolve(name);
       }
@@ -105,10 +114,10 @@ function partFileAppears(dir: string): Promise<string> {
 
 describe('sftp transport', () => {
   let sshd: Sshd;
+  const peers = usePeers();
   before(async () => {
-    sshd = await startSshd();
+    sshd = await peers.sshd();
   });
-  after(() => sshd.stop());
 
   it('refuses a server whose host key does not match, before logging in', async () => {
     const t = createSftp(ctx());
@@ -184,7 +193,10 @@ describe('sftp transport', () => {
         'success',
       );
       // The pool ends the connection once it has been idle; sshd logs the disconnect.
-      while (disconnects() === before) await new Promise((resolve) => setTimeout(resolve, 20));
+      await waitFor('sshd to log the idle connection’s disconnect', () => disconnects() > before, {
+        intervalMs: 20,
+        saw: () => sshd.log().slice(-2000),
+      });
       assert.equal(
         (await t.send(sftpDelivery(sshd, 'idle', '{}'), AbortSignal.timeout(10_000))).outcome,
         'success',
@@ -248,9 +260,14 @@ describe('sftp transport', () => {
   describe('an upload that dies half way leaves no file under the final name', () => {
     const big = JSON.stringify({ blob: 'x'.repeat(8 * 1024 * 1024) });
 
-    it('when sshd is killed mid-upload', async () => {
-      const victim = await startSshd();
-      const relay = await startRelay(victim.port);
+    it('when sshd is killed mid-upload', async (c) => {
+      const local = usePeers((fn) => c.after(fn));
+      const victim = await local.sshd();
+      const relay = await local.start(
+        'relay',
+        () => startRelay(victim.port),
+        (r) => r.stop(),
+      );
       const loopback = loopbackOnlyNetwork();
       const network: NetworkHooks = {
         lookup: loopback.lookup,
@@ -276,13 +293,15 @@ describe('sftp transport', () => {
         assert.equal(existsSync(join(dir, `${d.eventId}.json`)), false);
       } finally {
         await t.close();
-        await relay.stop();
-        await victim.stop();
       }
     });
 
-    it('when the signal aborts mid-upload (and the temp file is removed)', async () => {
-      const relay = await startRelay(sshd.port);
+    it('when the signal aborts mid-upload (and the temp file is removed)', async (c) => {
+      const relay = await usePeers((fn) => c.after(fn)).start(
+        'relay',
+        () => startRelay(sshd.port),
+        (r) => r.stop(),
+      );
       const loopback = loopbackOnlyNetwork();
       const t = createSftp(
         ctx({
@@ -306,12 +325,14 @@ describe('sftp transport', () => {
         assert.match(r.outcome === 'retryable' ? r.error : '', /aborted/);
         relay.thaw();
         // The upload stops at its next write and removes its temp file once the server answers again.
-        while (existsSync(join(dir, part))) await new Promise((resolve) => setTimeout(resolve, 20));
+        await waitFor(`the temp file ${part} to be removed`, () => !existsSync(join(dir, part)), {
+          intervalMs: 20,
+          saw: () => readdirSync(dir),
+        });
         assert.equal(existsSync(join(dir, `${d.eventId}.json`)), false);
         assert.deepEqual(readdirSync(dir), [`${prepare.eventId}.json`]);
       } finally {
         await t.close();
-        await relay.stop();
       }
     });
   });
@@ -322,10 +343,12 @@ describe('seed 000: the example sftp-document webhook', () => {
 
   it('delivers a file to the templated directory with password login', {
     skip: !isRoot && 'needs root to create the password account',
-  }, async () => {
+  }, async (c) => {
     const account = passwordUser();
-    const sshd = await startSshd({ rootOwner: PASSWORD_USER });
+    const local = usePeers((fn) => c.after(fn));
+    const sshd = await local.sshd({ rootOwner: PASSWORD_USER });
     const rules = mkdtempSync(join(tmpdir(), 'hookd-seed000-'));
+    local.defer('rule dir', () => rmSync(rules, { recursive: true, force: true }));
     const t = createSftp(ctx());
     try {
       // Seed 000's body as written, with host, port, user and password of the test server, a
@@ -382,8 +405,6 @@ describe('seed 000: the example sftp-document webhook', () => {
       assert.match(sshd.log(), new RegExp(`Accepted password for ${PASSWORD_USER}`));
     } finally {
       await t.close();
-      await sshd.stop();
-      rmSync(rules, { recursive: true, force: true });
     }
   });
 });
