@@ -58,7 +58,8 @@ export function parseYaml(file: string, text: string): YamlSource {
   const lineCounter = new LineCounter();
   let doc: Document;
   try {
-    doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+    // logLevel error: yaml's warnings (a collection used as a key) would go to stderr; the schema reports them.
+    doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
   } catch (err) {
     // The composer recurses: nesting in the tens of thousands overflows the stack before any check.
     const message = `invalid YAML: ${err instanceof RangeError ? TOO_DEEP_TO_PARSE : (err as Error).message}`;

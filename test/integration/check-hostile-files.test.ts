@@ -79,6 +79,7 @@ function corpus(dir: string): Record<string, RegExp> {
   w('deep-flow.yaml', `x: ${'['.repeat(100_000)}${']'.repeat(100_000)}\nwebhooks: []\n`);
   w('deep-block.yaml', `${Array.from({ length: 3000 }, (_, i) => `${' '.repeat(i)}k:`).join('\n')} 1\n`);
   w('not-a-map.yaml', '- just\n- a list\n');
+  w('complex-key.yaml', 'webhooks:\n  - ? [a, b]\n    : 1\n');
   return {
     'fifo.yaml': /: not a regular file \(a FIFO\)/,
     'dir.yaml': /: not a regular file \(a directory\)/,
@@ -92,6 +93,7 @@ function corpus(dir: string): Record<string, RegExp> {
     'deep-flow.yaml': /:\d+:\d+: .*nest/i,
     'deep-block.yaml': /:\d+:\d+: .*nest/i,
     'not-a-map.yaml': /:1:1: /,
+    'complex-key.yaml': /:\d+:\d+: .*unknown key/,
   };
 }
 
