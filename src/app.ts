@@ -94,7 +94,8 @@ export class App {
     });
     this.keys = new KeyRing(config.security.secretsKey, config.security.previousSecretsKeys);
     if (!this.keys.sealing) this.logger.warn(NO_SECRETS_KEY);
-    this.store = openStore(config.store.path, { seal: specSeal(this.keys, this.registry) });
+    const seal = specSeal(this.keys, this.registry);
+    this.store = openStore(config.store.path, { seal });
     this.webhooks = new WebhookService({
       store: this.store.webhooks,
       registry: this.registry,
@@ -106,6 +107,13 @@ export class App {
     });
     try {
       this.webhooks.load();
+      // Secrets stored before the key was set, or under a previous key, are sealed under the current one now.
+      const resealed = this.webhooks.rewrite(seal.stale);
+      if (resealed)
+        this.logger.info(
+          { webhooks: resealed },
+          'API webhook secrets re-encrypted under security.secretsKey',
+        );
       const loaded = this.compile();
       this.current = loaded.catalog;
       this.fileWebhooks = loaded.fileWebhooks;

@@ -95,6 +95,19 @@ export class WebhookService {
     }
   }
 
+  /**
+   * Writes loaded webhooks back unchanged (same spec, same `updatedAt`): the
+   * store seals their secrets under the current key. Returns how many.
+   */
+  rewrite(ids: Iterable<string>): number {
+    let n = 0;
+    for (const id of ids) {
+      const e = this.api.get(id);
+      if (e && this.deps.store.update(id, e.stored.spec, e.stored.updatedAt)) n++;
+    }
+    return n;
+  }
+
   /** The API webhooks, for the catalog. */
   list(): Webhook[] {
     return [...this.api.values()].map((e) => e.webhook);

@@ -7,4 +7,4 @@ export {
   secretDataFields,
   secretSlots,
 } from './secret-slots.ts';
-export { specSeal } from './spec-seal.ts';
+export { type KeyRingSeal, specSeal } from './spec-seal.ts';

@@ -26,7 +26,7 @@ const keyId = (key: Buffer) =>
   createHash('sha256').update('hookd secrets key\0').update(key).digest('hex').slice(0, 12);
 
 export class KeyRing {
-  private readonly current: { id: string; key: Buffer } | undefined;
+  private readonly currentKey: { id: string; key: Buffer } | undefined;
   private readonly byId = new Map<string, Buffer>();
 
   /** Keys as configured: base64 of 32 bytes each (validated by the config schema). */
@@ -36,25 +36,32 @@ export class KeyRing {
       if (key.length !== 32) throw new SecretsKeyError('a secrets key must be base64 of 32 bytes');
       return { id: keyId(key), key };
     };
-    if (current !== undefined) this.current = decode(current);
-    for (const k of [...(this.current ? [this.current] : []), ...previous.map(decode)]) {
+    if (current !== undefined) this.currentKey = decode(current);
+    for (const k of [...(this.currentKey ? [this.currentKey] : []), ...previous.map(decode)]) {
       if (!this.byId.has(k.id)) this.byId.set(k.id, k.key);
     }
   }
 
   /** False without `security.secretsKey`: secrets are then stored as written. */
   get sealing(): boolean {
-    return this.current !== undefined;
+    return this.currentKey !== undefined;
+  }
+
+  /** True when `value` was sealed under the current key (false for plain text, or an earlier key). */
+  isCurrent(value: unknown): boolean {
+    return (
+      this.currentKey !== undefined && isSealed(value) && value.startsWith(`${PREFIX}${this.currentKey.id}:`)
+    );
   }
 
   seal(plain: string, where: string): string {
-    if (!this.current) throw new SecretsKeyError('no security.secretsKey is set');
+    if (!this.currentKey) throw new SecretsKeyError('no security.secretsKey is set');
     const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.current.key, iv);
+    const cipher = createCipheriv('aes-256-gcm', this.currentKey.key, iv);
     cipher.setAAD(Buffer.from(where));
     const ct = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
     const blob = Buffer.concat([iv, cipher.getAuthTag(), ct]).toString('base64');
-    return `${PREFIX}${this.current.id}:${blob}`;
+    return `${PREFIX}${this.currentKey.id}:${blob}`;
   }
 
   open(sealed: string, where: string): string {

@@ -14,8 +14,16 @@ import { secretSlots } from './secret-slots.ts';
 const where = (id: string, path: readonly string[]) =>
   `webhook ${JSON.stringify(id)} field ${path.join('.')}`;
 
-export function specSeal(ring: KeyRing, registry: TransportRegistry): SpecSeal {
+/** A `SpecSeal` that also notes the webhooks read with a secret not sealed under the current key. */
+export interface KeyRingSeal extends SpecSeal {
+  /** Ids of webhooks read with a secret in plain text or under a previous key: a rewrite re-seals them. */
+  readonly stale: Set<string>;
+}
+
+export function specSeal(ring: KeyRing, registry: TransportRegistry): KeyRingSeal {
+  const stale = new Set<string>();
   return {
+    stale,
     seal(id, spec) {
       if (!ring.sealing) return spec;
       const out = structuredClone(spec);
@@ -27,6 +35,7 @@ export function specSeal(ring: KeyRing, registry: TransportRegistry): SpecSeal {
     open(id, spec) {
       const out = structuredClone(spec);
       for (const s of secretSlots(out, registry)) {
+        if (ring.sealing && !ring.isCurrent(s.value)) stale.add(id);
         if (isSealed(s.value)) s.set(JSON.parse(ring.open(s.value, where(id, s.path))));
       }
       return out;

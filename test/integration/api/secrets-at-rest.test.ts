@@ -31,6 +31,7 @@ const S = {
   contensisHeader: 'contensis-at-rest-8vdsdvj',
   replaced: 'whsec_g6OIeuJ3Zy9Z+mrATZkyvuUV3FCw1Jj1',
   rotated: 'whsec_Zm9ydHktdHdvIGJ5dGVzIG9mIGEgcm90YXRlZCBrZXk=',
+  late: 'bearer-set-before-the-key-71c2e0d4',
 };
 /** Seed 004: the OAuth2 client id is not secret (shown, stored as is). */
 const CLIENT_ID = 'client-id-at-rest-0b8e61d3';
@@ -152,13 +153,16 @@ test('with security.secretsKey no secret set through the API is in the SQLite fi
   new StandardWebhook(S.signing).verify(hit.body, hit.headers as Record<string, string>);
 
   assertNoSecretOnDisk(
-    Object.keys(S).filter((k) => k !== 'replaced' && k !== 'rotated') as (keyof typeof S)[],
+    Object.keys(S).filter((k) => k !== 'replaced' && k !== 'rotated' && k !== 'late') as (keyof typeof S)[],
   );
   assert.ok(storeFiles().includes('enc:v1:'), 'the secrets are stored sealed');
 });
 
 test('a restart under a rotated key reads the sealed secrets, and a write re-seals them under the new key', async () => {
   const { h, api } = await start({ secretsKey: KEY2, previousSecretsKeys: [KEY1] });
+  const all = await api.get<{ items: unknown[] }>('/v1/webhooks?limit=1000');
+  const webhookCount = all.body.items.length;
+  assert.ok(webhookCount >= 8, all.text);
   const got = await api.get<Record<string, unknown>>(`/v1/webhooks/${signedId}`);
   assert.equal(got.status, 200, got.text);
   await publish(h, [{ id: 'rest-2', type: 'rest.x', data: {} }]);
@@ -175,17 +179,43 @@ test('a restart under a rotated key reads the sealed secrets, and a write re-sea
   assert.equal((rot.body.previousSecrets as unknown[]).length, 1);
   assertNoSecretOnDisk(['replaced', 'rotated']);
 
-  // Only the new key now: the re-sealed webhook loads; one still under the old key only does not, and says why.
+  // The restart under the new key re-sealed every stored webhook: the previous key can go.
   const next = await start({ secretsKey: KEY2 });
-  assert.equal((await next.api.get(`/v1/webhooks/${signedId}`)).status, 200);
-  const unreadable = next.h.logs.filter(
+  const list = await next.api.get<{ items: unknown[] }>('/v1/webhooks?limit=1000');
+  assert.equal(list.body.items.length, webhookCount, 'every API webhook loads without the previous key');
+  assert.equal(
+    next.h.logs.filter((l) => l.msg === 'a stored API webhook cannot be decrypted and is not loaded').length,
+    0,
+  );
+
+  // Under a key that sealed none of them, each is reported and left out, not loaded with a sealed secret.
+  const wrong = await start({ secretsKey: KEY1 });
+  const unreadable = wrong.h.logs.filter(
     (l) => l.msg === 'a stored API webhook cannot be decrypted and is not loaded',
   );
-  assert.ok(unreadable.length > 0, 'the webhooks still sealed under the old key are reported');
+  assert.equal(unreadable.length, webhookCount, JSON.stringify(unreadable));
   assert.match(
     JSON.stringify(unreadable[0]),
     /neither security.secretsKey nor one of security.previousSecretsKeys/,
   );
+});
+
+test('secrets stored before a key was set are encrypted when hookd starts with one', async () => {
+  const { api } = await start({});
+  // A fresh webhook without a key: stored in clear, which the grep must be able to see.
+  const r = await api.post<{ id: string }>('/v1/webhooks', {
+    url: `${receiver.url}/late`,
+    authentication: { type: 'bearer', token: S.late },
+  });
+  assert.equal(r.status, 201, r.text);
+  await hookd!.stop();
+  hookd = undefined;
+  assert.ok(storeFiles().includes(S.late), 'without a key the secret is stored in clear');
+  const keyed = await start({ secretsKey: KEY2 });
+  assert.ok(keyed.h.logs.some((l) => l.msg === 'API webhook secrets re-encrypted under security.secretsKey'));
+  await hookd!.stop();
+  hookd = undefined;
+  assertNoSecretOnDisk(['late']);
 });
 
 test('without a key hookd starts, warns once, and /readyz names the check without failing', async () => {
