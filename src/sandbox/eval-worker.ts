@@ -13,6 +13,7 @@ import { type Condition, compileCondition } from '../rules/index.ts';
 import { jsonataMessage } from '../templates/index.ts';
 import {
   type EvalBatch,
+  type EvalItem,
   type EvalReply,
   type EvalResult,
   PROGRESS_BATCH,
@@ -94,18 +95,23 @@ const tooLarge = (n: number): EvalResult => ({
   },
 });
 
-async function evaluate(batch: EvalBatch, i: number): Promise<EvalResult> {
-  const item = batch.items[i]!;
-  const source = batch.sources[item.source]!;
-  const doc = batch.docs[item.doc] as Record<string, unknown>;
+/** A condition, synchronously: most items of a batch are these, and they need no promise. */
+function condition(batch: EvalBatch, item: EvalItem): EvalResult {
   try {
-    if (item.kind === 'cel') {
-      const c = cached(conditions, source, compileCondition);
-      const data = Object.hasOwn(doc, 'data') ? doc.data : doc;
-      return { ok: true, value: c.evaluate({ data, event: doc, attributes: item.attributes ?? {} }) };
-    }
-    const e = cached(expressions, source, compileJsonata);
-    return output(await e.evaluate(doc));
+    const c = cached(conditions, batch.sources[item.source]!, compileCondition);
+    const doc = batch.docs[item.doc] as Record<string, unknown>;
+    const data = Object.hasOwn(doc, 'data') ? doc.data : doc;
+    const attributes = item.attributes === undefined ? {} : batch.attributes[item.attributes]!;
+    return { ok: true, value: c.evaluate({ data, event: doc, attributes }) };
+  } catch (err) {
+    return failure(err);
+  }
+}
+
+async function expression(batch: EvalBatch, item: EvalItem): Promise<EvalResult> {
+  try {
+    const e = cached(expressions, batch.sources[item.source]!, compileJsonata);
+    return output(await e.evaluate(batch.docs[item.doc]));
   } catch (err) {
     return failure(err);
   }
@@ -116,7 +122,8 @@ parentPort!.on('message', async (batch: EvalBatch) => {
   Atomics.store(progress, PROGRESS_BATCH, batch.id);
   for (let i = 0; i < batch.items.length; i++) {
     Atomics.store(progress, PROGRESS_ITEM, i + 1);
-    results[i] = await evaluate(batch, i);
+    const item = batch.items[i]!;
+    results[i] = item.kind === 'cel' ? condition(batch, item) : await expression(batch, item);
   }
   Atomics.store(progress, PROGRESS_ITEM, 0);
   parentPort!.postMessage({ id: batch.id, results } satisfies EvalReply);

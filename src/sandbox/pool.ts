@@ -164,6 +164,8 @@ export class Sandbox {
     const sourceIndex = new Map<string, number>();
     const docs: unknown[] = [];
     const docIndex = new Map<object, number>();
+    const attributes: Record<string, string | undefined>[] = [];
+    const attrIndex = new Map<object, number>();
     const items: EvalItem[] = pending.map((p) => {
       let source = sourceIndex.get(p.source);
       if (source === undefined) {
@@ -175,11 +177,15 @@ export class Sandbox {
         doc = docs.push(p.doc) - 1;
         docIndex.set(p.doc, doc);
       }
-      return p.attributes
-        ? { kind: p.kind, source, doc, attributes: p.attributes }
-        : { kind: p.kind, source, doc };
+      if (!p.attributes) return { kind: p.kind, source, doc };
+      let a = attrIndex.get(p.attributes);
+      if (a === undefined) {
+        a = attributes.push(p.attributes) - 1;
+        attrIndex.set(p.attributes, a);
+      }
+      return { kind: p.kind, source, doc, attributes: a };
     });
-    const batch: EvalBatch = { id: this.nextId++, sources, docs, items };
+    const batch: EvalBatch = { id: this.nextId++, sources, docs, attributes, items };
     if (this.nextId > 0x3fff_ffff) this.nextId = 1;
     this.inflight = { batch, pending, seenItem: 0, seenAt: 0 };
     this.ensureWorker().thread.postMessage(batch);

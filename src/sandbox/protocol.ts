@@ -13,14 +13,15 @@ export interface EvalItem {
   source: number;
   /** Index into the batch's `docs`: the event body (conditions: with its attributes). */
   doc: number;
-  /** Topic attributes (conditions only). */
-  attributes?: Record<string, string | undefined>;
+  /** Index into the batch's `attributes`: the event's topic attributes (conditions only). */
+  attributes?: number;
 }
 
 export interface EvalBatch {
   id: number;
   sources: string[];
   docs: unknown[];
+  attributes: Record<string, string | undefined>[];
   items: EvalItem[];
 }
 

@@ -7,11 +7,12 @@
  * Two rates per case: per second of wall-clock time, and per second of CPU
  * time this process used (what one core does when neighbours compete for it).
  *
- *   node --import tsx test/bench/templates.bench.ts [--seconds 2] [--only pointer|jsonata|baseline]
+ *   node --import tsx test/bench/templates.bench.ts [--seconds 2] [--only pointer|jsonata|sandbox|baseline]
  */
 import { normalizeWebhook, type WebhookInput, WebhookInputSchema } from '../../src/rules/webhook-schema.ts';
+import { Sandbox } from '../../src/sandbox/index.ts';
 import type { HookEvent } from '../../src/source/event.ts';
-import { compileWebhookTemplates } from '../../src/templates/index.ts';
+import { compileWebhookTemplates, sandboxedJsonata } from '../../src/templates/index.ts';
 import type { RenderedRequest } from '../../src/transports/contract.ts';
 
 const arg = (name: string) => {
@@ -105,7 +106,7 @@ const orderEvent = (i: number) =>
     },
   });
 
-const withJsonata = compileWebhookTemplates(
+const orderWebhook = () =>
   webhook({
     url: 'https://shop.example.com/hooks/orders/{/data/id}',
     templates: {
@@ -116,8 +117,11 @@ const withJsonata = compileWebhookTemplates(
         currency: '{/data/currency}',
       },
     },
-  }),
-);
+  });
+const withJsonata = compileWebhookTemplates(orderWebhook());
+// As the daemon runs it: JSONata evaluated in the sandbox's worker, with its budget.
+const sandbox = new Sandbox({ timeoutMs: 50, maxOutputBytes: 1 << 20 });
+const inSandbox = compileWebhookTemplates(orderWebhook(), { jsonata: sandboxedJsonata(sandbox) });
 
 const EVENTS = 1024;
 
@@ -125,6 +129,8 @@ async function measure(
   name: string,
   render: (e: HookEvent) => RenderedRequest | Promise<RenderedRequest>,
   make: (i: number) => HookEvent,
+  /** Render the 1,024 events at once and then wait for all, as intake renders a batch. */
+  batch = false,
 ): Promise<void> {
   const events = Array.from({ length: EVENTS }, (_, i) => make(i));
   let sink = 0;
@@ -133,6 +139,12 @@ async function measure(
     const end = performance.now() + ms;
     while (performance.now() < end) {
       // Batches of 1,024 keep the clock out of the loop.
+      if (batch) {
+        const rs = await Promise.all(events.map((e) => render(e)));
+        for (const r of rs) sink += r.body.charCodeAt(r.body.length - 1);
+        n += EVENTS;
+        continue;
+      }
       for (let i = 0; i < EVENTS; i++) {
         const r = render(events[i]!);
         const body = (r instanceof Promise ? await r : r).body;
@@ -164,5 +176,10 @@ if (!ONLY || ONLY === 'pointer')
   await measure('pointer-only (seed 003 entry)', (e) => pointerOnly.render(e), entryEvent);
 if (!ONLY || ONLY === 'jsonata')
   await measure('JSONata (order with total)', (e) => withJsonata.render(e), orderEvent);
+if (!ONLY || ONLY === 'jsonata')
+  await measure('JSONata, batches of 1,024', (e) => withJsonata.render(e), orderEvent, true);
+if (!ONLY || ONLY === 'sandbox')
+  await measure('JSONata in the sandbox, batches of 1,024', (e) => inSandbox.render(e), orderEvent, true);
 if (!ONLY || ONLY === 'baseline')
   await measure('baseline: hand-written seed 003 entry', handWritten, entryEvent);
+await sandbox.close();
