@@ -20,7 +20,7 @@
 import { createServer, type Server } from 'node:http';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import Database from 'better-sqlite3';
+import { Database } from '../../src/outbox/sqlite/driver.ts';
 import { type HookdProcess, makeDirs, spawnHookd } from '../helpers/hookd.ts';
 import { type NatsServer, startNats, waitForConsumer } from '../helpers/nats-server.ts';
 

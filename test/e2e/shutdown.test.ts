@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import Database from 'better-sqlite3';
+import { Database } from '../../src/outbox/sqlite/driver.ts';
 import type { HookdProcess, TestDirs } from '../helpers/hookd.ts';
 import { type NatsServer, waitForConsumer } from '../helpers/nats-server.ts';
 import { usePeers } from '../helpers/peers.ts';

@@ -5,13 +5,13 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import { Database } from './driver.ts';
 import { dropEventIdUnique, SCHEMA } from './schema.ts';
 
 export type SyncLevel = 'FULL' | 'NORMAL';
 
 export class SqliteFile {
-  readonly db: Database.Database;
+  readonly db: Database;
   private level: SyncLevel = 'FULL';
 
   constructor(readonly path: string) {

@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import Database from 'better-sqlite3';
 import { deliveryId, type NewDelivery, SqliteStore } from '../../../src/outbox/index.ts';
+import { Database } from '../../../src/outbox/sqlite/driver.ts';
 import { SCHEMA } from '../../../src/outbox/sqlite/schema.ts';
 
 const row = (source: string, eventId: string): NewDelivery => ({
