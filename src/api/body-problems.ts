@@ -4,7 +4,7 @@
  * lines, so this source reports the JSON path of each problem instead.
  */
 
-import type { YamlSource } from '../config/index.ts';
+import type { PathProblem } from '../catalog/index.ts';
 import { formatPath, type Problem } from '../config/index.ts';
 
 /** One problem of a request body: where (a JSON path such as `data.port` or `topics[0].event`) and what. */
@@ -14,22 +14,9 @@ export interface BodyProblem {
 }
 
 /** A problem located by its field path; `path` is kept so dialects can rename the fields. */
-export interface PathProblem extends Problem {
-  path: readonly PropertyKey[];
-}
-
+export type { PathProblem } from '../catalog/index.ts';
 /** A `YamlSource` for a parsed JSON body: every problem carries its field path. */
-export function bodySource(value: unknown): YamlSource {
-  return {
-    file: 'body',
-    value,
-    problems: [],
-    locate: () => ({ line: 1, col: 1 }),
-    problem(path, message): PathProblem {
-      return { file: 'body', line: 1, col: 1, message, path: [...path] };
-    },
-  };
-}
+export { specSource as bodySource } from '../catalog/index.ts';
 
 /** Renames the fields of a path (a dialect's own names); identity by default. */
 export type PathMapper = (path: readonly PropertyKey[]) => readonly PropertyKey[];

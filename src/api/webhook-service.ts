@@ -8,12 +8,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { type Catalog, CatalogError } from '../catalog/index.ts';
-import { formatProblem, type Problem } from '../config/index.ts';
+import {
+  type Catalog,
+  CatalogError,
+  type LoadedApiWebhook,
+  readApiWebhooks,
+  validateApiWebhook,
+} from '../catalog/index.ts';
+import type { Problem } from '../config/index.ts';
 import { type ApiWebhookStore, DuplicateWebhookError, type StoredWebhook } from '../outbox/index.ts';
-import { generateSigningSecret, validateWebhook, type Webhook, WebhookIdSchema } from '../rules/index.ts';
+import { generateSigningSecret, type Webhook, WebhookIdSchema } from '../rules/index.ts';
 import type { TransportRegistry } from '../transports/index.ts';
-import { bodyProblems, bodySource, type PathMapper, type PathProblem } from './body-problems.ts';
+import { bodyProblems, type PathMapper, type PathProblem } from './body-problems.ts';
 import { ApiError, invalidBody, notFound } from './errors.ts';
 import { restoreSecrets } from './redact.ts';
 
@@ -32,10 +38,8 @@ export interface WebhookServiceDeps {
   now?: () => number;
 }
 
-export interface ApiWebhook {
-  webhook: Webhook;
-  stored: StoredWebhook;
-}
+/** An API webhook: validated, and as stored. */
+export type ApiWebhook = LoadedApiWebhook;
 
 /** Fields hookd sets; given in a body (e.g. a response sent back) they are ignored. */
 const READ_ONLY = [
@@ -74,25 +78,9 @@ export class WebhookService {
    */
   load(): void {
     this.api.clear();
-    for (const stored of this.deps.store.all()) {
-      if (stored.unreadable) {
-        this.deps.logger.error(
-          { webhookId: stored.id, errors: [stored.unreadable] },
-          'a stored API webhook cannot be decrypted and is not loaded',
-        );
-        continue;
-      }
-      const problems: Problem[] = [];
-      const webhook = this.validate(stored.id, stored.spec, problems);
-      if (!webhook) {
-        this.deps.logger.error(
-          { webhookId: stored.id, errors: problems.map(formatProblem) },
-          'a stored API webhook is invalid and is not loaded',
-        );
-        continue;
-      }
-      this.api.set(stored.id, { webhook, stored });
-    }
+    const { loaded, skipped } = readApiWebhooks(this.deps.store.all(), this.deps.registry);
+    for (const s of skipped) this.deps.logger.error({ webhookId: s.id, errors: s.errors }, s.message);
+    for (const e of loaded) this.api.set(e.stored.id, e);
   }
 
   /**
@@ -125,11 +113,7 @@ export class WebhookService {
   }
 
   private validate(id: string, spec: Obj, problems: Problem[]): Webhook | undefined {
-    return validateWebhook(
-      spec,
-      { src: bodySource(spec), prefix: [], id, source: 'api', registry: this.deps.registry },
-      problems,
-    );
+    return validateApiWebhook(id, spec, this.deps.registry, problems);
   }
 
   /** Validates and compiles a new set; throws a 400 naming the fields of `id` at fault. */

@@ -46,6 +46,8 @@ export function buildCatalog(webhooks: readonly Webhook[], opts: CatalogOptions)
         w.id,
         compileWebhookTemplates(w, {
           templateFields: opts.registry.get(w.type)?.templateFields ?? [],
+          // The same pointer selects topics and templates (bug 1: explain and run once disagreed here).
+          contentTypeId: opts.attributes?.contentTypeId,
           jsonata: opts.jsonata,
         }),
       );

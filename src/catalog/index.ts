@@ -5,7 +5,17 @@
  * events and stores the deliveries.
  * This file is the folder's surface: other folders import only from here.
  */
+
+export {
+  type LoadedApiWebhook,
+  type PathProblem,
+  readApiWebhooks,
+  type SkippedApiWebhook,
+  specSource,
+  validateApiWebhook,
+} from './api-webhooks.ts';
 export { buildCatalog, type Catalog, CatalogError } from './catalog.ts';
 export { Intake } from './intake.ts';
 export { loadCatalog, locate } from './load-catalog.ts';
+export { type OpenCatalogOptions, type OpenedCatalog, openCatalog } from './open-catalog.ts';
 export { loadTransports } from './transports.ts';

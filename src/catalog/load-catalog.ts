@@ -15,6 +15,8 @@ import { buildCatalog, type Catalog, CatalogError } from './catalog.ts';
 export interface LoadedCatalog {
   catalog: Catalog;
   fileWebhooks: Webhook[];
+  /** Where each file webhook was defined (for `file:line` in messages and explain). */
+  origins: Map<string, Origin>;
 }
 
 export interface LoadCatalogOptions {
@@ -62,7 +64,7 @@ export function loadCatalog(opts: LoadCatalogOptions): LoadedCatalog {
       conditions: opts.sandbox,
       jsonata: opts.sandbox && sandboxedJsonata(opts.sandbox),
     });
-    return { catalog, fileWebhooks: loaded.webhooks };
+    return { catalog, fileWebhooks: loaded.webhooks, origins: loaded.origins };
   } catch (err) {
     if (err instanceof CatalogError) throw new ConfigError(locate(err.problems, loaded.origins));
     throw err;

@@ -10,27 +10,19 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { locate } from '../catalog/index.ts';
+import { type Catalog, openCatalog } from '../catalog/index.ts';
 import type { Config } from '../config/index.ts';
 import { ConfigError, formatProblem, loadConfig } from '../config/index.ts';
-import { loadPlugins } from '../plugins/index.ts';
-import type { Webhook } from '../rules/index.ts';
 import {
-  compileRuleSet,
   describeMatch,
   describeReason,
   type ExplainEntry,
   type ExplainResult,
-  loadRuleFiles,
   type Origin,
-  RuleCompileError,
-  type RuleSet,
+  type Webhook,
 } from '../rules/index.ts';
-import type { HookEvent } from '../source/index.ts';
-import { decodeEvent } from '../source/index.ts';
-import { compileWebhookTemplates } from '../templates/index.ts';
-import type { RenderedRequest } from '../transports/index.ts';
-import { TransportRegistry } from '../transports/index.ts';
+import { decodeEvent, type HookEvent } from '../source/index.ts';
+import type { RenderedRequest, TransportRegistry } from '../transports/index.ts';
 import type { Output } from './output.ts';
 
 const USAGE = `usage: hookd explain --event FILE [--subject S] [--json] [--config FILE] [--rules DIR] [--at TIME]
@@ -103,24 +95,17 @@ function parse(argv: string[]) {
 async function explain(args: ReturnType<typeof parse>, out: Output): Promise<number> {
   const configFile = args.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
   const config = loadConfig(configFile);
-  const registry = new TransportRegistry();
-  if (config.plugins.dir) await loadPlugins(config.plugins.dir, registry);
-  const loaded = loadRuleFiles(args.rules, registry);
-  if (loaded.problems.length) throw new ConfigError(loaded.problems);
-  let rules: RuleSet;
-  try {
-    rules = compileRuleSet(loaded.webhooks, { attributes: config.events.attributes });
-  } catch (err) {
-    if (err instanceof RuleCompileError) throw new ConfigError(locate(err.problems, loaded.origins));
-    throw err;
-  }
+  // The catalog `hookd run` would compile: rule files, API webhooks of the store, plugins.
+  const opened = await openCatalog({ config, rulesDir: args.rules, apiWebhooks: true });
+  for (const s of opened.skipped)
+    out.stderr(`hookd explain: webhook ${s.id}: ${s.message}: ${s.errors.join('; ')}`);
   const events = readEvents(args.event!, args.subject, config);
   const at = args.at === undefined ? Date.now() : Date.parse(args.at);
-  const ctx: Ctx = { registry, origins: loaded.origins, config };
+  const ctx: Ctx = { registry: opened.registry, origins: opened.origins, catalog: opened.catalog };
   const reports: Report[] = [];
-  for (const e of events) reports.push(await report(e, rules.explain(e, at), ctx));
+  for (const e of events) reports.push(await report(e, opened.catalog.rules.explain(e, at), ctx));
   if (args.json) out.stdout(JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2));
-  else out.stdout(reports.map((r) => formatText(r, loaded.webhooks.length)).join('\n\n'));
+  else out.stdout(reports.map((r) => formatText(r, opened.catalog.size)).join('\n\n'));
   return 0;
 }
 
@@ -157,7 +142,7 @@ function readEvents(file: string, subject: string, config: Config): HookEvent[] 
 interface Ctx {
   registry: TransportRegistry;
   origins: Map<string, Origin>;
-  config: Config;
+  catalog: Catalog;
 }
 
 /** What explain says about one event; also the `--json` shape. */
@@ -245,11 +230,8 @@ async function winner(w: Webhook, e: HookEvent, ctx: Ctx): Promise<Winner> {
     data: redactData(w.data, secretPaths),
   };
   try {
-    const templates = compileWebhookTemplates(w, {
-      templateFields: transport?.templateFields ?? [],
-      contentTypeId: ctx.config.events.attributes.contentTypeId,
-    });
-    const req = await templates.render(e);
+    // The templates `hookd run` renders with, compiled once by the catalog.
+    const req = await ctx.catalog.templates.get(w.id)!.render(e);
     return { ...base, request: redactRequest(req, secretPaths) };
   } catch (err) {
     return { ...base, renderError: (err as Error).message };

@@ -29,6 +29,7 @@ export {
   type RuleFileText,
   readRuleFiles,
   validateWebhook,
+  type WebhookTypes,
 } from './load.ts';
 export {
   describeMatch,

@@ -4,7 +4,7 @@
  * secrets redacted.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -240,6 +240,31 @@ describe('hookd explain: errors', () => {
       r.stderr,
       /bad\.yaml:7:\d+: webhooks\[1\]\.groupCondition: invalid CEL: .*\(at column \d+\)/,
     );
+  });
+
+  it('a broken plugin is a config error naming its file, as in hookd check (issue 12 bug 2)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hookd-explain-plugin-'));
+    try {
+      const plugins = join(dir, 'plugins');
+      mkdirSync(plugins);
+      writeFileSync(join(plugins, 'broken.mjs'), 'export default { types: [] };\n');
+      writeFileSync(join(dir, 'hookd.yaml'), `plugins:\n  dir: ${plugins}\n`);
+      const r = await run([
+        '--event',
+        `${FIXTURES}redaction/event.json`,
+        '--config',
+        join(dir, 'hookd.yaml'),
+        '--rules',
+        `${FIXTURES}redaction/rules`,
+      ]);
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `${join(plugins, 'broken.mjs')}:1:1: plugin: is not a valid transport module: "types" must be a non-empty list of type names`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a missing or invalid event file exits 1 and says why', async () => {
