@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type HookdProcess, makeDirs, spawnHookd, type TestDirs } from '../helpers/hookd.ts';
+import { GiveUp, waitFor } from '../helpers/wait.ts';
 
 let dirs: TestDirs;
 let hookd: HookdProcess;
@@ -29,23 +30,22 @@ test('a FIFO in rules/ is refused on reload with its path while /healthz keeps a
   const fifo = join(dirs.rulesDir, 'x.yaml');
   assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
   hookd.child.kill('SIGHUP');
-  const deadline = Date.now() + 30_000;
   let healthz = 0;
-  for (;;) {
-    // Each probe has its own deadline: a daemon blocked on the FIFO never answers.
-    const r = await fetch(`${hookd.url}/healthz`, { signal: AbortSignal.timeout(10_000) }).catch(
-      (err: Error) => err,
-    );
-    assert.ok(!(r instanceof Error), `/healthz did not answer within 10 s after the FIFO appeared: ${r}`);
-    assert.equal(r.status, 200);
-    healthz++;
-    if (hookd.output().includes('rules reload failed')) break;
-    assert.ok(
-      Date.now() < deadline,
-      `no "rules reload failed" log within 30 s (${healthz} /healthz answered); output:\n${hookd.output()}`,
-    );
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitFor(
+    '"rules reload failed" in the log, /healthz answering all along',
+    async () => {
+      // Each probe has its own deadline: a daemon blocked on the FIFO never answers.
+      const r = await fetch(`${hookd.url}/healthz`, { signal: AbortSignal.timeout(10_000) }).catch(
+        (err: Error) => err,
+      );
+      if (r instanceof Error || r.status !== 200) {
+        throw new GiveUp(`/healthz did not answer within 10 s after the FIFO appeared: ${r}`);
+      }
+      healthz++;
+      return hookd.output().includes('rules reload failed');
+    },
+    { saw: () => `${healthz} /healthz answered; output:\n${hookd.output()}` },
+  );
   assert.match(hookd.output(), new RegExp(`${fifo}: not a regular file \\(a FIFO\\)`));
   const ready = await fetch(`${hookd.url}/readyz`);
   assert.equal(ready.status, 200, 'the old rules stay in force');
