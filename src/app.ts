@@ -19,7 +19,7 @@ import { ConfigError, formatProblem } from './config/index.ts';
 import { Dispatcher, firstAttemptAt, policyFor, WebhookStates } from './dispatch/index.ts';
 import { createLogger } from './logging.ts';
 import { Metrics } from './metrics/index.ts';
-import { DELIVERY_STATES, openStore, type Store } from './outbox/index.ts';
+import { DELIVERY_STATES, openStore, RetentionLoop, type Store } from './outbox/index.ts';
 import type { ConditionErrorInfo, Webhook, WebhookState } from './rules/index.ts';
 import { type RuleFileText, readRuleFiles } from './rules/index.ts';
 import { Sandbox } from './sandbox/index.ts';
@@ -56,6 +56,8 @@ export class App {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly store: Store;
+  /** Deletes finished records past `store.retention`, a small batch at a time. */
+  private readonly retention: RetentionLoop;
   readonly registry: TransportRegistry;
   readonly dispatcher: Dispatcher;
   readonly intake: Intake;
@@ -95,7 +97,12 @@ export class App {
     this.keys = new KeyRing(config.security.secretsKey, config.security.previousSecretsKeys);
     if (!this.keys.sealing) this.logger.warn(NO_SECRETS_KEY);
     const seal = specSeal(this.keys, this.registry);
-    this.store = openStore(config.store.path, { seal });
+    this.store = openStore(config.store.path, { seal, attemptLog: config.store.attemptLog });
+    this.retention = new RetentionLoop({
+      store: this.store,
+      retention: config.store.retention,
+      logger: this.logger.child({ component: 'store' }),
+    });
     this.webhooks = new WebhookService({
       store: this.store.webhooks,
       registry: this.registry,
@@ -124,6 +131,7 @@ export class App {
     this.metrics.onScrape(() => {
       const depth = this.store.deliveries.depth();
       for (const s of DELIVERY_STATES) this.metrics.queueDepth.set({ state: s }, depth[s]);
+      this.metrics.storeBytes.set(this.store.bytes());
       if (this.statesDirty) this.updateStateGauge();
     });
 
@@ -350,6 +358,7 @@ export class App {
     await this.server.listen({ host: config.http.host, port: config.http.port });
     const port = (this.server.server.address() as { port: number }).port;
     this.dispatcher.start();
+    this.retention.start();
     if (config.nats.url) {
       this.nats = new NatsSource({
         settings: { ...config.nats, url: config.nats.url },
@@ -419,6 +428,7 @@ export class App {
       await this.server.close();
       await this.sandbox.close();
       await this.dispatcher.stop(this.config.delivery.shutdownTimeoutMs);
+      await this.retention.stop();
       await Promise.all([...this.transports.values()].map((t) => t.close().catch(() => {})));
       await this.store.close();
       this.logger.info('hookd stopped');

@@ -6,7 +6,12 @@
 import type { Logger } from 'pino';
 import type { Catalog } from '../catalog/index.ts';
 import { requeueAt } from '../dispatch/index.ts';
-import type { AttemptLog, DeliveryStore } from '../outbox/index.ts';
+import {
+  type AttemptLog,
+  type DeliveryPage,
+  type DeliveryStore,
+  InvalidCursorError,
+} from '../outbox/index.ts';
 import { normalizeWebhook, type Webhook, WebhookInputSchema, type WebhookState } from '../rules/index.ts';
 import type { TransportInstance, TransportRegistry } from '../transports/index.ts';
 import { ApiError, notFound } from './errors.ts';
@@ -73,19 +78,13 @@ export const WebhookDefaultsSchema = WebhookViewSchema.omit({
   identifier: true,
 });
 
-function cursorOf(d: { updated_at: number; id: string }): string {
-  return Buffer.from(JSON.stringify([d.updated_at, d.id])).toString('base64url');
-}
+/** A page cursor as the API hands it out: the store's own cursor, opaque to clients. */
+const cursorOf = (next: string): string => Buffer.from(next).toString('base64url');
 
-function parseCursor(s: string): { updatedAt: number; id: string } {
-  try {
-    const [updatedAt, id] = JSON.parse(Buffer.from(s, 'base64url').toString()) as [unknown, unknown];
-    if (typeof updatedAt === 'number' && typeof id === 'string') return { updatedAt, id };
-  } catch {}
-  throw new ApiError(400, 'invalid_body', 'before: not a cursor from a previous page', [
+const badCursor = () =>
+  new ApiError(400, 'invalid_body', 'before: not a cursor from a previous page', [
     { path: 'before', message: 'not a cursor from a previous page' },
   ]);
-}
 
 export function webhookRoutes(deps: WebhookApiDeps): Route[] {
   const { service, registry } = deps;
@@ -290,16 +289,24 @@ export function webhookRoutes(deps: WebhookApiDeps): Route[] {
       handler: async (req) => {
         const w = find(idOf(req));
         const q = parseWith(DeliveriesQuerySchema, req.query);
-        const rows = await deps.deliveries.byWebhook(w.id, {
-          state: q.state,
-          limit: q.limit,
-          before: q.before === undefined ? undefined : parseCursor(q.before),
-        });
+        let page: DeliveryPage;
+        try {
+          page = await deps.deliveries.byWebhook(w.id, {
+            state: q.state,
+            limit: q.limit,
+            before: q.before === undefined ? undefined : Buffer.from(q.before, 'base64url').toString(),
+          });
+        } catch (err) {
+          if (err instanceof InvalidCursorError) throw badCursor();
+          throw err;
+        }
         return {
           status: 200,
           body: {
-            items: await Promise.all(rows.map(async (d) => deliveryView(d, await deps.attempts.of(d.id)))),
-            next: rows.length === q.limit ? cursorOf(rows.at(-1)!) : null,
+            items: await Promise.all(
+              page.items.map(async (d) => deliveryView(d, await deps.attempts.of(d.id))),
+            ),
+            next: page.next === null ? null : cursorOf(page.next),
           },
         };
       },

@@ -33,7 +33,7 @@ export interface IntakeResult {
   perEvent: string[][];
 }
 
-const EMPTY_REQUEST = JSON.stringify({ headers: {}, body: '', contentType: 'application/json', fields: {} });
+const EMPTY_REQUEST: RenderedRequest = { headers: {}, body: '', contentType: 'application/json', fields: {} };
 
 export class Intake {
   constructor(private readonly deps: IntakeDeps) {}
@@ -79,12 +79,12 @@ export class Intake {
           priority: webhook.priority,
           receivedAt: event.receivedAt,
           nextAttemptAt: this.deps.firstAttemptAt(webhook, event.receivedAt),
-          request: '',
+          request: EMPTY_REQUEST,
         };
         rows.push(row);
         const fail = (err: unknown) => this.renderFailed(row, webhook, event, err);
         const store = (r: RenderedRequest) => {
-          row.request = this.requestText(r);
+          row.request = this.checkedRequest(r);
         };
         try {
           const out = catalog.templates.get(webhook.id)!.render(event);
@@ -112,16 +112,19 @@ export class Intake {
     return { events: events.length, deliveries: added, perEvent };
   }
 
-  /** The stored form of a rendered request; throws `RenderError` over `delivery.maxRequestBytes`. */
-  private requestText(r: RenderedRequest): string {
-    const text = JSON.stringify(r);
+  /**
+   * A rendered request, stored as it is (the store keeps its body once, not
+   * as JSON inside JSON); throws `RenderError` over `delivery.maxRequestBytes`.
+   */
+  private checkedRequest(r: RenderedRequest): RenderedRequest {
     const max = this.deps.maxRequestBytes;
     // UTF-8 takes at most 3 bytes per UTF-16 unit: count bytes only when it could matter.
-    const bytes = text.length * 3 <= max ? text.length : Buffer.byteLength(text);
+    const size = (s: string) => (s.length * 3 <= max ? s.length : Buffer.byteLength(s));
+    const bytes = size(r.body) + size(JSON.stringify({ ...r, body: '' }));
     if (bytes > max) {
       throw new RenderError(`the rendered request is ${bytes} bytes; delivery.maxRequestBytes is ${max}`);
     }
-    return text;
+    return r;
   }
 
   /** A request that cannot be rendered is a permanent failure of that delivery: a dead letter like any other. */

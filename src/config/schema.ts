@@ -77,7 +77,27 @@ export const ConfigSchema = z.strictObject({
       maxDeliver: z.number().int().min(1).default(20),
     })
     .prefault({}),
-  store: z.strictObject({ path: z.string().min(1).default('./data/hookd.db') }).prefault({}),
+  store: z
+    .strictObject({
+      path: z.string().min(1).default('./data/hookd.db'),
+      /** How long finished records are kept (DESIGN.md section 8); pending deliveries are never deleted. */
+      retention: z
+        .strictObject({
+          /** Delivered deliveries, with their attempts, counted from delivery. */
+          succeeded: DurationSchema.prefault('72h'),
+          /** Dead letters, with their attempts, counted from when they failed. */
+          failed: DurationSchema.prefault('720h'),
+          /** Rejected events, counted from when they arrived. */
+          rejected: DurationSchema.prefault('720h'),
+        })
+        .prefault({}),
+      /**
+       * `failures` (default): an attempts row per failed attempt; a success is
+       * kept on its delivery (status, latency, response). `all`: a row per success too.
+       */
+      attemptLog: z.enum(['failures', 'all']).default('failures'),
+    })
+    .prefault({}),
   http: z
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),

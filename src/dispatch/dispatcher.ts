@@ -190,7 +190,7 @@ export class Dispatcher {
           eventId: row.event_id,
           eventType: row.event_type,
           attempt: attemptNo,
-          request: () => JSON.parse(row.request) as RenderedRequest,
+          request: () => row.request as RenderedRequest,
           webhook,
         },
         timeoutMs: webhook.timeoutMs ?? settings.timeoutMs,

@@ -126,6 +126,11 @@ export class Metrics {
     labelNames: ['state'] as const,
     registers: [this.registry],
   });
+  readonly storeBytes = new Gauge({
+    name: 'hookd_store_bytes',
+    help: 'Bytes the store takes on disk (SQLite: the database file, its WAL and shared memory).',
+    registers: [this.registry],
+  });
   readonly webhookState = new Gauge({
     name: 'hookd_webhook_state',
     help: 'Webhooks in each state (Active, Stopped, TooManyErrors), by identifier.',

@@ -15,6 +15,15 @@
 import type { Rejection } from '../source/index.ts';
 
 export type DeliveryState = 'pending' | 'inflight' | 'succeeded' | 'failed';
+
+/**
+ * A rendered request as a store keeps it: the body as sent, the other
+ * members as rendered (the transport's `RenderedRequest`; the store never
+ * looks inside, so it does not depend on the transports).
+ */
+export interface StoredRequest {
+  body: string;
+}
 export const DELIVERY_STATES: readonly DeliveryState[] = ['pending', 'inflight', 'succeeded', 'failed'];
 
 export interface NewDelivery {
@@ -28,8 +37,8 @@ export interface NewDelivery {
   receivedAt: number;
   /** When the first attempt is due. */
   nextAttemptAt: number;
-  /** The rendered request as JSON text. */
-  request: string;
+  /** The rendered request, stored once, unchanged for every attempt. */
+  request: StoredRequest;
   /** Set when rendering failed: the delivery is stored as failed with this reason. */
   renderError?: string;
 }
@@ -45,8 +54,8 @@ export interface DueRow {
   priority: number;
   attempts: number;
   received_at: number;
-  /** The rendered request (JSON). */
-  request: string;
+  /** The rendered request. */
+  request: StoredRequest;
 }
 
 /** A whole delivery. */
@@ -94,10 +103,10 @@ export interface RejectedEvent {
   payload: Uint8Array | null;
 }
 
-/** Newest-first paging of one webhook's deliveries. */
-export interface DeliveryCursor {
-  updatedAt: number;
-  id: string;
+/** A page of one webhook's deliveries, newest first; `next` is an opaque cursor for the page after it. */
+export interface DeliveryPage {
+  items: DeliveryRow[];
+  next: string | null;
 }
 
 export interface RequeueFilter {
@@ -124,11 +133,11 @@ export interface DeliveryStore {
   /** Puts failed (dead-lettered) deliveries back in the queue with a fresh retry budget. */
   retryFailed(filter: RequeueFilter, now: number): Promise<number>;
   get(id: string): Promise<DeliveryRow | undefined>;
-  /** One webhook's deliveries, newest first. */
+  /** One webhook's deliveries, newest first; `before` is a page's `next`; throws `InvalidCursorError`. */
   byWebhook(
     webhookId: string,
-    opts: { state?: DeliveryState; limit: number; before?: DeliveryCursor },
-  ): Promise<DeliveryRow[]>;
+    opts: { state?: DeliveryState; limit: number; before?: string },
+  ): Promise<DeliveryPage>;
   /** Due deliveries of one webhook, oldest first, leaving out those in `exclude` (in flight). */
   due(webhookId: string, now: number, limit: number, exclude: readonly string[]): DueRow[];
   /** When the next pending delivery of a webhook is due (undefined: none pending). */
@@ -145,9 +154,26 @@ export interface DeliveryStore {
   released(n: number): void;
 }
 
-/** Every attempt of a delivery, oldest first. */
+/**
+ * Every attempt of a delivery, oldest first. A success needs no row of its
+ * own unless `store.attemptLog` is `all`: it is read from the delivery.
+ */
 export interface AttemptLog {
   of(deliveryId: string): Promise<AttemptRow[]>;
+}
+
+/** How long finished records are kept (`store.retention`), in milliseconds. */
+export interface Retention {
+  succeeded: number;
+  failed: number;
+  rejected: number;
+}
+
+/** What one pass of pruning removed. */
+export interface Pruned {
+  deliveries: number;
+  attempts: number;
+  rejected: number;
 }
 
 export interface RejectedEvents {
@@ -213,5 +239,11 @@ export interface Store {
   probe(): boolean;
   /** How many bytes the store takes on disk (`hookd_store_bytes`). */
   bytes(): number;
+  /**
+   * Deletes up to `budget` records past their retention at `now` (never a
+   * pending delivery; attempts go with their delivery). Small batches: call
+   * it again while it returns a full budget.
+   */
+  prune(retention: Retention, now: number, budget: number): Promise<Pruned>;
   close(): Promise<void>;
 }

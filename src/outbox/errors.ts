@@ -4,6 +4,13 @@ export class StoreError extends Error {
   readonly code = 'HOOKD_STORE_FAILED';
 }
 
+export class InvalidCursorError extends Error {
+  readonly code = 'HOOKD_STORE_CURSOR';
+  constructor() {
+    super('not a cursor from a previous page');
+  }
+}
+
 export class DuplicateWebhookError extends Error {
   readonly code = 'HOOKD_WEBHOOK_DUPLICATE';
   constructor(readonly id: string) {

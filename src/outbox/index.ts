@@ -1,5 +1,6 @@
 /** The outbox's public surface: the store contract and how to open one. */
 export * from './contract.ts';
 export { deliveryId } from './delivery-id.ts';
-export { DuplicateWebhookError, StoreError } from './errors.ts';
+export { DuplicateWebhookError, InvalidCursorError, StoreError } from './errors.ts';
+export { RetentionLoop, type RetentionLoopDeps } from './retention-loop.ts';
 export { openStore, SqliteStore } from './sqlite/index.ts';

@@ -53,7 +53,9 @@ interface DeliveryRow {
 
 const deliveriesOf = (eventId: string) =>
   (hookd.app.store as SqliteStore).sqlite.db
-    .prepare('SELECT identifier, state, last_error, request FROM deliveries WHERE event_id = ?')
+    .prepare(
+      'SELECT identifier, state, last_error, head || body AS request FROM deliveries WHERE event_id = ?',
+    )
     .all(eventId) as DeliveryRow[];
 
 /** The one poller, under this file's name for it. */

@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Database } from './driver.ts';
-import { dropEventIdUnique, SCHEMA } from './schema.ts';
+import { migrate, SCHEMA } from './schema.ts';
 
 export type SyncLevel = 'FULL' | 'NORMAL';
 
@@ -21,7 +21,7 @@ export class SqliteFile {
     // FULL: an event acknowledged upstream survives a power loss, not just a process kill.
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
-    dropEventIdUnique(this.db);
+    migrate(this.db);
     this.db.exec(SCHEMA);
   }
 

@@ -5,7 +5,7 @@
  */
 import type {
   AttemptResult,
-  DeliveryCursor,
+  DeliveryPage,
   DeliveryRow,
   DeliveryState,
   DeliveryStore,
@@ -13,15 +13,27 @@ import type {
   NewDelivery,
   Rejection,
   RequeueFilter,
+  StoredRequest,
 } from '../contract.ts';
 import { DELIVERY_STATES } from '../contract.ts';
-import { StoreError } from '../errors.ts';
+import { InvalidCursorError, StoreError } from '../errors.ts';
 import type { SqliteAttempts } from './attempts.ts';
 import type { SqliteFile } from './database.ts';
 import type { SqliteRejected } from './rejected.ts';
 
 const DUE_COLUMNS =
-  'id, event_id, event_type, webhook_id, identifier, transport, priority, attempts, received_at, request';
+  'id, event_id, event_type, webhook_id, identifier, transport, priority, attempts, received_at, head, body';
+const ROW_COLUMNS = `seq, ${DUE_COLUMNS}, state, next_attempt_at, updated_at, last_error`;
+
+type Stored<T> = Omit<T, 'request'> & { head: string; body: string };
+
+/** The request as it was rendered: the head's members and the body. */
+function request<T extends { head: string; body: string }>(
+  r: T,
+): Omit<T, 'head' | 'body'> & { request: StoredRequest } {
+  const { head, body, ...rest } = r;
+  return { ...rest, request: { ...(JSON.parse(head) as object), body } };
+}
 
 export class SqliteDeliveries implements DeliveryStore {
   private readonly stmts;
@@ -42,12 +54,14 @@ export class SqliteDeliveries implements DeliveryStore {
     private readonly file: SqliteFile,
     private readonly attempts: SqliteAttempts,
     private readonly rejected: SqliteRejected,
+    /** Whether a success gets an attempts row too (`store.attemptLog: all`); it is on the delivery row anyway. */
+    private readonly logSuccesses = false,
   ) {
     const db = file.db;
     this.stmts = {
       insert: db.prepare(
-        `INSERT OR IGNORE INTO deliveries (id, event_id, event_type, webhook_id, identifier, transport, priority, state, attempts, next_attempt_at, received_at, updated_at, request, last_error)
-         VALUES (@id, @eventId, @eventType, @webhookId, @identifier, @transport, @priority, @state, 0, @nextAttemptAt, @receivedAt, @receivedAt, @request, @lastError)`,
+        `INSERT OR IGNORE INTO deliveries (id, event_id, event_type, webhook_id, identifier, transport, priority, state, attempts, next_attempt_at, received_at, updated_at, head, body, last_error)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`,
       ),
       due: db.prepare(
         `SELECT ${DUE_COLUMNS} FROM deliveries
@@ -64,9 +78,10 @@ export class SqliteDeliveries implements DeliveryStore {
         `SELECT webhook_id AS webhookId, MIN(next_attempt_at) AS at FROM deliveries WHERE state = 'pending' GROUP BY webhook_id`,
       ),
       finish: db.prepare(
-        `UPDATE deliveries SET state = @state, attempts = @attempt, next_attempt_at = @at, updated_at = @now, last_error = @error WHERE id = @id`,
+        `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, updated_at = ?, last_error = ?,
+           last_status = ?, last_started_at = ?, last_duration_ms = ?, last_response = ? WHERE id = ?`,
       ),
-      get: db.prepare(`SELECT * FROM deliveries WHERE id = ?`),
+      get: db.prepare(`SELECT ${ROW_COLUMNS} FROM deliveries WHERE id = ?`),
     };
     // Rows of older versions that tracked in-flight on disk go back to the queue.
     db.prepare(`UPDATE deliveries SET state = 'pending' WHERE state = 'inflight'`).run();
@@ -75,9 +90,9 @@ export class SqliteDeliveries implements DeliveryStore {
   }
 
   /**
-   * Re-reads the succeeded and failed counts from the store (a scan of an
-   * index, about 150 ms per million rows here): at start and on each rescan,
-   * so changes by another process show within a rescan.
+   * Re-reads the succeeded and failed counts from the store (a scan of the
+   * `done` index): at start and on each rescan, so changes by another
+   * process (and pruning) show within a rescan.
    */
   recount(): void {
     this.counts.set('succeeded', 0);
@@ -91,6 +106,11 @@ export class SqliteDeliveries implements DeliveryStore {
 
   private bump(state: DeliveryState, by: number): void {
     this.counts.set(state, (this.counts.get(state) ?? 0) + by);
+  }
+
+  /** Finished deliveries pruned: they leave the counts. */
+  pruned(state: 'succeeded' | 'failed', n: number): void {
+    this.bump(state, -n);
   }
 
   depth(): Record<DeliveryState, number> {
@@ -110,11 +130,27 @@ export class SqliteDeliveries implements DeliveryStore {
     this.guard(true, () =>
       this.file.write('FULL', () => {
         for (const d of deliveries) {
-          const state = d.renderError === undefined ? 'pending' : 'failed';
-          const r = this.stmts.insert.run({ ...d, state, lastError: d.renderError ?? null });
+          const { body, ...head } = d.request;
+          const renderFailed = d.renderError !== undefined;
+          const r = this.stmts.insert.run(
+            d.id,
+            d.eventId,
+            d.eventType,
+            d.webhookId,
+            d.identifier,
+            d.transport,
+            d.priority,
+            renderFailed ? 'failed' : 'pending',
+            d.nextAttemptAt,
+            d.receivedAt,
+            d.receivedAt,
+            JSON.stringify(head),
+            body,
+            d.renderError ?? null,
+          );
           if (r.changes === 0) continue;
           added++;
-          if (d.renderError !== undefined) {
+          if (renderFailed) {
             failed++;
             this.attempts.add(d.id, {
               attempt: 1,
@@ -122,17 +158,21 @@ export class SqliteDeliveries implements DeliveryStore {
               duration_ms: 0,
               outcome: 'permanent',
               status: null,
-              error: d.renderError,
+              error: d.renderError ?? null,
               response: null,
             });
-            this.stmts.finish.run({
-              id: d.id,
-              state: 'failed',
-              attempt: 1,
-              at: d.receivedAt,
-              now: d.receivedAt,
-              error: d.renderError,
-            });
+            this.stmts.finish.run(
+              'failed',
+              1,
+              d.receivedAt,
+              d.receivedAt,
+              d.renderError,
+              null,
+              d.receivedAt,
+              0,
+              null,
+              d.id,
+            );
           }
         }
         for (const r of rejections) this.rejected.add(r);
@@ -144,12 +184,12 @@ export class SqliteDeliveries implements DeliveryStore {
 
   due(webhookId: string, now: number, limit: number, skip: readonly string[]): DueRow[] {
     // Read past the excluded rows instead of sending the list to SQLite (json_each cost a tenth of a drain).
-    const rows = this.stmts.due.all(webhookId, now, limit + skip.length) as DueRow[];
-    const exclude = new Set(skip);
+    const rows = this.stmts.due.all(webhookId, now, limit + skip.length) as Stored<DueRow>[];
+    const exclude = skip.length > 0 ? new Set(skip) : undefined;
     const out: DueRow[] = [];
     for (const r of rows) {
-      if (exclude.has(r.id)) continue;
-      out.push(r);
+      if (exclude?.has(r.id)) continue;
+      out.push(request(r));
       if (out.length === limit) break;
     }
     return out;
@@ -182,23 +222,31 @@ export class SqliteDeliveries implements DeliveryStore {
     this.guard(false, () =>
       this.file.write('NORMAL', () => {
         for (const r of results) {
-          this.attempts.add(r.deliveryId, {
-            attempt: r.attempt,
-            started_at: r.startedAt,
-            duration_ms: r.durationMs,
-            outcome: r.outcome,
-            status: r.status ?? null,
-            error: r.error ?? null,
-            response: r.response ?? null,
-          });
-          this.stmts.finish.run({
-            id: r.deliveryId,
-            state: r.next.state,
-            attempt: r.attempt,
-            at: r.next.state === 'pending' ? r.next.at : now,
+          const status = r.status ?? null;
+          const response = r.response ?? null;
+          if (r.outcome !== 'success' || this.logSuccesses) {
+            this.attempts.add(r.deliveryId, {
+              attempt: r.attempt,
+              started_at: r.startedAt,
+              duration_ms: r.durationMs,
+              outcome: r.outcome,
+              status,
+              error: r.error ?? null,
+              response,
+            });
+          }
+          this.stmts.finish.run(
+            r.next.state,
+            r.attempt,
+            r.next.state === 'pending' ? r.next.at : now,
             now,
-            error: r.outcome === 'success' ? null : (r.error ?? null),
-          });
+            r.outcome === 'success' ? null : (r.error ?? null),
+            status,
+            r.startedAt,
+            r.durationMs,
+            response,
+            r.deliveryId,
+          );
         }
       }),
     );
@@ -209,30 +257,38 @@ export class SqliteDeliveries implements DeliveryStore {
   }
 
   async get(id: string): Promise<DeliveryRow | undefined> {
-    return this.stmts.get.get(id) as DeliveryRow | undefined;
+    const r = this.stmts.get.get(id) as (Stored<DeliveryRow> & { seq: number }) | undefined;
+    if (!r) return undefined;
+    const { seq: _seq, ...row } = r;
+    return request(row);
   }
 
-  /** Paged by an (updated_at, id) cursor so rows written in the same millisecond are neither skipped nor repeated. */
+  /** Newest first by insertion order; the cursor is the last row's `seq`, so nothing is skipped or repeated. */
   async byWebhook(
     webhookId: string,
-    opts: { state?: DeliveryState; limit: number; before?: DeliveryCursor },
-  ): Promise<DeliveryRow[]> {
+    opts: { state?: DeliveryState; limit: number; before?: string },
+  ): Promise<DeliveryPage> {
     const where = ['webhook_id = ?'];
     const args: unknown[] = [webhookId];
     if (opts.state) {
       where.push('state = ?');
       args.push(opts.state);
     }
-    if (opts.before) {
-      where.push('(updated_at < ? OR (updated_at = ? AND id < ?))');
-      args.push(opts.before.updatedAt, opts.before.updatedAt, opts.before.id);
+    if (opts.before !== undefined) {
+      const seq = /^[0-9]{1,16}$/.test(opts.before) ? Number(opts.before) : Number.NaN;
+      if (!Number.isSafeInteger(seq)) throw new InvalidCursorError();
+      where.push('seq < ?');
+      args.push(seq);
     }
     args.push(opts.limit);
-    return this.file.db
-      .prepare(
-        `SELECT * FROM deliveries WHERE ${where.join(' AND ')} ORDER BY updated_at DESC, id DESC LIMIT ?`,
-      )
-      .all(...args) as DeliveryRow[];
+    const rows = this.file.db
+      .prepare(`SELECT ${ROW_COLUMNS} FROM deliveries WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`)
+      .all(...args) as (Stored<DeliveryRow> & { seq: number })[];
+    const last = rows.at(-1);
+    return {
+      items: rows.map(({ seq: _seq, ...r }) => request(r)),
+      next: rows.length === opts.limit && last ? String(last.seq) : null,
+    };
   }
 
   async retryFailed(filter: RequeueFilter, now: number): Promise<number> {

@@ -1,12 +1,19 @@
 /** The `sqlite` backend (DESIGN.md section 8): every delivery in one process's file. */
 import { statSync } from 'node:fs';
-import type { SpecSeal, Store } from '../contract.ts';
+import type { Pruned, Retention, SpecSeal, Store } from '../contract.ts';
 import { SqliteApiWebhooks } from './api-webhooks.ts';
 import { SqliteAttempts } from './attempts.ts';
 import { SqliteFile } from './database.ts';
 import { SqliteDeliveries } from './deliveries.ts';
 import { SqliteRejected } from './rejected.ts';
+import { SqliteRetention } from './retention.ts';
 import { SqliteWebhookStates } from './webhook-states.ts';
+
+export interface SqliteStoreOptions {
+  seal?: SpecSeal;
+  /** `all`: a row per successful attempt too (default `failures`: a success is kept on its delivery). */
+  attemptLog?: 'failures' | 'all';
+}
 
 export class SqliteStore implements Store {
   readonly deliveries: SqliteDeliveries;
@@ -15,15 +22,22 @@ export class SqliteStore implements Store {
   readonly webhookStates: SqliteWebhookStates;
   readonly webhooks: SqliteApiWebhooks;
   private readonly file: SqliteFile;
+  private readonly retention: SqliteRetention;
 
   constructor(
     readonly path: string,
-    opts: { seal?: SpecSeal } = {},
+    opts: SqliteStoreOptions = {},
   ) {
     this.file = new SqliteFile(path);
     this.attempts = new SqliteAttempts(this.file);
     this.rejected = new SqliteRejected(this.file);
-    this.deliveries = new SqliteDeliveries(this.file, this.attempts, this.rejected);
+    this.deliveries = new SqliteDeliveries(
+      this.file,
+      this.attempts,
+      this.rejected,
+      opts.attemptLog === 'all',
+    );
+    this.retention = new SqliteRetention(this.file);
     this.webhookStates = new SqliteWebhookStates(this.file);
     this.webhooks = new SqliteApiWebhooks(this.file, opts.seal);
   }
@@ -45,6 +59,10 @@ export class SqliteStore implements Store {
     return n;
   }
 
+  async prune(retention: Retention, now: number, budget: number): Promise<Pruned> {
+    return this.retention.prune(retention, now, budget, (state, n) => this.deliveries.pruned(state, n));
+  }
+
   /** For tests that break the disk on purpose (a full disk) and for tools; not part of `Store`. */
   get sqlite(): SqliteFile {
     return this.file;
@@ -56,6 +74,6 @@ export class SqliteStore implements Store {
 }
 
 /** Opens the store a config names. */
-export function openStore(path: string, opts: { seal?: SpecSeal } = {}): Store {
+export function openStore(path: string, opts: SqliteStoreOptions = {}): Store {
   return new SqliteStore(path, opts);
 }

@@ -1,28 +1,43 @@
 /**
- * The outbox tables. Times are milliseconds since the epoch.
+ * The SQLite tables. Times are milliseconds since the epoch.
+ *
  * A delivery is one (event identity, webhook) pair; its id is derived from
  * that pair, so a redelivered event maps onto the same row and the same
  * `webhook-id`. `event_id` alone is not unique: two sources may use one id.
+ *
+ * Lean on purpose (issue 14: every byte here is written to the WAL and again
+ * at checkpoint, for every delivery): rows live in insertion order (`seq`),
+ * the request is stored once (its body as sent, the rest as a small JSON
+ * head), a success is kept on the delivery row instead of an attempts row,
+ * and each index is either written once (`by_webhook`, `done`) or only
+ * while a delivery is pending (`due`).
  */
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS deliveries (
-  id              TEXT PRIMARY KEY,
-  event_id        TEXT NOT NULL,
-  event_type      TEXT NOT NULL,
-  webhook_id      TEXT NOT NULL,
-  identifier      TEXT NOT NULL,
-  transport       TEXT NOT NULL,
-  priority        INTEGER NOT NULL,
-  state           TEXT NOT NULL,          -- pending | succeeded | failed (in flight is tracked in memory)
-  attempts        INTEGER NOT NULL DEFAULT 0,
-  next_attempt_at INTEGER NOT NULL,
-  received_at     INTEGER NOT NULL,
-  updated_at      INTEGER NOT NULL,
-  request         TEXT NOT NULL,          -- the rendered request (JSON), sent unchanged on every attempt
-  last_error      TEXT
+  seq              INTEGER PRIMARY KEY,    -- insertion order: paging and the retention walk
+  id               TEXT NOT NULL UNIQUE,
+  event_id         TEXT NOT NULL,
+  event_type       TEXT NOT NULL,
+  webhook_id       TEXT NOT NULL,
+  identifier       TEXT NOT NULL,
+  transport        TEXT NOT NULL,
+  priority         INTEGER NOT NULL,
+  state            TEXT NOT NULL,          -- pending | succeeded | failed (in flight is tracked in memory)
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at  INTEGER NOT NULL,
+  received_at      INTEGER NOT NULL,
+  updated_at       INTEGER NOT NULL,
+  head             TEXT NOT NULL,          -- the rendered request but its body (JSON), sent unchanged on every attempt
+  body             TEXT NOT NULL,          -- the rendered body, as sent
+  last_error       TEXT,
+  last_status      INTEGER,                -- the last attempt (the attempts table keeps failures, and successes when asked)
+  last_started_at  INTEGER,
+  last_duration_ms REAL,
+  last_response    TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (webhook_id, next_attempt_at) WHERE state = 'pending';
-CREATE INDEX IF NOT EXISTS deliveries_webhook ON deliveries (webhook_id, state, updated_at);
+CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON deliveries (webhook_id);
+CREATE INDEX IF NOT EXISTS deliveries_done ON deliveries (state, updated_at) WHERE state <> 'pending';
 
 CREATE TABLE IF NOT EXISTS attempts (
   id           INTEGER PRIMARY KEY,
@@ -73,26 +88,34 @@ CREATE TABLE IF NOT EXISTS webhook_numbers (
 );
 `;
 
-/**
- * Stores made before event identity was (`source`, `id`) have
- * `UNIQUE (event_id, webhook_id)`, which would drop the second source's
- * event: rebuild that table once without it (the id already is the key).
- */
-export function dropEventIdUnique(db: {
-  prepare(sql: string): { get(): unknown };
+interface Db {
+  prepare(sql: string): { get(): unknown; all(): unknown[] };
   exec(sql: string): unknown;
-}): void {
-  const row = db
-    .prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'`)
-    .get() as { sql: string } | undefined;
-  if (!row?.sql.includes('UNIQUE (event_id, webhook_id)')) return;
+}
+
+/**
+ * Stores of earlier versions keep the whole request as JSON in `request`
+ * (and some have `UNIQUE (event_id, webhook_id)`, which would drop a second
+ * source's event): rebuild that table once in the current layout, keeping
+ * every row. Runs before `SCHEMA`.
+ */
+export function migrate(db: Db): void {
+  const columns = db.prepare(`SELECT name FROM pragma_table_info('deliveries')`).all() as { name: string }[];
+  if (columns.length === 0 || columns.some((c) => c.name === 'seq')) return;
   const table = SCHEMA.slice(
     SCHEMA.indexOf('CREATE TABLE IF NOT EXISTS deliveries'),
     SCHEMA.indexOf(');') + 2,
   );
   db.exec(`BEGIN IMMEDIATE;
+    DROP INDEX IF EXISTS deliveries_due;
+    DROP INDEX IF EXISTS deliveries_webhook;
     ${table.replace('IF NOT EXISTS deliveries', 'deliveries_rebuilt')}
-    INSERT INTO deliveries_rebuilt SELECT * FROM deliveries;
+    INSERT INTO deliveries_rebuilt (id, event_id, event_type, webhook_id, identifier, transport, priority, state,
+      attempts, next_attempt_at, received_at, updated_at, head, body, last_error)
+    SELECT id, event_id, event_type, webhook_id, identifier, transport, priority, state,
+      attempts, next_attempt_at, received_at, updated_at,
+      json_remove(request, '$.body'), coalesce(json_extract(request, '$.body'), ''), last_error
+    FROM deliveries ORDER BY received_at;
     DROP TABLE deliveries;
     ALTER TABLE deliveries_rebuilt RENAME TO deliveries;
     COMMIT;`);

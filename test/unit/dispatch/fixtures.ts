@@ -2,7 +2,7 @@ import { mock } from 'node:test';
 /** Shared pieces of the dispatch unit tests: a webhook, a stored delivery, a scripted transport. */
 
 import { deliveryId } from '../../../src/outbox/delivery-id.ts';
-import type { NewDelivery } from '../../../src/outbox/index.ts';
+import type { NewDelivery, StoredRequest } from '../../../src/outbox/index.ts';
 import type { Webhook } from '../../../src/rules/webhook-schema.ts';
 import type { Delivery, SendResult, TransportInstance } from '../../../src/transports/contract.ts';
 
@@ -33,7 +33,7 @@ export const delivery = (eventId: string, webhookId: string, at: number): NewDel
   priority: 0,
   receivedAt: at,
   nextAttemptAt: at,
-  request: '{"headers":{},"body":"{}","contentType":"application/json","fields":{}}',
+  request: { headers: {}, body: '{}', contentType: 'application/json', fields: {} } as StoredRequest,
 });
 
 /** A transport whose attempts stay open until the test answers them. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { deliveryId, type NewDelivery, SqliteStore } from '../../../src/outbox/index.ts';
+import { deliveryId, type NewDelivery, SqliteStore, type StoredRequest } from '../../../src/outbox/index.ts';
 
 const row = (eventId: string, webhookId = 'w1', at = 0): NewDelivery => ({
   id: deliveryId(eventId, webhookId),
@@ -12,7 +12,7 @@ const row = (eventId: string, webhookId = 'w1', at = 0): NewDelivery => ({
   priority: 0,
   receivedAt: at,
   nextAttemptAt: at,
-  request: '{"headers":{},"body":"{}","contentType":"application/json","fields":{}}',
+  request: { headers: {}, body: '{}', contentType: 'application/json', fields: {} } as StoredRequest,
 });
 
 test('the same (event, webhook) is stored once: redelivery adds nothing', async () => {
