@@ -56,14 +56,19 @@ export interface Prometheus {
 const CANDIDATES = ['/usr/bin/prometheus', '/usr/local/bin/prometheus'];
 
 function binary(): string {
+  const broken: string[] = [];
   for (const p of CANDIDATES) {
     try {
       execFileSync(p, ['--version'], { stdio: 'ignore' });
       return p;
-    } catch {}
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') broken.push(`${p} (${(err as Error).message})`);
+    }
   }
   throw new Error(
-    'prometheus is not installed: run `apt-get install -y prometheus` (Debian package; it brings promtool) and try again',
+    broken.length
+      ? `prometheus does not run: ${broken.join('; ')}`
+      : 'prometheus is not installed: run `node scripts/setup-peers.mjs` (or `apt-get install -y prometheus`, which brings promtool)',
   );
 }
 

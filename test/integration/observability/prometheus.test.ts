@@ -23,6 +23,7 @@ import { parse, stringify } from 'yaml';
 import type { RunningHookd } from '../../helpers/hookd.ts';
 import { type NatsServer, waitForConsumer } from '../../helpers/nats-server.ts';
 import { usePeers } from '../../helpers/peers.ts';
+import { freePort } from '../../helpers/ports.ts';
 import type { Prometheus } from '../../helpers/prometheus.ts';
 import type { Receiver } from '../../helpers/receiver.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -149,9 +150,23 @@ before(async () => {
     if (path === '/exhaust') return { status: 503 };
     return { status: 500, body: 'down' };
   });
+  // Prometheus starts before hookd (scraping the port hookd will take), so a missing or broken
+  // Prometheus fails the file before hookd has started anything.
+  const hookdPort = await freePort();
+  // The shipped rules, with every `for:` at 0s so alerts fire on the first evaluation.
+  const ruleDir = mkdtempSync(join(tmpdir(), 'hookd-rules-'));
+  peers.defer('rule dir', () => rmSync(ruleDir, { recursive: true, force: true }));
+  const file = parse(readFileSync(ALERTS_PATH, 'utf8')) as RuleFile;
+  for (const g of file.groups) for (const r of g.rules) r.for = '0s';
+  writeFileSync(join(ruleDir, 'alerts.yml'), stringify(file));
+  prom = await peers.prometheus({
+    targets: [`127.0.0.1:${hookdPort}`],
+    ruleFiles: [join(ruleDir, 'alerts.yml')],
+  });
   hookd = await peers.hookd({
     rules: { 'r.yaml': rules(receiver.url) },
     config: {
+      http: { port: hookdPort },
       nats: { url: nats.url },
       delivery: {
         breaker: { failures: 3, cooldownMs: 60_000 },
@@ -160,16 +175,6 @@ before(async () => {
     },
   });
 
-  // The shipped rules, with every `for:` at 0s so alerts fire on the first evaluation.
-  const ruleDir = mkdtempSync(join(tmpdir(), 'hookd-rules-'));
-  peers.defer('rule dir', () => rmSync(ruleDir, { recursive: true, force: true }));
-  const file = parse(readFileSync(ALERTS_PATH, 'utf8')) as RuleFile;
-  for (const g of file.groups) for (const r of g.rules) r.for = '0s';
-  writeFileSync(join(ruleDir, 'alerts.yml'), stringify(file));
-  prom = await peers.prometheus({
-    targets: [new URL(hookd.url).host],
-    ruleFiles: [join(ruleDir, 'alerts.yml')],
-  });
   await prom.waitFor('up{job="hookd"} == 1', (r) => r.length === 1, 'the first scrape of hookd');
 
   // Traffic: every outcome, over both sources.
