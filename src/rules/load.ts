@@ -66,6 +66,7 @@ export interface RuleFileText {
 
 /** How long the daemon's reload waits for one rule file. */
 export const RULE_READ_TIMEOUT_MS = 5_000;
+const READ_AT_ONCE = 16;
 
 const isRuleName = (n: string) => /\.ya?ml$/.test(n) && !n.startsWith('.');
 
@@ -101,9 +102,18 @@ export async function readRuleFiles(dir: string, timeoutMs = RULE_READ_TIMEOUT_M
   } catch (err) {
     return listError(dir, err);
   }
-  return Promise.all(
-    ruleNames(names, dir).map(async (file) => ({ file, read: await readTextFile(file, timeoutMs) })),
-  );
+  // A few at a time: a directory of thousands of files must not run out of file descriptors.
+  const files = ruleNames(names, dir);
+  const out: RuleFileText[] = [];
+  for (let i = 0; i < files.length; i += READ_AT_ONCE) {
+    const batch = files.slice(i, i + READ_AT_ONCE);
+    out.push(
+      ...(await Promise.all(
+        batch.map(async (file) => ({ file, read: await readTextFile(file, timeoutMs) })),
+      )),
+    );
+  }
+  return out;
 }
 
 /** Validates one parsed webhook entry; problems are pushed with their positions. */
