@@ -34,7 +34,8 @@ function binary(): string {
   );
 }
 
-export async function startNats(): Promise<NatsServer> {
+/** `args`: more command-line options (a cluster member's name, cluster port and routes). */
+export async function startNats(opts: { args?: readonly string[] } = {}): Promise<NatsServer> {
   const bin = binary();
   const port = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), 'hookd-nats-'));
@@ -46,7 +47,18 @@ export async function startNats(): Promise<NatsServer> {
     const monitor = await freePort();
     const c = spawn(
       bin,
-      ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-js', '-sd', storeDir],
+      [
+        '-a',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-m',
+        String(monitor),
+        '-js',
+        '-sd',
+        storeDir,
+        ...(opts.args ?? []),
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     child = c;

@@ -1,0 +1,38 @@
+/**
+ * The KV buckets and streams of the `jetstream` backend (DESIGN.md section 8:
+ * names start with `HOOKD_` / `hookd.`), how they are opened, and how a
+ * webhook id becomes a key.
+ */
+import { type KV, Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+
+/** API webhooks: `webhook.<id>` (the sealed spec) and `gone.<number>` (a deletion, never undone). */
+export const WEBHOOKS_BUCKET = 'HOOKD_WEBHOOKS';
+/** Run-time webhook states: `state.<id>`. */
+export const STATES_BUCKET = 'HOOKD_STATES';
+/** Blocks of webhook numbers: each publish's stream sequence is a block only its publisher hands out. */
+export const NUMBERS_STREAM = 'HOOKD_WEBHOOK_NUMBERS';
+export const NUMBERS_SUBJECT = 'hookd.webhook-numbers';
+
+/**
+ * Creates the bucket with `replicas` (1, or 3 on a cluster), or opens it as
+ * it is when it exists with other settings (an operator may have changed them).
+ */
+export async function openBucket(nc: NatsConnection, name: string, replicas: number): Promise<KV> {
+  const kvm = new Kvm(nc);
+  return kvm.create(name, { history: 1, replicas }).catch(() => kvm.open(name));
+}
+
+/**
+ * A webhook id as one KV key token. Keys allow `[-_=a-zA-Z0-9]` in a token:
+ * every other UTF-8 byte, and `=` itself, is written `=XX` (two hex digits),
+ * so distinct ids never share a key.
+ */
+export function idToken(id: string): string {
+  let out = '';
+  for (const ch of id) {
+    if (/[-_a-zA-Z0-9]/.test(ch)) out += ch;
+    else for (const b of Buffer.from(ch, 'utf8')) out += `=${b.toString(16).padStart(2, '0')}`;
+  }
+  return out;
+}

@@ -1,0 +1,65 @@
+/**
+ * The `jetstream` backend's shared state (DESIGN.md section 8), the part
+ * every replica watches: API webhooks (`HOOKD_WEBHOOKS`) and webhook states
+ * (`HOOKD_STATES`). Deliveries, attempts and rejected events in streams are
+ * not built yet, so `store.backend: jetstream` is not offered.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { SpecSeal } from '../contract.ts';
+import { decodeWebhooksEntry, JetStreamApiWebhooks, type WebhooksEntry } from './api-webhooks.ts';
+import { openBucket, STATES_BUCKET, WEBHOOKS_BUCKET } from './buckets.ts';
+import { KvView } from './kv-view.ts';
+import { WebhookNumbers } from './webhook-numbers.ts';
+import { decodeStateRecord, JetStreamWebhookStates, type StateRecord } from './webhook-states.ts';
+
+export { JetStreamApiWebhooks, type WebhookRecord } from './api-webhooks.ts';
+export { idToken, NUMBERS_STREAM, STATES_BUCKET, WEBHOOKS_BUCKET } from './buckets.ts';
+export { JetStreamWebhookStates, type StateRecord } from './webhook-states.ts';
+
+export interface SharedStateOptions {
+  /** Replicas of the buckets and streams hookd creates (`store.jetstream.replicas`: 3 on a cluster). */
+  replicas: number;
+  seal?: SpecSeal;
+  /** Failed background writes and unreadable entries (also reported by `flush`). */
+  onError?: (err: Error) => void;
+}
+
+/** One replica's view of the shared state, current once `openSharedState` resolves. */
+export interface SharedState {
+  readonly webhooks: JetStreamApiWebhooks;
+  readonly webhookStates: JetStreamWebhookStates;
+  /** Waits until every write made through this replica is in the buckets; rejects with the first failure. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openSharedState(nc: NatsConnection, opts: SharedStateOptions): Promise<SharedState> {
+  const onError = opts.onError;
+  const hooks = await KvView.open<WebhooksEntry>(
+    await openBucket(nc, WEBHOOKS_BUCKET, opts.replicas),
+    WEBHOOKS_BUCKET,
+    {
+      decode: decodeWebhooksEntry,
+      onError,
+    },
+  );
+  const states = await KvView.open<StateRecord>(
+    await openBucket(nc, STATES_BUCKET, opts.replicas),
+    STATES_BUCKET,
+    {
+      decode: decodeStateRecord,
+      onError,
+    },
+  );
+  const numbers = await WebhookNumbers.open(nc, { replicas: opts.replicas, onError });
+  return {
+    webhooks: new JetStreamApiWebhooks(hooks, numbers, opts.seal),
+    webhookStates: new JetStreamWebhookStates(states),
+    flush: async () => {
+      await Promise.all([hooks.flush(), states.flush()]);
+    },
+    close: async () => {
+      await Promise.all([hooks.close(), states.close()]);
+    },
+  };
+}
