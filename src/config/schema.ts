@@ -121,8 +121,12 @@ export const ConfigSchema = z.strictObject({
   delivery: z
     .strictObject({
       concurrency: z.number().int().min(1).default(64),
-      /** Attempts in flight to one webhook at once (the webhook's `concurrency` overrides it). */
-      perWebhookConcurrency: z.number().int().min(1).default(8),
+      /**
+       * Attempts in flight to one webhook at once (the webhook's `concurrency`
+       * overrides it); default: `concurrency`, so one busy webhook can use the
+       * whole pipe. Small receivers are protected with `concurrency`/`rateLimit`.
+       */
+      perWebhookConcurrency: z.number().int().min(1).optional(),
       timeoutMs: z.number().int().min(1).default(15_000),
       /** Largest rendered request (body, headers, fields); over it is a permanent render failure. */
       maxRequestBytes: z.number().int().min(1024).default(1_048_576),
