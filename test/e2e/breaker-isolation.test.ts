@@ -51,8 +51,11 @@ test('a failing receiver trips the breaker; only probes while open; everything h
   const healthy = await peers.receiver();
   let recovered = false;
   failing.respond(() => (recovered ? { status: 200 } : { status: 500 }));
-  const COOLDOWN_MS = 800;
-  const MAX_COOLDOWN_MS = 1600;
+  const COOLDOWN_MS = 1500;
+  const MAX_COOLDOWN_MS = 3000;
+  // The breaker decides at an attempt's result; the transition is logged when hookd gets to it,
+  // a little later on a busy machine. Cooldowns measured from an open's log line allow for that.
+  const LOG_SLACK_MS = 500;
   const h = await hookd(
     `
 webhooks:
@@ -113,8 +116,8 @@ webhooks:
     const cooldown = Math.min(COOLDOWN_MS * 2 ** k, MAX_COOLDOWN_MS);
     const probe = halfOpens.find((t) => t.at >= open.at)!;
     assert.ok(
-      probe.at - open.at >= cooldown,
-      `probe ${k + 1} waited the ${cooldown} ms cooldown (${probe.at - open.at} ms)`,
+      probe.at - open.at >= cooldown - LOG_SLACK_MS,
+      `probe ${k + 1} waited the ${cooldown} ms cooldown (${probe.at - open.at} ms between the log lines)`,
     );
   }
   // Attempts hookd started while the breaker was open or half-open: one probe per half-open, no more.
@@ -133,7 +136,7 @@ webhooks:
     const k = opens.filter((o) => o.at < at).length - 1;
     const cooldown = Math.min(COOLDOWN_MS * 2 ** k, MAX_COOLDOWN_MS);
     assert.ok(
-      at - opens[k]!.at >= cooldown,
+      at - opens[k]!.at >= cooldown - LOG_SLACK_MS,
       `an attempt ${at - opens[k]!.at} ms after an open: only after the ${cooldown} ms cooldown`,
     );
   }
@@ -193,10 +196,11 @@ webhooks:
   console.log(
     `# fast webhook latency with a 10,000-delivery slow backlog: p50 ${pct(lat, 50)} ms, max ${Math.max(...lat)} ms`,
   );
-  // Behind the slow webhook's attempts, a ping would wait for at least one slow answer.
+  // Behind the slow webhook's attempts, a ping would wait for a slow answer (10 s); half of that
+  // is generous for a loaded machine.
   assert.ok(
-    Math.max(...lat) < SLOW_MS,
-    `every ping arrived before the slow receiver answered once (max ${Math.max(...lat)} ms, a slow answer takes ${SLOW_MS} ms)`,
+    Math.max(...lat) < SLOW_MS / 2,
+    `every ping well within the slow receiver's delay (max ${Math.max(...lat)} ms, a slow answer takes ${SLOW_MS} ms)`,
   );
   const firstSlowAnswer = slow.requests[0]!.at + SLOW_MS;
   assert.ok(
