@@ -17,7 +17,7 @@ import { buildCatalog, type Catalog, Intake, loadCatalog } from './catalog/index
 import type { Config } from './config/index.ts';
 import { ConfigError, formatProblem } from './config/index.ts';
 import { Dispatcher, firstAttemptAt, policyFor, WebhookStates } from './dispatch/index.ts';
-import { createLogger } from './logging.ts';
+import { createLogger, withTransportRedaction } from './logging.ts';
 import { Metrics } from './metrics/index.ts';
 import { DELIVERY_STATES, openStore, RetentionLoop, type Store } from './outbox/index.ts';
 import type { ConditionErrorInfo, Webhook, WebhookState } from './rules/index.ts';
@@ -87,7 +87,11 @@ export class App {
     const { config } = opts;
     this.config = config;
     this.registry = opts.registry ?? new TransportRegistry();
-    this.logger = opts.logger ?? createLogger(config.log.level);
+    // Redaction follows every transport's declared secret fields, plugins included.
+    this.logger = withTransportRedaction(
+      opts.logger ?? createLogger(config.log.level),
+      this.registry.modules(),
+    );
     this.metrics = new Metrics({ perWebhookLabels: config.metrics.perWebhookLabels });
     this.sandbox = new Sandbox({
       timeoutMs: config.events.evalTimeoutMs,

@@ -8,7 +8,7 @@
  * Sending a response back unchanged keeps the secrets: on a replace, a
  * `{"set": true}` (or a secret header without value) takes the stored value.
  */
-import { AUTH_SECRET_KEYS, isSecretCredential, secretDataFields } from '../secrets/index.ts';
+import { AUTH_SECRET_KEYS, redactWebhook, secretDataFields } from '../secrets/index.ts';
 import type { TransportRegistry } from '../transports/index.ts';
 
 /** What a response shows in place of a secret value. */
@@ -44,36 +44,18 @@ function setPath(o: Obj, path: readonly string[], value: unknown): void {
 
 /**
  * A copy of a webhook object (as written, or a response view) with every
- * secret replaced. `typeName` picks the transport whose `secretFields` apply
- * to `data`; the default is the object's own `type`.
+ * secret replaced (`redactWebhook`, the one redaction of logs, views and
+ * explain). `typeName` picks the transport whose `secretFields` apply to
+ * `data`; the default is the object's own `type`.
  */
 export function redactSecrets<T extends Obj>(webhook: T, registry: TransportRegistry, typeName?: string): T {
-  const out: Obj = structuredClone(webhook);
-  if (out.secret !== undefined && out.secret !== null && out.secret !== '') out.secret = { ...SECRET_SET };
-  if (Array.isArray(out.previousSecrets)) {
-    out.previousSecrets = out.previousSecrets.map((p) =>
-      isObj(p) ? { ...p, secret: { ...SECRET_SET } } : p,
-    );
-  }
+  const out: Obj = redactWebhook(webhook, registry, () => ({ ...SECRET_SET }), typeName);
   if (isObj(out.headers)) {
     for (const [name, h] of Object.entries(out.headers)) {
       if (!isObj(h) || h.secret !== true) continue;
       // Seed 003: a secret header is returned as {secret: true}; one without a value is not returned.
       if (h.value === undefined) delete out.headers[name];
       else out.headers[name] = { secret: true };
-    }
-  }
-  if (isObj(out.authentication)) {
-    const a = out.authentication;
-    for (const k of AUTH_SECRET_KEYS) if (a[k] !== undefined) a[k] = { ...SECRET_SET };
-    if (isObj(a.credentials)) {
-      const c = a.credentials;
-      for (const k of Object.keys(c)) if (isSecretCredential(k)) c[k] = { ...SECRET_SET };
-    }
-  }
-  if (isObj(out.data)) {
-    for (const path of secretDataFields(registry, typeName ?? out.type ?? 'http')) {
-      if (getPath(out.data, path) !== undefined) setPath(out.data, path, { ...SECRET_SET });
     }
   }
   return out as T;

@@ -45,6 +45,7 @@ function shapeProblem(m: unknown): string | undefined {
     return '"templateFields" must be a list of strings';
   }
   if (t.validate !== undefined && typeof t.validate !== 'function') return '"validate" must be a function';
+  if (t.describe !== undefined && typeof t.describe !== 'function') return '"describe" must be a function';
   return undefined;
 }
 

@@ -102,5 +102,11 @@ export interface TransportModule<Data = Record<string, unknown>> {
   templateFields?: readonly string[];
   /** Checks the whole webhook beyond `data` (e.g. http needs a url); returns problems with paths. */
   validate?(webhook: Webhook): { path: (string | number)[]; message: string }[];
+  /**
+   * What `send` adds to the stored request per attempt (credentials,
+   * signatures), one line each with secrets shown as `redacted`: `hookd
+   * explain` prints them.
+   */
+  describe?(webhook: Webhook, redacted: string): string[];
   create(ctx: TransportContext): TransportInstance;
 }

@@ -11,4 +11,4 @@ export type {
   TransportInstance,
   TransportModule,
 } from './contract.ts';
-export { TransportRegistry } from './registry.ts';
+export { BUILTIN_TRANSPORTS, TransportRegistry } from './registry.ts';

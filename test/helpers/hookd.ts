@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { App } from '../../src/app.ts';
+import { loadTransports } from '../../src/catalog/index.ts';
 import { type Config, type ConfigInput, ConfigSchema } from '../../src/config/schema.ts';
 import { createLogger } from '../../src/logging.ts';
 import { freePort } from './ports.ts';
@@ -87,6 +88,8 @@ export async function startHookd(opts: {
   const app = new App({
     config,
     rulesDir: dirs.rulesDir,
+    // The plugins of plugins.dir, as `hookd run` loads them.
+    registry: config.plugins.dir ? await loadTransports(config) : undefined,
     logger: createLogger('info', sink),
     watchRules: opts.watchRules ?? false,
   });

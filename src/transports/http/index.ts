@@ -18,6 +18,7 @@ import type {
 import { permanent, retryable } from '../contract.ts';
 import { findRefusal, NetworkGuard } from '../net/guard.ts';
 import { classifyError } from './classify.ts';
+import { describeSend } from './describe.ts';
 import { exchange } from './exchange.ts';
 import { guardedAgent } from './guarded-agent.ts';
 import { type AccessToken, OAuth2TokenCache, oauth2Of, TokenError, tokenHeader } from './oauth2.ts';
@@ -185,6 +186,7 @@ export function createHttp(ctx: TransportContext, opts: HttpOptions = {}): Trans
 export const httpTransport: TransportModule<HttpData> = {
   types: ['http', 'webhook'],
   dataSchema: HttpDataSchema,
+  describe: describeSend,
   validate(webhook) {
     const problems: { path: (string | number)[]; message: string }[] = [];
     if (webhook.url === undefined && (webhook.hooks === undefined || webhook.hooks.length === 0)) {
