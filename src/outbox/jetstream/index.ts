@@ -1,8 +1,10 @@
 /**
  * The `jetstream` backend's shared state (DESIGN.md section 8), the part
  * every replica watches: API webhooks (`HOOKD_WEBHOOKS`) and webhook states
- * (`HOOKD_STATES`). Deliveries, attempts and rejected events in streams are
- * not built yet, so `store.backend: jetstream` is not offered.
+ * (`HOOKD_STATES`); and intake's side of the delivery work queue
+ * (`HOOKD_DELIVERIES`). Dispatch from the queue, attempts, dead letters and
+ * rejected events in streams are not built yet, so `store.backend: jetstream`
+ * is not offered.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { SpecSeal } from '../contract.ts';
@@ -14,6 +16,15 @@ import { decodeStateRecord, JetStreamWebhookStates, type StateRecord } from './w
 
 export { JetStreamApiWebhooks, type WebhookRecord } from './api-webhooks.ts';
 export { idToken, NUMBERS_STREAM, STATES_BUCKET, WEBHOOKS_BUCKET } from './buckets.ts';
+export {
+  type AckableEvent,
+  ATTEMPT_HEADER,
+  DELIVERIES_STREAM,
+  DeliveryQueue,
+  deliverySubject,
+  NOT_BEFORE_HEADER,
+  type QueuedDelivery,
+} from './delivery-queue.ts';
 export { JetStreamWebhookStates, type StateRecord } from './webhook-states.ts';
 
 export interface SharedStateOptions {

@@ -16,7 +16,7 @@
  *   again. Its error reaches `flush()` and `onError`.
  */
 import type { KV, KvEntry, KvWatchEntry } from '@nats-io/kv';
-import type { QueuedIterator } from '@nats-io/nats-core';
+import type { QueuedIterator } from '@nats-io/transport-node';
 import { StoreError } from '../errors.ts';
 
 export interface ViewChange<T> {

@@ -1,0 +1,144 @@
+/**
+ * Intake's side of the `jetstream` backend's delivery work queue
+ * (DESIGN.md section 8, issue 15): the stream `HOOKD_DELIVERIES`, one
+ * subject per webhook (`hookd.deliveries.<webhook id token>`), so that
+ * replicas can later pull each webhook's backlog through its own consumer
+ * (a hot webhook does not delay a quiet one).
+ *
+ * Each delivery is published with `Nats-Msg-Id` = its delivery id. Delivery
+ * ids are derived from the event and the webhook, so the event redelivered
+ * (this replica died before acknowledging it, or another replica takes it)
+ * publishes the same ids, and the stream keeps each delivery once within
+ * its duplicate window: a publish retried after a lost answer or a leader
+ * change is safe for the same reason. The window is set well above the
+ * event consumer's ack wait, the longest an unacknowledged event waits for
+ * its redelivery.
+ *
+ * `accept` is the only way intake acknowledges an event: it publishes the
+ * event's deliveries, waits until the stream has confirmed every one of
+ * them, and only then acknowledges the event (and waits for the server to
+ * confirm the acknowledgement); if any publish fails, the event is not
+ * acknowledged but handed back for redelivery.
+ */
+import { type JetStreamClient, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
+import { headers, type NatsConnection, nanos } from '@nats-io/transport-node';
+import type { NewDelivery } from '../contract.ts';
+import { StoreError } from '../errors.ts';
+import { idToken } from './buckets.ts';
+
+export const DELIVERIES_STREAM = 'HOOKD_DELIVERIES';
+export const DELIVERIES_SUBJECT_PREFIX = 'hookd.deliveries';
+
+/** The delivery's attempt number (0 before the first) and when it may be attempted (ms since the epoch). */
+export const ATTEMPT_HEADER = 'Hookd-Attempt';
+export const NOT_BEFORE_HEADER = 'Hookd-Not-Before';
+
+/** How long the stream remembers a delivery id (longer than any redelivery of the event it came from). */
+const DUPLICATE_WINDOW_MS = 10 * 60_000;
+
+export const deliverySubject = (webhookId: string) => `${DELIVERIES_SUBJECT_PREFIX}.${idToken(webhookId)}`;
+
+/** What the stream's messages carry: the delivery as intake rendered it. */
+export type QueuedDelivery = Omit<NewDelivery, 'renderError' | 'nextAttemptAt'>;
+
+/** An event as its source hands it over: acknowledged once stored, or handed back. */
+export interface AckableEvent {
+  /** Acknowledges, resolving once the server has the acknowledgement. */
+  ackAck(): Promise<boolean>;
+  nak(delayMs?: number): void;
+}
+
+export class DeliveryQueue {
+  private constructor(
+    private readonly js: JetStreamClient,
+    private readonly publishDeadlineMs: number,
+  ) {}
+
+  /**
+   * Creates the stream (`replicas`: 1, or 3 on a cluster), or uses it as it
+   * is. `publishDeadlineMs`: how long a publish is retried (same id, so
+   * retrying is safe: a leader election takes seconds) before the event is
+   * handed back (default 30 s).
+   */
+  static async open(
+    nc: NatsConnection,
+    opts: { replicas: number; publishDeadlineMs?: number },
+  ): Promise<DeliveryQueue> {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.info(DELIVERIES_STREAM).catch(() =>
+      jsm.streams.add({
+        name: DELIVERIES_STREAM,
+        subjects: [`${DELIVERIES_SUBJECT_PREFIX}.>`],
+        retention: RetentionPolicy.Workqueue,
+        num_replicas: opts.replicas,
+        duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+      }),
+    );
+    return new DeliveryQueue(jetstream(nc), opts.publishDeadlineMs ?? 30_000);
+  }
+
+  /**
+   * Publishes deliveries and resolves once the stream confirmed every one,
+   * to how many were new (the others it had already: a redelivered event).
+   * A delivery that failed to render is not one to queue (it goes to dead
+   * letters): handing one over is an error, so none is dropped unnoticed.
+   */
+  async publish(deliveries: readonly NewDelivery[]): Promise<number> {
+    const failed = deliveries.find((d) => d.renderError !== undefined);
+    if (failed)
+      throw new StoreError(
+        `delivery ${failed.id} failed to render: it belongs in dead letters, not the queue`,
+      );
+    const acks = await Promise.all(deliveries.map((d) => this.publishOne(d)));
+    return acks.filter((duplicate) => !duplicate).length;
+  }
+
+  /** Publishes one delivery, retrying with the same id until the deadline; resolves to whether it was a duplicate. */
+  private async publishOne(d: NewDelivery): Promise<boolean> {
+    const { renderError: _, nextAttemptAt, ...queued } = d;
+    const body: QueuedDelivery = queued;
+    const h = headers();
+    h.set(ATTEMPT_HEADER, '0');
+    h.set(NOT_BEFORE_HEADER, String(nextAttemptAt));
+    const giveUpAt = Date.now() + this.publishDeadlineMs;
+    for (let pause = 100; ; pause = Math.min(pause * 2, 2000)) {
+      try {
+        const ack = await this.js.publish(deliverySubject(d.webhookId), JSON.stringify(body), {
+          msgID: d.id,
+          headers: h,
+          timeout: 5000,
+        });
+        return ack.duplicate;
+      } catch (err) {
+        if (Date.now() + pause >= giveUpAt)
+          throw new StoreError(
+            `publishing delivery ${d.id} to ${DELIVERIES_STREAM} failed: ${(err as Error).message}`,
+            {
+              cause: err,
+            },
+          );
+        await new Promise((r) => setTimeout(r, pause));
+      }
+    }
+  }
+
+  /**
+   * Stores an event's deliveries, then acknowledges the event; when storing
+   * fails the event is handed back (redelivered after `retryMs`) and the
+   * error is thrown. Resolves to how many deliveries were new.
+   */
+  async accept(event: AckableEvent, deliveries: readonly NewDelivery[], retryMs = 1000): Promise<number> {
+    let added: number;
+    try {
+      added = await this.publish(deliveries);
+    } catch (err) {
+      event.nak(retryMs);
+      throw err;
+    }
+    if (!(await event.ackAck()))
+      throw new StoreError(
+        'the event was stored but its acknowledgement was not confirmed: it will come again',
+      );
+    return added;
+  }
+}
