@@ -205,7 +205,14 @@ export function loadRuleFiles(
         );
         return;
       }
-      const w = validateWebhook(raw, { src, prefix, id, source: 'file', file: rel, registry }, problems);
+      let w: Webhook | undefined;
+      try {
+        w = validateWebhook(raw, { src, prefix, id, source: 'file', file: rel, registry }, problems);
+      } catch (err) {
+        // A transport's own validate (a plugin's code) that throws: a problem at the entry, not a crash.
+        const where = formatPath(prefix);
+        problems.push(src.problem(prefix, `${where}: cannot be validated: ${(err as Error).message}`));
+      }
       if (!w) return;
       webhooks.push(w);
       origins.set(id, { src, prefix });

@@ -144,3 +144,27 @@ test('check reports a hostile --config file with its path, without a stack trace
     dirs.cleanup();
   }
 });
+
+test('a plugin whose validate throws is a problem at the webhook entry, not a stack trace', async () => {
+  const dirs = makeDirs({ 'p.yaml': 'webhooks:\n  - identifier: p\n    type: throwing\n' });
+  const plugins = join(dirs.dir, 'plugins');
+  mkdirSync(plugins);
+  writeFileSync(
+    join(plugins, 'throwing.mjs'),
+    [
+      'export default {',
+      "  types: ['throwing'],",
+      '  dataSchema: { safeParse: (data) => ({ success: true, data }) },',
+      "  validate() { throw new TypeError('plugin bug: cannot read x of undefined'); },",
+      "  create: () => ({ send: async () => ({ outcome: 'success' }), close: async () => {} }),",
+      '};',
+    ].join('\n'),
+  );
+  writeFileSync(dirs.configPath, `plugins:\n  dir: ${JSON.stringify(plugins)}\n`);
+  try {
+    const r = await check(dirs);
+    assertReported(r, { 'p.yaml': /:2:\d+: webhooks\[0\]: cannot be validated: plugin bug/ }, dirs.rulesDir);
+  } finally {
+    dirs.cleanup();
+  }
+});
