@@ -123,8 +123,9 @@ export const ConfigSchema = z.strictObject({
       concurrency: z.number().int().min(1).default(64),
       /**
        * Attempts in flight to one webhook at once (the webhook's `concurrency`
-       * overrides it); default: `concurrency`, so one busy webhook can use the
-       * whole pipe. Small receivers are protected with `concurrency`/`rateLimit`.
+       * overrides it); default: 7/8 of `concurrency`, so one busy webhook can use
+       * most of the pipe while the rest stays free for the others. Small
+       * receivers are protected with `concurrency`/`rateLimit`.
        */
       perWebhookConcurrency: z.number().int().min(1).optional(),
       timeoutMs: z.number().int().min(1).default(15_000),

@@ -67,7 +67,11 @@ export class Dispatcher {
       webhook: deps.webhook,
       gate: new Gates({ states: deps.admission, rateLimits: this.rateLimits }),
       concurrency: deps.settings.concurrency,
-      perWebhookConcurrency: deps.settings.perWebhookConcurrency ?? deps.settings.concurrency,
+      // Unset: one busy webhook may use 7/8 of the pipe; the rest stays free for the others, so a
+      // slow receiver holding every slot it gets never holds another webhook up.
+      perWebhookConcurrency:
+        deps.settings.perWebhookConcurrency ??
+        Math.max(1, deps.settings.concurrency - Math.max(1, Math.floor(deps.settings.concurrency / 8))),
       now: this.now,
     });
     this.results = new ResultWriter({

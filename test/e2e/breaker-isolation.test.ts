@@ -208,8 +208,8 @@ webhooks:
     'every ping arrived before the slow receiver could answer its first request',
   );
   assert.ok(
-    slow.requests.length <= 16,
-    `the slow webhook is held to its own concurrency (${slow.requests.length} requests so far)`,
+    slow.requests.length <= 56,
+    `the slow webhook is held to its share of the pipe, 7/8 of delivery.concurrency 64 (${slow.requests.length} requests so far)`,
   );
   const { pending, inflight } = h.app.store.deliveries.depth();
   assert.ok(pending + inflight > 9_900, `the slow backlog is still queued (${pending + inflight})`);
