@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { connect } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
   idToken,
   NUMBERS_STREAM,
@@ -44,8 +44,18 @@ const spec = (url: string, extra: Record<string, unknown> = {}) => ({
 const webhooksOf = (s: SharedState) =>
   s.webhooks.all().map((w) => ({ id: w.id, number: w.number, spec: w.spec }));
 
-function scenarios(name: string, setup: () => Promise<{ urlA: string; urlB: string; replicas: number }>) {
+interface Setup {
+  urlA: string;
+  urlB: string;
+  replicas: number;
+  /** What replica A's server goes through (a restart; a member killed for good). */
+  disrupt: { what: string; run: () => Promise<void> };
+}
+
+function scenarios(name: string, setup: () => Promise<Setup>) {
   describe(name, () => {
+    let disrupt: Setup['disrupt'];
+    const connections: NatsConnection[] = [];
     let urlA: string;
     let urlB: string;
     let replicas: number;
@@ -55,16 +65,17 @@ function scenarios(name: string, setup: () => Promise<{ urlA: string; urlB: stri
     const replica = async (url: string) => {
       const nc = await peers.start(
         `connection to ${url}`,
-        () => connect({ servers: url }),
+        () => connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 100 }),
         (c) => c.close(),
       );
+      connections.push(nc);
       const s = await openSharedState(nc, { replicas, seal });
       peers.defer('shared state', () => s.close());
       return s;
     };
 
     test('setup: two replicas on their own connections', async () => {
-      ({ urlA, urlB, replicas } = await setup());
+      ({ urlA, urlB, replicas, disrupt } = await setup());
       a = await replica(urlA);
       b = await replica(urlB);
       const nc = await connect({ servers: urlA });
@@ -313,12 +324,35 @@ function scenarios(name: string, setup: () => Promise<{ urlA: string; urlB: stri
         await nc.close();
       }
     });
+
+    test('after a disruption of the server under replica A, the replicas still follow each other', async (t) => {
+      await disrupt.run();
+      t.diagnostic(disrupt.what);
+      await waitFor('both replicas to be connected again', async () => {
+        for (const nc of connections) await nc.rtt();
+        return true;
+      });
+      b.webhooks.insert('after-disruption', spec('https://b.example/after'), Date.now());
+      a.webhookStates.saveWebhookState('after-disruption', 'Stopped', 'set through A', null, Date.now());
+      await Promise.all([a.flush(), b.flush()]);
+      await waitFor('replica A to see the webhook created through B', () =>
+        a.webhooks.get('after-disruption'),
+      );
+      await waitFor('replica B to see the state set through A', () =>
+        b.webhookStates.loadWebhookStates().find((r) => r.webhookId === 'after-disruption'),
+      );
+    });
   });
 }
 
 scenarios('single nats-server', async () => {
   const n = await peers.nats();
-  return { urlA: n.url, urlB: n.url, replicas: 1 };
+  return {
+    urlA: n.url,
+    urlB: n.url,
+    replicas: 1,
+    disrupt: { what: 'the server restarted (same store)', run: () => n.restart() },
+  };
 });
 
 scenarios('3-node cluster, R3 buckets, each replica on another member', async () => {
@@ -327,5 +361,10 @@ scenarios('3-node cluster, R3 buckets, each replica on another member', async ()
     () => startNatsCluster(3),
     (x) => x.stop(),
   );
-  return { urlA: c.urls[0]!, urlB: c.urls[1]!, replicas: 3 };
+  return {
+    urlA: c.urls[0]!,
+    urlB: c.urls[1]!,
+    replicas: 3,
+    disrupt: { what: "replica A's member SIGKILLed for good", run: () => c.members[0]!.kill(true) },
+  };
 });

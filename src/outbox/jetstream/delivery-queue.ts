@@ -25,6 +25,7 @@ import { headers, type NatsConnection, nanos } from '@nats-io/transport-node';
 import type { NewDelivery } from '../contract.ts';
 import { StoreError } from '../errors.ts';
 import { idToken } from './buckets.ts';
+import { retryUntil } from './retry.ts';
 
 export const DELIVERIES_STREAM = 'HOOKD_DELIVERIES';
 export const DELIVERIES_SUBJECT_PREFIX = 'hookd.deliveries';
@@ -100,25 +101,22 @@ export class DeliveryQueue {
     const h = headers();
     h.set(ATTEMPT_HEADER, '0');
     h.set(NOT_BEFORE_HEADER, String(nextAttemptAt));
-    const giveUpAt = Date.now() + this.publishDeadlineMs;
-    for (let pause = 100; ; pause = Math.min(pause * 2, 2000)) {
-      try {
-        const ack = await this.js.publish(deliverySubject(d.webhookId), JSON.stringify(body), {
+    try {
+      const ack = await retryUntil(this.publishDeadlineMs, () =>
+        this.js.publish(deliverySubject(d.webhookId), JSON.stringify(body), {
           msgID: d.id,
           headers: h,
           timeout: 5000,
-        });
-        return ack.duplicate;
-      } catch (err) {
-        if (Date.now() + pause >= giveUpAt)
-          throw new StoreError(
-            `publishing delivery ${d.id} to ${DELIVERIES_STREAM} failed: ${(err as Error).message}`,
-            {
-              cause: err,
-            },
-          );
-        await new Promise((r) => setTimeout(r, pause));
-      }
+        }),
+      );
+      return ack.duplicate;
+    } catch (err) {
+      throw new StoreError(
+        `publishing delivery ${d.id} to ${DELIVERIES_STREAM} failed: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 

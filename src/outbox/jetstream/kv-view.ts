@@ -12,12 +12,15 @@
  *   from the watcher are held back, and the newest of them is applied once
  *   the write is confirmed (or failed), so a concurrent older write does not
  *   flicker in between.
- * - A write that fails leaves the view as the bucket has it: the key is read
- *   again. Its error reaches `flush()` and `onError`.
+ * - A write is retried while the bucket has no leader (whole records: a
+ *   repeated put writes the same record again). A write that still fails
+ *   leaves the view as the bucket has it: the key is read again. Its error
+ *   reaches `flush()` and `onError`.
  */
 import type { KV, KvEntry, KvWatchEntry } from '@nats-io/kv';
 import type { QueuedIterator } from '@nats-io/transport-node';
 import { StoreError } from '../errors.ts';
+import { retryUntil } from './retry.ts';
 
 export interface ViewChange<T> {
   key: string;
@@ -32,6 +35,8 @@ export interface KvViewOptions<T> {
   /** Reads an entry's bytes; undefined for a value that is not one (it is reported and left out). */
   decode: (key: string, bytes: Uint8Array) => T | undefined;
   onError?: (err: Error) => void;
+  /** How long a write is retried (a leader election takes seconds) before it fails; default 30 s. */
+  writeDeadlineMs?: number;
 }
 
 const encoder = new TextEncoder();
@@ -103,10 +108,11 @@ export class KvView<T> {
     p.writes++;
     this.pending.set(key, p);
     this.apply(key, value, true);
-    const sent =
+    const sent = retryUntil(this.opts.writeDeadlineMs ?? 30_000, () =>
       value === undefined
         ? this.kv.delete(key).then(() => undefined)
-        : this.kv.put(key, encoder.encode(JSON.stringify(value)));
+        : this.kv.put(key, encoder.encode(JSON.stringify(value))),
+    );
     const done = sent.then(
       (revision) => this.settled(key, revision),
       async (err: Error) => {
