@@ -18,11 +18,14 @@ import {
   type EvalResult,
   PROGRESS_BATCH,
   PROGRESS_ITEM,
+  PROGRESS_THREAD,
   type WorkerSettings,
 } from './protocol.ts';
+import { ownThreadId } from './thread-cpu.ts';
 
 const settings = workerData as WorkerSettings;
 const progress = new Int32Array(settings.progress);
+Atomics.store(progress, PROGRESS_THREAD, ownThreadId() ?? 0);
 const MAX_CACHED = 10_000;
 const expressions = new Map<string, jsonata.Expression>();
 const conditions = new Map<string, Condition>();

@@ -23,8 +23,10 @@ import {
   PROGRESS_BATCH,
   PROGRESS_ITEM,
   PROGRESS_SLOTS,
+  PROGRESS_THREAD,
   type WorkerSettings,
 } from './protocol.ts';
+import { threadCpuMs } from './thread-cpu.ts';
 
 export interface SandboxOptions {
   /** Wall time one evaluation may run (`events.evalTimeoutMs`). */
@@ -78,10 +80,14 @@ interface InFlight {
   /** Item (1-based) the watchdog last saw running, and since when. */
   seenItem: number;
   seenAt: number;
+  /** CPU milliseconds the worker thread had used then, when /proc tells. */
+  seenCpu: number | undefined;
 }
 
 const MAX_BATCH = 4096;
 const MAX_RETRIES = 3;
+/** A starved evaluation is stopped anyway after this many budgets of wall time. */
+const MAX_WALL_FACTOR = 20;
 
 export class Sandbox {
   private queue: Pending[] = [];
@@ -187,7 +193,7 @@ export class Sandbox {
     });
     const batch: EvalBatch = { id: this.nextId++, sources, docs, attributes, items };
     if (this.nextId > 0x3fff_ffff) this.nextId = 1;
-    this.inflight = { batch, pending, seenItem: 0, seenAt: 0 };
+    this.inflight = { batch, pending, seenItem: 0, seenAt: 0, seenCpu: undefined };
     this.ensureWorker().thread.postMessage(batch);
     this.watchdog ??= setInterval(() => this.check(), this.tickMs);
     this.watchdog.unref();
@@ -202,7 +208,12 @@ export class Sandbox {
     this.pump();
   }
 
-  /** The watchdog: one evaluation seen running for `timeoutMs` is over its budget. */
+  /**
+   * The watchdog: one evaluation seen running for `timeoutMs` is over its
+   * budget, unless the worker thread was starved rather than busy (it used
+   * less CPU than the budget meanwhile, on a machine shared with other
+   * work); then it gets up to `MAX_WALL_FACTOR` times the budget in wall time.
+   */
   private check(): void {
     const f = this.inflight;
     const progress = this.worker?.progress;
@@ -211,18 +222,25 @@ export class Sandbox {
     const item = Atomics.load(progress, PROGRESS_ITEM);
     const now = performance.now();
     if (item === 0) return;
+    const tid = Atomics.load(progress, PROGRESS_THREAD);
     if (item !== f.seenItem) {
       f.seenItem = item;
       f.seenAt = now;
+      f.seenCpu = tid ? threadCpuMs(tid) : undefined;
       return;
     }
-    if (now - f.seenAt >= this.opts.timeoutMs) {
-      this.breach(
-        item - 1,
-        'timeout',
-        `the evaluation ran past its budget (events.evalTimeoutMs: ${this.opts.timeoutMs} ms) and was stopped`,
-      );
+    const budget = this.opts.timeoutMs;
+    const wall = now - f.seenAt;
+    if (wall < budget) return;
+    if (wall < budget * MAX_WALL_FACTOR && f.seenCpu !== undefined) {
+      const cpu = threadCpuMs(tid);
+      if (cpu !== undefined && cpu - f.seenCpu < budget) return;
     }
+    this.breach(
+      item - 1,
+      'timeout',
+      `the evaluation ran past its budget (events.evalTimeoutMs: ${budget} ms) and was stopped`,
+    );
   }
 
   /**

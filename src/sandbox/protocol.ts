@@ -43,7 +43,9 @@ export interface EvalReply {
 export const PROGRESS_BATCH = 0;
 /** 1 + the index of the item being evaluated; 0 when idle. */
 export const PROGRESS_ITEM = 1;
-export const PROGRESS_SLOTS = 2;
+/** The worker's Linux thread id (0 when unknown), for its CPU time. */
+export const PROGRESS_THREAD = 2;
+export const PROGRESS_SLOTS = 3;
 
 export interface WorkerSettings {
   progress: SharedArrayBuffer;

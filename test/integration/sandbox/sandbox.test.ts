@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { compileRuleSet } from '../../../src/rules/engine.ts';
 import { EvalBudgetError, EvalFailedError, Sandbox } from '../../../src/sandbox/index.ts';
+import { ownThreadId, threadCpuMs } from '../../../src/sandbox/thread-cpu.ts';
 import { event, ids, webhook } from '../../unit/rules/helpers.ts';
 
 const sandbox = new Sandbox({ timeoutMs: 50, maxOutputBytes: 64 * 1024 });
@@ -62,6 +63,25 @@ describe('budget', () => {
     } finally {
       await small.close();
     }
+  });
+});
+
+describe('thread CPU time', () => {
+  it('reads the CPU time of one thread, which grows while it computes and not while it waits', async () => {
+    const tid = ownThreadId();
+    assert.ok(tid, 'Linux gives the thread id');
+    const t0 = threadCpuMs(tid)!;
+    // Busy until the process has used 120 ms of CPU (its other threads are idle meanwhile).
+    const c0 = process.cpuUsage();
+    const cpuSince = () => {
+      const c = process.cpuUsage(c0);
+      return (c.user + c.system) / 1000;
+    };
+    while (cpuSince() < 120) {}
+    const t1 = threadCpuMs(tid)!;
+    assert.ok(t1 - t0 >= 50, `used ${t1 - t0} ms of CPU while busy`);
+    await new Promise((r) => setTimeout(r, 120));
+    assert.ok(threadCpuMs(tid)! - t1 < 50, 'waiting uses none');
   });
 });
 
