@@ -12,7 +12,6 @@
  * batch goes to a fresh worker. The main thread only waits, so `/healthz`
  * and intake of other events go on throughout.
  */
-import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import {
   type EvalBatch,
@@ -24,9 +23,9 @@ import {
   PROGRESS_ITEM,
   PROGRESS_SLOTS,
   PROGRESS_THREAD,
-  type WorkerSettings,
 } from './protocol.ts';
 import { threadCpuMs } from './thread-cpu.ts';
+import { type Slot, startWorker } from './worker-slot.ts';
 
 export interface SandboxOptions {
   /** Wall time one evaluation may run (`events.evalTimeoutMs`). */
@@ -67,11 +66,6 @@ interface Pending {
   resolve: (r: EvalResult) => void;
   /** Workers lost while this was queued behind the culprit; bounded so nothing loops forever. */
   retries: number;
-}
-
-interface Slot {
-  thread: Worker;
-  progress: Int32Array;
 }
 
 interface InFlight {
@@ -286,34 +280,29 @@ export class Sandbox {
   }
 
   private spawn(): Slot {
-    const progress = new Int32Array(new SharedArrayBuffer(PROGRESS_SLOTS * 4));
-    const settings: WorkerSettings = {
-      progress: progress.buffer as SharedArrayBuffer,
-      timeoutMs: this.opts.timeoutMs,
-      maxOutputBytes: this.opts.maxOutputBytes,
-    };
-    const thread = new Worker(WORKER_ENTRY, {
-      eval: FROM_SOURCE,
-      workerData: settings,
-      resourceLimits: { maxOldGenerationSizeMb: this.opts.memoryMb ?? 128, maxYoungGenerationSizeMb: 16 },
-    });
-    const slot: Slot = { thread, progress };
-    thread.unref();
-    thread.on('message', (reply: EvalReply) => this.onReply(reply));
+    const slot = startWorker(
+      {
+        progress: new SharedArrayBuffer(PROGRESS_SLOTS * 4),
+        timeoutMs: this.opts.timeoutMs,
+        maxOutputBytes: this.opts.maxOutputBytes,
+      },
+      this.opts.memoryMb ?? 128,
+    );
+    slot.thread.on('message', (reply: EvalReply) => this.onReply(reply));
     const lost = (why: string) => {
       if (this.spare === slot) {
         this.spare = undefined;
         return;
       }
       if (this.worker !== slot) return;
-      const item = Atomics.load(progress, PROGRESS_ITEM);
-      const batch = Atomics.load(progress, PROGRESS_BATCH);
+      const item = Atomics.load(slot.progress, PROGRESS_ITEM);
+      const batch = Atomics.load(slot.progress, PROGRESS_BATCH);
       const index = this.inflight && batch === this.inflight.batch.id ? item - 1 : -1;
       this.opts.logger?.warn({ reason: why }, 'evaluation worker stopped; starting a new one');
       this.breach(index, 'memory', `the evaluation was stopped: ${why}`);
     };
-    thread.on('error', (err) => lost(err.message));
-    thread.on('exit', (code) => lost(`the worker exited with code ${code}`));
+    slot.thread.on('error', (err) => lost(err.message));
+    slot.thread.on('exit', (code) => lost(`the worker exited with code ${code}`));
     return slot;
   }
 
@@ -322,14 +311,3 @@ export class Sandbox {
     this.watchdog = undefined;
   }
 }
-
-/**
- * The worker's own module: JavaScript when hookd is built; from source, a
- * two-line bootstrap registers tsx in the worker first (loader hooks are
- * per thread, and `--import` is not a worker option).
- */
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const WORKER_ENTRY = FROM_SOURCE
-  ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
-      .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./eval-worker.ts', import.meta.url).href)}); });`
-  : new URL('./eval-worker.js', import.meta.url);

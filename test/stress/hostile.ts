@@ -193,15 +193,22 @@ async function main(): Promise<number> {
     const publishedS = (performance.now() - started) / 1000;
 
     const expected = GOOD * GOOD_ROUTES.length;
-    const deliveredGood = () =>
+    const goodKey = (route: string, body: string) => {
+      const b = JSON.parse(body) as { n?: number; data?: { n?: number } };
+      return `${route} ${b.data?.n ?? b.n}`;
+    };
+    const deliveredKeys = () =>
       new Set(
-        receiver.requests
-          .filter((r) => GOOD_ROUTES.includes(r.url))
-          .map(
-            (r) =>
-              `${r.url} ${(JSON.parse(r.body) as { n?: number; data?: { n: number } }).data?.n ?? (JSON.parse(r.body) as { n: number }).n}`,
-          ),
-      ).size;
+        receiver.requests.filter((r) => GOOD_ROUTES.includes(r.url)).map((r) => goodKey(r.url, r.body)),
+      );
+    const deliveredGood = () => deliveredKeys().size;
+    const missing = () => {
+      const got = deliveredKeys();
+      const out: string[] = [];
+      for (let n = 0; n < GOOD && out.length < 20; n++)
+        for (const route of GOOD_ROUTES) if (!got.has(`${route} ${n}`)) out.push(`${route} ${n}`);
+      return out;
+    };
     const deadline = Date.now() + TIMEOUT_S * 1000;
     while (deliveredGood() < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     const deliveredS = (performance.now() - started) / 1000;
@@ -216,7 +223,13 @@ async function main(): Promise<number> {
     const report = {
       sent,
       httpStatuses,
-      goodDeliveries: { expected, delivered: deliveredGood() },
+      goodDeliveries: { expected, delivered: deliveredGood(), missing: missing() },
+      // Why a good event was not delivered, when one was not: hookd's warnings about the good webhooks.
+      goodWebhookWarnings: hookd
+        .output()
+        .split('\n')
+        .filter((l) => /"webhook":"(sink|with-condition|with-jsonata)"/.test(l))
+        .slice(0, 5),
       hostileDeliveries: receiver.requests.filter((r) => !GOOD_ROUTES.includes(r.url)).map((r) => r.url),
       rejected: metric(/^hookd_events_rejected_total\{reason="too_deep"\} (\d+)/gm),
       conditionErrors: metric(/^hookd_condition_errors_total\{webhook="costly"\} (\d+)/gm),
