@@ -75,6 +75,8 @@ export async function startHookd(opts: {
   config?: ConfigInput;
   dirs?: TestDirs;
   watchRules?: boolean;
+  /** Level of the captured log (default info; successes are logged at debug). */
+  logLevel?: string;
 }): Promise<RunningHookd> {
   const dirs = opts.dirs ?? makeDirs(opts.rules);
   const config = testConfig(dirs, opts.config);
@@ -90,7 +92,7 @@ export async function startHookd(opts: {
     rulesDir: dirs.rulesDir,
     // The plugins of plugins.dir, as `hookd run` loads them.
     registry: config.plugins.dir ? await loadTransports(config) : undefined,
-    logger: createLogger('info', sink),
+    logger: createLogger(opts.logLevel ?? 'info', sink),
     watchRules: opts.watchRules ?? false,
   });
   let port: number;
