@@ -16,8 +16,6 @@ import {
   jetstreamManager,
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import type { NewDelivery } from '../../src/outbox/index.ts';
-import { deliveryId } from '../../src/outbox/index.ts';
 import {
   ATTEMPT_HEADER,
   DELIVERIES_STREAM,
@@ -28,21 +26,11 @@ import {
 import { startNatsCluster } from '../helpers/nats-cluster.ts';
 import { usePeers } from '../helpers/peers.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { newDelivery } from './jetstream-fixtures.ts';
 
 const peers = usePeers();
 
-const delivery = (eventId: string, webhookId: string, at = 1_700_000_000_000): NewDelivery => ({
-  id: deliveryId(eventId, webhookId),
-  eventId,
-  eventType: 'orders.created',
-  webhookId,
-  identifier: webhookId,
-  transport: 'http',
-  priority: 0,
-  receivedAt: at,
-  nextAttemptAt: at + 5,
-  request: { body: JSON.stringify({ eventId, webhookId }) },
-});
+const delivery = newDelivery;
 
 async function connection(servers: string | string[]): Promise<NatsConnection> {
   return peers.start(

@@ -1,10 +1,11 @@
 /**
  * The `jetstream` backend's shared state (DESIGN.md section 8), the part
  * every replica watches: API webhooks (`HOOKD_WEBHOOKS`) and webhook states
- * (`HOOKD_STATES`); and intake's side of the delivery work queue
- * (`HOOKD_DELIVERIES`). Dispatch from the queue, attempts, dead letters and
- * rejected events in streams are not built yet, so `store.backend: jetstream`
- * is not offered.
+ * (`HOOKD_STATES`); the delivery work queue (`HOOKD_DELIVERIES`): intake's
+ * confirmed publishes and each webhook's consumer with its outcomes (done,
+ * retry, dead letter). Scheduling retries by time, attempt records, rejected
+ * events in streams and cluster-wide breakers are not built yet, so
+ * `store.backend: jetstream` is not offered.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { SpecSeal } from '../contract.ts';
@@ -25,6 +26,14 @@ export {
   NOT_BEFORE_HEADER,
   type QueuedDelivery,
 } from './delivery-queue.ts';
+export {
+  consumerName,
+  DEAD_LETTERS_STREAM,
+  REASON_HEADER,
+  type TakenDelivery,
+  WebhookQueue,
+  type WebhookQueueOptions,
+} from './webhook-queue.ts';
 export { JetStreamWebhookStates, type StateRecord } from './webhook-states.ts';
 
 export interface SharedStateOptions {
