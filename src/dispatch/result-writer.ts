@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { AttemptResult, DeliveryStore } from '../outbox/index.ts';
 
 /** How long results may wait before they are written. */
-const FLUSH_MS = 5;
+const FLUSH_MS = 20;
 /** Write at once when this many are waiting. */
 const FLUSH_MAX = 512;
 const RETRY_MS = 1000;

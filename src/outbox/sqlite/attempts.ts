@@ -6,6 +6,7 @@
  */
 import type { AttemptLog, AttemptRow } from '../contract.ts';
 import type { SqliteFile } from './database.ts';
+import { rowKey } from './row-key.ts';
 
 interface LastAttempt {
   state: string;
@@ -30,7 +31,7 @@ export class SqliteAttempts implements AttemptLog {
          FROM attempts WHERE delivery_id = ? ORDER BY attempt, id`,
       ),
       last: file.db.prepare(
-        `SELECT state, attempts, last_status, last_started_at, last_duration_ms, last_response FROM deliveries WHERE id = ?`,
+        `SELECT state, attempts, last_status, last_started_at, last_duration_ms, last_response FROM deliveries WHERE key = ? AND id = ?`,
       ),
     };
   }
@@ -51,7 +52,7 @@ export class SqliteAttempts implements AttemptLog {
 
   async of(deliveryId: string): Promise<AttemptRow[]> {
     const rows = this.stmts.of.all(deliveryId) as AttemptRow[];
-    const d = this.stmts.last.get(deliveryId) as LastAttempt | undefined;
+    const d = this.stmts.last.get(rowKey(deliveryId), deliveryId) as LastAttempt | undefined;
     if (
       d?.state === 'succeeded' &&
       d.last_started_at !== null &&

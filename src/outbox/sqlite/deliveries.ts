@@ -20,6 +20,7 @@ import { InvalidCursorError, StoreError } from '../errors.ts';
 import type { SqliteAttempts } from './attempts.ts';
 import type { SqliteFile } from './database.ts';
 import type { SqliteRejected } from './rejected.ts';
+import { rowKey } from './row-key.ts';
 
 const DUE_COLUMNS =
   'id, event_id, event_type, webhook_id, identifier, transport, priority, attempts, received_at, head, body';
@@ -59,9 +60,10 @@ export class SqliteDeliveries implements DeliveryStore {
   ) {
     const db = file.db;
     this.stmts = {
+      exists: db.prepare(`SELECT 1 FROM deliveries WHERE key = ? AND id = ?`).pluck(),
       insert: db.prepare(
-        `INSERT OR IGNORE INTO deliveries (id, event_id, event_type, webhook_id, identifier, transport, priority, state, attempts, next_attempt_at, received_at, updated_at, head, body, last_error)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO deliveries (key, id, event_id, event_type, webhook_id, identifier, transport, priority, state, attempts, next_attempt_at, received_at, updated_at, head, body, last_error)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`,
       ),
       due: db.prepare(
         `SELECT ${DUE_COLUMNS} FROM deliveries
@@ -79,9 +81,9 @@ export class SqliteDeliveries implements DeliveryStore {
       ),
       finish: db.prepare(
         `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, updated_at = ?, last_error = ?,
-           last_status = ?, last_started_at = ?, last_duration_ms = ?, last_response = ? WHERE id = ?`,
+           last_status = ?, last_started_at = ?, last_duration_ms = ?, last_response = ? WHERE key = ? AND id = ?`,
       ),
-      get: db.prepare(`SELECT ${ROW_COLUMNS} FROM deliveries WHERE id = ?`),
+      get: db.prepare(`SELECT ${ROW_COLUMNS} FROM deliveries WHERE key = ? AND id = ?`),
     };
     // Rows of older versions that tracked in-flight on disk go back to the queue.
     db.prepare(`UPDATE deliveries SET state = 'pending' WHERE state = 'inflight'`).run();
@@ -132,7 +134,11 @@ export class SqliteDeliveries implements DeliveryStore {
         for (const d of deliveries) {
           const { body, ...head } = d.request;
           const renderFailed = d.renderError !== undefined;
-          const r = this.stmts.insert.run(
+          const key = rowKey(d.id);
+          // A redelivered event maps onto its row: nothing new.
+          if (this.stmts.exists.get(key, d.id)) continue;
+          this.stmts.insert.run(
+            key,
             d.id,
             d.eventId,
             d.eventType,
@@ -148,7 +154,6 @@ export class SqliteDeliveries implements DeliveryStore {
             body,
             d.renderError ?? null,
           );
-          if (r.changes === 0) continue;
           added++;
           if (renderFailed) {
             failed++;
@@ -171,6 +176,7 @@ export class SqliteDeliveries implements DeliveryStore {
               d.receivedAt,
               0,
               null,
+              key,
               d.id,
             );
           }
@@ -179,6 +185,9 @@ export class SqliteDeliveries implements DeliveryStore {
       }),
     );
     this.bump('failed', failed);
+    // Let responses and timers in before the next batch: a stored backlog must never stop sending
+    // (batches written back to back held the event loop for seconds, issue 14).
+    await new Promise((r) => setImmediate(r));
     return added;
   }
 
@@ -245,6 +254,7 @@ export class SqliteDeliveries implements DeliveryStore {
             r.startedAt,
             r.durationMs,
             response,
+            rowKey(r.deliveryId),
             r.deliveryId,
           );
         }
@@ -257,7 +267,7 @@ export class SqliteDeliveries implements DeliveryStore {
   }
 
   async get(id: string): Promise<DeliveryRow | undefined> {
-    const r = this.stmts.get.get(id) as (Stored<DeliveryRow> & { seq: number }) | undefined;
+    const r = this.stmts.get.get(rowKey(id), id) as (Stored<DeliveryRow> & { seq: number }) | undefined;
     if (!r) return undefined;
     const { seq: _seq, ...row } = r;
     return request(row);
@@ -304,8 +314,9 @@ export class SqliteDeliveries implements DeliveryStore {
       args.push(filter.since);
     }
     if (filter.ids !== undefined) {
-      where.push(`id IN (${filter.ids.map(() => '?').join(',') || 'NULL'})`);
-      args.push(...filter.ids);
+      const marks = filter.ids.map(() => '?').join(',') || 'NULL';
+      where.push(`key IN (${marks}) AND id IN (${marks})`);
+      args.push(...filter.ids.map(rowKey), ...filter.ids);
     }
     const r = this.file.write('FULL', () =>
       this.file.db

@@ -12,10 +12,13 @@
  * and each index is either written once (`by_webhook`, `done`) or only
  * while a delivery is pending (`due`).
  */
+import { rowKey } from './row-key.ts';
+
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS deliveries (
   seq              INTEGER PRIMARY KEY,    -- insertion order: paging and the retention walk
-  id               TEXT NOT NULL UNIQUE,
+  key              INTEGER NOT NULL,       -- rowKey(id): what lookups use (not unique; the id is compared too)
+  id               TEXT NOT NULL,
   event_id         TEXT NOT NULL,
   event_type       TEXT NOT NULL,
   webhook_id       TEXT NOT NULL,
@@ -35,6 +38,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
   last_duration_ms REAL,
   last_response    TEXT
 );
+CREATE INDEX IF NOT EXISTS deliveries_key ON deliveries (key);
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (webhook_id, next_attempt_at) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON deliveries (webhook_id);
 CREATE INDEX IF NOT EXISTS deliveries_done ON deliveries (state, updated_at) WHERE state <> 'pending';
@@ -89,19 +93,22 @@ CREATE TABLE IF NOT EXISTS webhook_numbers (
 `;
 
 interface Db {
-  prepare(sql: string): { get(): unknown; all(): unknown[] };
+  prepare(sql: string): { all(...args: unknown[]): unknown[]; run(...args: unknown[]): unknown };
   exec(sql: string): unknown;
 }
 
 /**
  * Stores of earlier versions keep the whole request as JSON in `request`
  * (and some have `UNIQUE (event_id, webhook_id)`, which would drop a second
- * source's event): rebuild that table once in the current layout, keeping
- * every row. Runs before `SCHEMA`.
+ * source's event), or a unique index of the ids instead of `key`: rebuild
+ * that table once in the current layout, keeping every row. Runs before `SCHEMA`.
  */
 export function migrate(db: Db): void {
-  const columns = db.prepare(`SELECT name FROM pragma_table_info('deliveries')`).all() as { name: string }[];
-  if (columns.length === 0 || columns.some((c) => c.name === 'seq')) return;
+  const columns = (
+    db.prepare(`SELECT name FROM pragma_table_info('deliveries')`).all() as { name: string }[]
+  ).map((c) => c.name);
+  if (columns.length === 0 || columns.includes('key')) return;
+  const v1 = columns.includes('request');
   const table = SCHEMA.slice(
     SCHEMA.indexOf('CREATE TABLE IF NOT EXISTS deliveries'),
     SCHEMA.indexOf(');') + 2,
@@ -109,14 +116,23 @@ export function migrate(db: Db): void {
   db.exec(`BEGIN IMMEDIATE;
     DROP INDEX IF EXISTS deliveries_due;
     DROP INDEX IF EXISTS deliveries_webhook;
+    DROP INDEX IF EXISTS deliveries_by_webhook;
+    DROP INDEX IF EXISTS deliveries_done;
     ${table.replace('IF NOT EXISTS deliveries', 'deliveries_rebuilt')}
-    INSERT INTO deliveries_rebuilt (id, event_id, event_type, webhook_id, identifier, transport, priority, state,
+    INSERT INTO deliveries_rebuilt (key, id, event_id, event_type, webhook_id, identifier, transport, priority, state,
       attempts, next_attempt_at, received_at, updated_at, head, body, last_error)
-    SELECT id, event_id, event_type, webhook_id, identifier, transport, priority, state,
+    SELECT 0, id, event_id, event_type, webhook_id, identifier, transport, priority, state,
       attempts, next_attempt_at, received_at, updated_at,
-      json_remove(request, '$.body'), coalesce(json_extract(request, '$.body'), ''), last_error
-    FROM deliveries ORDER BY received_at;
-    DROP TABLE deliveries;
+      ${v1 ? `json_remove(request, '$.body'), coalesce(json_extract(request, '$.body'), '')` : 'head, body'}, last_error
+    FROM deliveries ORDER BY ${v1 ? 'received_at' : 'seq'};`);
+  const setKey = db.prepare(`UPDATE deliveries_rebuilt SET key = ? WHERE seq = ?`);
+  for (const r of db.prepare(`SELECT seq, id FROM deliveries_rebuilt`).all() as {
+    seq: number;
+    id: string;
+  }[]) {
+    setKey.run(rowKey(r.id), r.seq);
+  }
+  db.exec(`DROP TABLE deliveries;
     ALTER TABLE deliveries_rebuilt RENAME TO deliveries;
     COMMIT;`);
 }

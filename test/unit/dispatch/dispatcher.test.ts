@@ -192,7 +192,7 @@ test('a retryable failure is stored with the retry time the policy decides; Retr
   dispatcher.start();
   await advance(0);
   transport.answerAll({ outcome: 'retryable', error: 'HTTP 503', status: 503, retryAfterMs: 0 });
-  await advance(10);
+  await advance(25);
   const row = (await outbox.get(transport.sent[0]!.id))!;
   assert.equal(row.state, 'pending');
   assert.equal(row.attempts, 1);
@@ -202,7 +202,7 @@ test('a retryable failure is stored with the retry time the policy decides; Retr
   await advance(100);
   assert.equal(transport.sent.length, 2, 'retried when due');
   transport.answerAll({ outcome: 'permanent', error: 'HTTP 410', status: 410, stopWebhook: true });
-  await advance(10);
+  await advance(25);
   assert.equal((await outbox.get(transport.sent[0]!.id))!.state, 'failed');
   assert.deepEqual(decisions, ['a:breaker', 'a:stop']);
   await stop(dispatcher);

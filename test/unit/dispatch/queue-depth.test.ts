@@ -51,7 +51,7 @@ test('a dead letter requeued by another process (hookd retry) keeps the queue de
   await advance(0);
   assert.deepEqual(daemon.depth(), { pending: 0, inflight: 2, succeeded: 0, failed: 0 });
   transport.answerAll({ outcome: 'permanent', error: 'HTTP 400', status: 400 });
-  await advance(10);
+  await advance(25);
   assert.deepEqual(daemon.depth(), { pending: 0, inflight: 0, succeeded: 0, failed: 2 });
 
   const cli = new SqliteStore(path);
@@ -64,7 +64,7 @@ test('a dead letter requeued by another process (hookd retry) keeps the queue de
   assert.equal(transport.open.length, 2, 'requeued deliveries are sent');
   assert.deepEqual(daemon.depth(), { pending: 0, inflight: 2, succeeded: 0, failed: 0 });
   transport.answerAll({ outcome: 'success', status: 200 });
-  await advance(10);
+  await advance(25);
   assert.deepEqual(daemon.depth(), { pending: 0, inflight: 0, succeeded: 2, failed: 0 });
   const stopped = dispatcher.stop(0);
   await advance(0);
