@@ -27,7 +27,7 @@ import { KeyRing, specSeal } from './secrets/index.ts';
 import { ConsumerLease, NatsSource } from './source/index.ts';
 import { sandboxedJsonata } from './templates/index.ts';
 import type { TransportInstance } from './transports/index.ts';
-import { TransportRegistry } from './transports/index.ts';
+import { instantiate, TransportRegistry } from './transports/index.ts';
 
 export interface AppOptions {
   config: Config;
@@ -308,7 +308,7 @@ export class App {
     if (!t) {
       const module = this.registry.get(type);
       if (!module) return undefined;
-      t = module.create({
+      t = instantiate(module, {
         logger: this.logger.child({ transport: type }),
         timeoutMs: this.config.delivery.timeoutMs,
         security: this.config.security,

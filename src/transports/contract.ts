@@ -24,6 +24,15 @@ export interface Delivery {
   webhook: Webhook;
 }
 
+/**
+ * What a transport's `send` gets: the delivery and its webhook's `data`,
+ * already parsed and typed by the transport's `dataSchema` (when the webhook
+ * was loaded), so a transport never parses its settings per attempt.
+ */
+export interface TypedDelivery<Data> extends Delivery {
+  data: Data;
+}
+
 export type SendResult =
   | { outcome: 'success'; status?: number; response?: string }
   | { outcome: 'retryable'; error: string; status?: number; response?: string; retryAfterMs?: number }
@@ -50,8 +59,8 @@ export const permanent = (
   extra: { status?: number; response?: string; stopWebhook?: boolean } = {},
 ): SendResult => ({ outcome: 'permanent', error, ...extra });
 
-/** Daemon-wide settings a transport may need. */
-export interface TransportContext {
+/** Daemon-wide settings a transport may need (what hookd hands the registry). */
+export interface HostContext {
   logger: Logger;
   /** Default per-attempt timeout in milliseconds (the webhook's `timeoutMs` overrides it). */
   timeoutMs: number;
@@ -85,6 +94,37 @@ export interface SecuritySettings {
   allowList: string[];
 }
 
+/** What a transport module's `create` gets: the host settings and hookd's HTTP pieces. */
+export interface TransportContext extends HostContext {
+  /**
+   * An HTTP client with the http transport's guarded agent (every address
+   * checked by the SSRF policy, redirects followed by hand and re-checked)
+   * and its classification of outcomes (2xx success, 408/425/429/5xx
+   * retryable with Retry-After, 410 stops the webhook, other 4xx permanent).
+   * For HTTP-based transports (e.g. a Slack incoming webhook plugin); call it
+   * once in `create` and close it in `close`.
+   */
+  http(): HttpClient;
+}
+
+export interface HttpClientRequest {
+  url: string;
+  /** @default "POST" */
+  method?: string;
+  headers?: Record<string, string>;
+  /** Header names holding credentials: dropped when a redirect leaves the origin. */
+  credentials?: string[];
+  body?: string;
+  /** @default 5 */
+  maxRedirects?: number;
+}
+
+export interface HttpClient {
+  send(request: HttpClientRequest, signal: AbortSignal): Promise<SendResult>;
+  close(): Promise<void>;
+}
+
+/** A transport as the dispatcher calls it (see `instantiate` in the registry). */
 export interface TransportInstance {
   send(delivery: Delivery, signal: AbortSignal): Promise<SendResult>;
   /** Closes pooled connections. */
@@ -108,5 +148,12 @@ export interface TransportModule<Data = Record<string, unknown>> {
    * explain` prints them.
    */
   describe?(webhook: Webhook, redacted: string): string[];
-  create(ctx: TransportContext): TransportInstance;
+  create(ctx: TransportContext): TransportSender<Data>;
+}
+
+/** A transport as its module makes it: `send` gets the delivery with its typed `data`. */
+export interface TransportSender<Data> {
+  send(delivery: TypedDelivery<Data>, signal: AbortSignal): Promise<SendResult>;
+  /** Closes pooled connections. */
+  close(): Promise<void>;
 }

@@ -6,9 +6,17 @@
  */
 export type {
   Delivery,
+  HostContext,
+  HttpClient,
+  HttpClientRequest,
   RenderedRequest,
   SendResult,
+  TransportContext,
   TransportInstance,
   TransportModule,
+  TransportSender,
+  TypedDelivery,
 } from './contract.ts';
-export { BUILTIN_TRANSPORTS, TransportRegistry } from './registry.ts';
+export { permanent, retryable, success } from './contract.ts';
+export { createHttpClient } from './http/client.ts';
+export { BUILTIN_TRANSPORTS, instantiate, TransportRegistry } from './registry.ts';

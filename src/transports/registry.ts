@@ -2,8 +2,9 @@
  * The transports hookd knows, listed explicitly (no registration by import
  * side effect). Plugins from `plugins.dir` are added through `register`.
  */
-import type { TransportModule } from './contract.ts';
+import type { HostContext, TransportInstance, TransportModule } from './contract.ts';
 import { emailTransport } from './email/index.ts';
+import { createHttpClient } from './http/client.ts';
 import { httpTransport } from './http/index.ts';
 import { natsTransport } from './nats/index.ts';
 import { sftpTransport } from './sftp/index.ts';
@@ -64,4 +65,18 @@ export class TransportRegistry {
     }
     return `unknown webhook type "${typeName}" (known types: ${known})`;
   }
+}
+
+/**
+ * A module's transport as the dispatcher (and the test send) calls it: each
+ * send gets the webhook's `data` (replaced by the module's `dataSchema`
+ * output when the webhook was loaded, so it has the module's type), and the
+ * module gets hookd's HTTP client.
+ */
+export function instantiate<Data>(module: TransportModule<Data>, host: HostContext): TransportInstance {
+  const sender = module.create({ ...host, http: () => createHttpClient(host) });
+  return {
+    send: (d, signal) => sender.send({ ...d, data: d.webhook.data as Data }, signal),
+    close: () => sender.close(),
+  };
 }

@@ -13,7 +13,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import type { SendResult, TransportContext, TransportInstance } from '../../src/transports/contract.ts';
+import type { HostContext, SendResult, TransportInstance } from '../../src/transports/contract.ts';
+import { instantiate, TransportRegistry } from '../../src/transports/registry.ts';
 import { freePort } from '../helpers/ports.ts';
 import { type Blackhole, startBlackhole } from './peers/blackhole.ts';
 import { emailPeer } from './peers/email.ts';
@@ -25,10 +26,19 @@ import { sftpPeer } from './peers/sftp.ts';
 
 const PEERS: PeerFactory[] = [httpPeer, sftpPeer, emailPeer, natsPeer];
 
+// A transport added to the registry joins this suite: without a peer here it fails.
+it('every registered transport has a peer in this suite', () => {
+  const missing = new TransportRegistry()
+    .modules()
+    .filter((m) => !PEERS.some((p) => m.types.includes(p.name)))
+    .map((m) => m.types[0]);
+  assert.deepEqual(missing, [], `transports without a conformance peer: ${missing.join(', ')}`);
+});
+
 /** Generous: a send that ignores its signal hangs the test until this fails it. */
 const SEND_LIMIT_MS = 15_000;
 
-function context(network: RecordingNetwork): TransportContext {
+function context(network: RecordingNetwork): HostContext {
   return {
     logger: pino({ level: 'silent' }),
     timeoutMs: 5_000,
@@ -55,7 +65,7 @@ for (const factory of PEERS) {
     before(async () => {
       peer = await factory.start();
       network = loopbackOnlyNetwork();
-      transport = peer.module.create(context(network));
+      transport = instantiate(peer.module, context(network));
       hole = await startBlackhole();
     });
 
@@ -146,7 +156,7 @@ for (const factory of PEERS) {
       await peer.stop();
       stopped = true;
       // A fresh instance: pooled connections to the old peer would outlive it.
-      const fresh = peer.module.create(context(network));
+      const fresh = instantiate(peer.module, context(network));
       try {
         const r = await fresh.send(peer.delivery(marker()), AbortSignal.timeout(10_000));
         expectOutcome(r, 'retryable');

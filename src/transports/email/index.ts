@@ -11,13 +11,7 @@ import type { SendMailOptions } from 'nodemailer/lib/mailer';
 import type { SMTPTransportOptions } from 'nodemailer/lib/smtp-transport';
 import { z } from 'zod';
 import { abortedResult } from '../abort.ts';
-import type {
-  Delivery,
-  SendResult,
-  TransportContext,
-  TransportInstance,
-  TransportModule,
-} from '../contract.ts';
+import type { Delivery, HostContext, SendResult, TransportInstance, TransportModule } from '../contract.ts';
 import { permanent, retryable, success } from '../contract.ts';
 import { renderedField } from '../fields.ts';
 import { findRefusal, NetworkGuard } from '../net/guard.ts';
@@ -125,7 +119,7 @@ export function classifySmtpError(err: unknown): SendResult {
   return retryable(e.code ? `${e.code}: ${e.message}` : String(e.message ?? err));
 }
 
-export function createEmail(ctx: TransportContext): TransportInstance {
+export function createEmail(ctx: HostContext): TransportInstance {
   const guard = new NetworkGuard(ctx.security, ctx.network);
   return {
     async send(d: Delivery, signal: AbortSignal): Promise<SendResult> {

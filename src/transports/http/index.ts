@@ -8,13 +8,7 @@
 import { z } from 'zod';
 import { parseSigningSecret, type SigningKey } from '../../rules/index.ts';
 import { abortedResult } from '../abort.ts';
-import type {
-  Delivery,
-  SendResult,
-  TransportContext,
-  TransportInstance,
-  TransportModule,
-} from '../contract.ts';
+import type { Delivery, HostContext, SendResult, TransportInstance, TransportModule } from '../contract.ts';
 import { permanent, retryable } from '../contract.ts';
 import { findRefusal, NetworkGuard } from '../net/guard.ts';
 import { classifyError } from './classify.ts';
@@ -104,7 +98,7 @@ function errorResult(err: unknown, signal: AbortSignal, what: string): SendResul
   return classifyError(err, false, `${what}: `);
 }
 
-export function createHttp(ctx: TransportContext, opts: HttpOptions = {}): TransportInstance {
+export function createHttp(ctx: HostContext, opts: HttpOptions = {}): TransportInstance {
   const guard = new NetworkGuard(ctx.security, ctx.network);
   const agent = guardedAgent(guard, { keepAliveTimeout: 30_000, connections: 256 });
   const tokens = new OAuth2TokenCache({ dispatcher: agent, timeoutMs: ctx.timeoutMs, now: opts.now });

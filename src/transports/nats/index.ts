@@ -21,13 +21,7 @@ import {
 } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { abortedResult, raceSignal } from '../abort.ts';
-import type {
-  Delivery,
-  SendResult,
-  TransportContext,
-  TransportInstance,
-  TransportModule,
-} from '../contract.ts';
+import type { Delivery, HostContext, SendResult, TransportInstance, TransportModule } from '../contract.ts';
 import { permanent, retryable, success } from '../contract.ts';
 import { renderedField } from '../fields.ts';
 import { findRefusal, NetworkGuard } from '../net/guard.ts';
@@ -83,7 +77,7 @@ export function classifyNatsError(err: unknown, subject: string, context = ''): 
   return retryable(context + (e.code ? `${e.code}: ${e.message}` : String(e.message ?? err)));
 }
 
-export function createNats(ctx: TransportContext): TransportInstance {
+export function createNats(ctx: HostContext): TransportInstance {
   const guard = new NetworkGuard(ctx.security, ctx.network);
   const pool = new Map<string, Promise<NatsConnection>>();
   const live = new Set<NatsConnection>();

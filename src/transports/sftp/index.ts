@@ -6,13 +6,7 @@
  */
 import { z } from 'zod';
 import { abortedResult, raceSignal } from '../abort.ts';
-import type {
-  Delivery,
-  SendResult,
-  TransportContext,
-  TransportInstance,
-  TransportModule,
-} from '../contract.ts';
+import type { Delivery, HostContext, SendResult, TransportInstance, TransportModule } from '../contract.ts';
 import { success } from '../contract.ts';
 import { renderedField } from '../fields.ts';
 import { findRefusal, NetworkGuard } from '../net/guard.ts';
@@ -102,7 +96,7 @@ function contentOf(d: Delivery, data: SftpData): Buffer {
 /** How long a cleanup after an abort may take before the connection counts as stuck and is closed. */
 const ABORT_CLEANUP_MS = 5_000;
 
-export function createSftp(ctx: TransportContext, opts: { idleMs?: number } = {}): TransportInstance {
+export function createSftp(ctx: HostContext, opts: { idleMs?: number } = {}): TransportInstance {
   const guard = new NetworkGuard(ctx.security, ctx.network);
   const pool = new SftpPool({ guard, handshakeTimeoutMs: ctx.timeoutMs, idleMs: opts.idleMs });
   return {

@@ -14,7 +14,7 @@ import { loadPlugins, PluginLoadError } from '../../../src/plugins/index.ts';
 import { loadRuleFiles } from '../../../src/rules/load.ts';
 import type { HookEvent } from '../../../src/source/event.ts';
 import { compileWebhookTemplates } from '../../../src/templates/index.ts';
-import { TransportRegistry } from '../../../src/transports/registry.ts';
+import { instantiate, TransportRegistry } from '../../../src/transports/registry.ts';
 
 const EXAMPLE_DIR = resolve(import.meta.dirname, '../../fixtures/plugins');
 
@@ -72,7 +72,7 @@ describe('plugins: seed 000 vendor type', () => {
     const request = await compileWebhookTemplates(webhook, { templateFields: module.templateFields }).render(
       event,
     );
-    const t = module.create({
+    const t = instantiate(module, {
       logger: pino({ level: 'silent' }),
       timeoutMs: 5_000,
       security: { allowPrivateNetworks: false, allowList: [] },

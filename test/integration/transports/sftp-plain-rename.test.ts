@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import ssh2 from 'ssh2';
-import type { TransportContext } from '../../../src/transports/contract.ts';
+import type { HostContext } from '../../../src/transports/contract.ts';
 import { createSftp } from '../../../src/transports/sftp/index.ts';
 import { loopbackOnlyNetwork } from '../../conformance/peers/network.ts';
 import { makeDelivery } from '../../conformance/peers/peer.ts';
@@ -124,7 +124,7 @@ async function startPeer(): Promise<Peer> {
   };
 }
 
-const ctx = (): TransportContext => ({
+const ctx = (): HostContext => ({
   logger: pino({ level: 'silent' }),
   timeoutMs: 10_000,
   security: { allowPrivateNetworks: true, allowList: [] },

@@ -15,7 +15,7 @@ import pino from 'pino';
 import { loadRuleFiles } from '../../../src/rules/load.ts';
 import type { HookEvent } from '../../../src/source/event.ts';
 import { compileWebhookTemplates } from '../../../src/templates/index.ts';
-import type { NetworkHooks, TransportContext } from '../../../src/transports/contract.ts';
+import type { HostContext, NetworkHooks } from '../../../src/transports/contract.ts';
 import { TransportRegistry } from '../../../src/transports/registry.ts';
 import { createSftp, sftpTransport } from '../../../src/transports/sftp/index.ts';
 import { loopbackOnlyNetwork } from '../../conformance/peers/network.ts';
@@ -24,7 +24,7 @@ import { usePeers } from '../../helpers/peers.ts';
 import { PASSWORD_USER, passwordUser, type Sshd } from '../../helpers/sshd.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
-const ctx = (network: NetworkHooks = loopbackOnlyNetwork()): TransportContext => ({
+const ctx = (network: NetworkHooks = loopbackOnlyNetwork()): HostContext => ({
   logger: pino({ level: 'silent' }),
   timeoutMs: 10_000,
   security: { allowPrivateNetworks: true, allowList: [] },
