@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { validate } from 'dockerfile-utils';
 import { healthUrl } from '../../src/config/health-url.ts';
+import { NODE_API_FROM_MAJOR } from '../../src/outbox/sqlite/driver.ts';
 import { makeDirs } from '../helpers/hookd.ts';
 import { freePort } from '../helpers/ports.ts';
 import { GiveUp, waitFor } from '../helpers/wait.ts';
@@ -23,6 +24,7 @@ const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   engines: { node: string };
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
+  optionalDependencies: Record<string, string>;
 };
 
 /** The Dockerfile's instructions, continuation lines joined. */
@@ -65,6 +67,10 @@ test('the image is the current Node LTS (24), runs compiled JavaScript, and ship
     assert.equal(PKG.dependencies[dev], undefined, `${dev} is not a runtime dependency`);
     assert.ok(PKG.devDependencies[dev], `${dev} is a dev dependency (pruned from the image)`);
   }
+  // Node 24 runs the Node-API build of better-sqlite3 (12.x aborts there): it must be installable.
+  const major = Number(/^node:(\d+)/.exec(bases.at(-1)!)?.[1]);
+  assert.ok(major >= NODE_API_FROM_MAJOR);
+  assert.match(PKG.optionalDependencies['better-sqlite3-napi'] ?? '', /^npm:better-sqlite3@\^13/);
   assert.deepEqual(JSON.parse(last('ENTRYPOINT')), ['node', 'bin/hookd.js']);
   assert.match(last('HEALTHCHECK'), /CMD \["node", "bin\/healthcheck\.js"\]$/);
 });
