@@ -41,7 +41,11 @@ function cached<T>(cache: Map<string, T>, source: string, compile: (s: string) =
 }
 
 function compileJsonata(source: string): jsonata.Expression {
-  const e = jsonata(source, { timeout: settings.timeoutMs, stack: 500, sequence: 1_000_000 } as never);
+  // jsonata's own step check counts wall time from the start of the evaluation, so a machine busy
+  // with other work trips it on a trivial expression; the pool's watchdog (CPU-aware) is the budget,
+  // this only a backstop at its longest wall time.
+  const timeout = settings.timeoutMs * settings.maxWallFactor;
+  const e = jsonata(source, { timeout, stack: 500, sequence: 1_000_000 } as never);
   e.registerFunction('pad', boundedPad, '<s-ns?:s>');
   return e;
 }

@@ -284,6 +284,7 @@ export class Sandbox {
       {
         progress: new SharedArrayBuffer(PROGRESS_SLOTS * 4),
         timeoutMs: this.opts.timeoutMs,
+        maxWallFactor: MAX_WALL_FACTOR,
         maxOutputBytes: this.opts.maxOutputBytes,
       },
       this.opts.memoryMb ?? 128,

@@ -49,8 +49,10 @@ export const PROGRESS_SLOTS = 3;
 
 export interface WorkerSettings {
   progress: SharedArrayBuffer;
-  /** `events.evalTimeoutMs`: jsonata's own step check ends most runaway expressions without a restart. */
+  /** `events.evalTimeoutMs`. */
   timeoutMs: number;
+  /** A starved evaluation is stopped anyway after this many budgets of wall time. */
+  maxWallFactor: number;
   /** Largest JSONata result, as JSON text (`delivery.maxRequestBytes`). */
   maxOutputBytes: number;
 }
