@@ -46,9 +46,24 @@ export function locate(problems: CatalogError['problems'], origins: Map<string, 
         col: 1,
         message: `${formatPath(p.path)}: ${p.message}`,
       };
-    const path = [...o.prefix, ...p.path];
+    const path = [...o.prefix, ...writtenPath(entryAt(o.src.value, o.prefix), p.path)];
     return o.src.problem(path, `${formatPath(path)}: ${p.message}`);
   });
+}
+
+/** The raw rule-file entry of a webhook, to see which alias it was written with. */
+function entryAt(doc: unknown, prefix: readonly (string | number)[]): unknown {
+  let cur = doc;
+  for (const seg of prefix) cur = (cur as Record<string | number, unknown> | undefined)?.[seg];
+  return cur;
+}
+
+/** Model paths use the canonical names; point at the alias when that is what the file says. */
+function writtenPath(entry: unknown, path: readonly (string | number)[]): (string | number)[] {
+  const raw = entry !== null && typeof entry === 'object' ? (entry as Record<string, unknown>) : {};
+  if (path[0] === 'url' && raw.url === undefined && raw.targetUrl !== undefined)
+    return ['targetUrl', ...path.slice(1)];
+  return [...path];
 }
 
 export function loadCatalog(opts: LoadCatalogOptions): LoadedCatalog {

@@ -14,15 +14,6 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(Number(m[1]) * UNITS[m[2]!]!);
 }
 
-/** Formats milliseconds back into the shortest exact unit, for messages and docs. */
-export function formatDuration(ms: number): string {
-  for (const unit of ['d', 'h', 'm', 's'] as const) {
-    const size = UNITS[unit]!;
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}
-
 /** A duration with a unit, or a number of milliseconds; the output is milliseconds. */
 export const DurationSchema = z.union([z.number().min(0), z.string()]).transform((v, ctx) => {
   if (typeof v === 'number') return v;

@@ -42,12 +42,6 @@ export function scalarText(v: unknown): string | undefined {
   return undefined;
 }
 
-/** Splits a type at its last dot: `entry.created` → [`entry`, `created`]; `ping` → [`ping`, `ping`]. */
-export function splitType(type: string): [resourceType: string, event: string] {
-  const dot = type.lastIndexOf('.');
-  return dot >= 0 ? [type.slice(0, dot), type.slice(dot + 1)] : [type, type];
-}
-
 /** Compiles the configured pointers once. Throws `PointerSyntaxError` for a bad pointer. */
 export function compileAttributeMap(configured: Record<string, string> = {}): AttributeMap {
   const names = Object.keys(configured);

@@ -1,10 +1,3 @@
-/**
- * One webhook compiled for selection: its window as numbers, its `events`
- * and `topics` as matchers and its CEL condition. Built once per rule set
- * and never changed; the per-event state (de-duplication, group winners)
- * lives in the rule table (rule-table.ts).
- */
-import type { Attributes } from './attributes.ts';
 import { type Condition, ConditionSyntaxError, compileCondition } from './condition.ts';
 import { newThrottleState, type ThrottleState } from './condition-errors.ts';
 import { type CompiledTopics, compilePatterns, compileTopics, type Matcher } from './topic-match.ts';
@@ -77,11 +70,4 @@ export function compileRule(webhook: Webhook, rank: number, problems: RuleProble
     condition,
     errors: newThrottleState(),
   };
-}
-
-/** Topic match (step 2): `events` AND `topics`. */
-export function matchesTopics(rule: Rule, attrs: Attributes): boolean {
-  if (rule.events !== undefined && !rule.events(attrs.type)) return false;
-  if (rule.topics !== undefined && !rule.topics.matches(attrs)) return false;
-  return true;
 }

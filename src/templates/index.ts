@@ -20,8 +20,3 @@ export {
   type WebhookTemplates,
 } from './render.ts';
 export type { RenderedRequest } from './rendered-request.ts';
-export {
-  type CompiledRuleTemplates,
-  compileRuleTemplates,
-  type RuleTemplateOptions,
-} from './rule-templates.ts';
