@@ -56,6 +56,8 @@ function scenarios(name: string, setup: () => Promise<Setup>) {
   describe(name, () => {
     let disrupt: Setup['disrupt'];
     const connections: NatsConnection[] = [];
+    /** What the replicas reported (a watcher resumed, a write that failed). */
+    const notes: string[] = [];
     let urlA: string;
     let urlB: string;
     let replicas: number;
@@ -69,7 +71,7 @@ function scenarios(name: string, setup: () => Promise<Setup>) {
         (c) => c.close(),
       );
       connections.push(nc);
-      const s = await openSharedState(nc, { replicas, seal });
+      const s = await openSharedState(nc, { replicas, seal, onError: (e) => notes.push(e.message) });
       peers.defer('shared state', () => s.close());
       return s;
     };
@@ -341,6 +343,7 @@ function scenarios(name: string, setup: () => Promise<Setup>) {
       await waitFor('replica B to see the state set through A', () =>
         b.webhookStates.loadWebhookStates().find((r) => r.webhookId === 'after-disruption'),
       );
+      t.diagnostic(`reported by the replicas: ${notes.join('; ') || 'nothing'}`);
     });
   });
 }
@@ -367,4 +370,50 @@ scenarios('3-node cluster, R3 buckets, each replica on another member', async ()
     replicas: 3,
     disrupt: { what: "replica A's member SIGKILLed for good", run: () => c.members[0]!.kill(true) },
   };
+});
+
+describe('a write that cannot reach the bucket', () => {
+  test("is reported by flush and onError, undone in the writer's view, and the view follows again once NATS is back", async () => {
+    const server = await peers.nats();
+    const nc = await peers.start(
+      'connection',
+      () => connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 }),
+      (c) => c.close(),
+    );
+    const errors: Error[] = [];
+    const a = await openSharedState(nc, {
+      replicas: 1,
+      seal,
+      writeDeadlineMs: 500,
+      onError: (e) => errors.push(e),
+    });
+    peers.defer('shared state', () => a.close());
+    a.webhooks.insert('kept', spec('https://a.example/v1'), 1);
+    a.webhookStates.saveWebhookState('kept', 'Stopped', 'by operator', null, 1);
+    await a.flush();
+
+    await server.kill();
+    assert.equal(a.webhooks.update('kept', spec('https://a.example/v2'), 2), true);
+    a.webhooks.insert('lost', spec('https://a.example/lost'), 2);
+    a.webhookStates.deleteWebhookState('kept');
+    assert.equal(a.webhooks.get('lost')?.spec.url, 'https://a.example/lost', 'applied in the view at once');
+    await assert.rejects(a.flush(), { code: 'HOOKD_STORE_FAILED' });
+    assert.ok(errors.length >= 3, `each failed write reported: ${errors.map((e) => e.message).join('; ')}`);
+    assert.equal(a.webhooks.get('kept')?.spec.url, 'https://a.example/v1', 'the replacement is undone');
+    assert.equal(a.webhooks.get('lost'), undefined, 'the creation is undone');
+    assert.equal(a.webhookStates.loadWebhookStates()[0]?.state, 'Stopped', 'the removal is undone');
+
+    await server.start();
+    await waitFor('the connection to be back', () => nc.rtt());
+    const c = await peers.start(
+      'second connection',
+      () => connect({ servers: server.url }),
+      (x) => x.close(),
+    );
+    const b = await openSharedState(c, { replicas: 1, seal });
+    peers.defer('shared state', () => b.close());
+    assert.deepEqual(webhooksOf(b), webhooksOf(a), "the writer's view is what the bucket has");
+    b.webhooks.insert('after-outage', spec('https://b.example'), 3);
+    await waitFor('replica A to follow again', () => a.webhooks.get('after-outage'));
+  });
 });

@@ -42,6 +42,8 @@ export interface SharedStateOptions {
   seal?: SpecSeal;
   /** Failed background writes and unreadable entries (also reported by `flush`). */
   onError?: (err: Error) => void;
+  /** How long a KV write is retried before it fails and is undone in the view (default 30 s). */
+  writeDeadlineMs?: number;
 }
 
 /** One replica's view of the shared state, current once `openSharedState` resolves. */
@@ -54,13 +56,14 @@ export interface SharedState {
 }
 
 export async function openSharedState(nc: NatsConnection, opts: SharedStateOptions): Promise<SharedState> {
-  const onError = opts.onError;
+  const { onError, writeDeadlineMs } = opts;
   const hooks = await KvView.open<WebhooksEntry>(
     await openBucket(nc, WEBHOOKS_BUCKET, opts.replicas),
     WEBHOOKS_BUCKET,
     {
       decode: decodeWebhooksEntry,
       onError,
+      writeDeadlineMs,
     },
   );
   const states = await KvView.open<StateRecord>(
@@ -69,6 +72,7 @@ export async function openSharedState(nc: NatsConnection, opts: SharedStateOptio
     {
       decode: decodeStateRecord,
       onError,
+      writeDeadlineMs,
     },
   );
   const numbers = await WebhookNumbers.open(nc, { replicas: opts.replicas, onError });
@@ -76,7 +80,10 @@ export async function openSharedState(nc: NatsConnection, opts: SharedStateOptio
     webhooks: new JetStreamApiWebhooks(hooks, numbers, opts.seal),
     webhookStates: new JetStreamWebhookStates(states),
     flush: async () => {
-      await Promise.all([hooks.flush(), states.flush()]);
+      // Both views' writes are awaited before either's failure is reported.
+      const done = await Promise.allSettled([hooks.flush(), states.flush()]);
+      const failed = done.find((d) => d.status === 'rejected');
+      if (failed) throw failed.reason;
     },
     close: async () => {
       await Promise.all([hooks.close(), states.close()]);

@@ -37,20 +37,41 @@ export interface KvViewOptions<T> {
   onError?: (err: Error) => void;
   /** How long a write is retried (a leader election takes seconds) before it fails; default 30 s. */
   writeDeadlineMs?: number;
+  /** How often the watcher is checked for a stall (default 2 s). */
+  checkEveryMs?: number;
 }
 
 const encoder = new TextEncoder();
+
+interface Pending<T> {
+  writes: number;
+  issued: number;
+  held?: KvEntry;
+  confirmed: T | undefined;
+  /** The latest write (by the order they were made) that was confirmed, and that failed. */
+  okSeq: number;
+  failedSeq: number;
+}
 
 export class KvView<T> {
   private readonly values = new Map<string, T>();
   /** The highest revision applied per key (kept after a delete, so older entries stay ignored). */
   private readonly revisions = new Map<string, number>();
-  /** Keys with writes in flight, and the newest watcher entry held back meanwhile. */
-  private readonly pending = new Map<string, { writes: number; held?: KvEntry }>();
+  /**
+   * Keys with writes in flight: how many, the newest watcher entry held back
+   * meanwhile, and the value the bucket is known to have (before the first
+   * of these writes, or the latest of them confirmed).
+   */
+  private readonly pending = new Map<string, Pending<T>>();
   private readonly inflight = new Set<Promise<void>>();
   private failures: Error[] = [];
   private readonly listeners: ((c: ViewChange<T>) => void)[] = [];
   private watcher: QueuedIterator<KvWatchEntry> | undefined;
+  /** The highest revision the watcher delivered, and the bucket's last revision when it was seen behind. */
+  private watchedSeq = 0;
+  private behindAt: number | undefined;
+  private checker: NodeJS.Timeout | undefined;
+  private closed = false;
 
   private constructor(
     private readonly kv: KV,
@@ -68,23 +89,47 @@ export class KvView<T> {
 
   private async watch(): Promise<void> {
     const empty = (await this.kv.status()).values === 0;
-    const watcher = await this.kv.watch();
-    this.watcher = watcher;
     let loaded: () => void = () => {};
     const ready = new Promise<void>((r) => {
       loaded = r;
     });
     if (empty) loaded();
+    this.follow(await this.kv.watch(), loaded);
+    await ready;
+    this.checker = setInterval(() => void this.check().catch(() => {}), this.opts.checkEveryMs ?? 2000);
+    this.checker.unref();
+  }
+
+  /** Applies what the watcher delivers; `loaded` once it has nothing more pending. */
+  private follow(watcher: QueuedIterator<KvWatchEntry>, loaded: () => void = () => {}): void {
+    this.watcher = watcher;
     void (async () => {
       for await (const e of watcher) {
+        this.watchedSeq = Math.max(this.watchedSeq, e.revision);
         this.receive(e);
-        // The initial values are loaded when the watcher has nothing more pending.
         if (e.delta === 0) loaded();
       }
     })().catch((err: Error) =>
       this.report(new StoreError(`watching ${this.bucket} failed: ${err.message}`, { cause: err })),
     );
-    await ready;
+  }
+
+  /**
+   * The watcher's own recovery after a cluster member is lost can stall
+   * (seen on a 3-node 2.9 cluster): when the bucket had an entry at the
+   * previous check that the watcher has still not delivered, it is replaced
+   * by one resuming after the last entry it delivered.
+   */
+  private async check(): Promise<void> {
+    const last = (await this.kv.status()).streamInfo.state.last_seq;
+    const stalled = this.behindAt !== undefined && this.watchedSeq < this.behindAt;
+    this.behindAt = this.watchedSeq < last ? last : undefined;
+    if (!stalled || this.closed) return;
+    this.watcher?.stop();
+    this.follow(await this.kv.watch({ resumeFromRevision: this.watchedSeq + 1 }));
+    this.opts.onError?.(
+      new StoreError(`the watcher of ${this.bucket} stalled: resumed after revision ${this.watchedSeq}`),
+    );
   }
 
   get(key: string): T | undefined {
@@ -104,8 +149,15 @@ export class KvView<T> {
    * resolved once the bucket has it. The write is also tracked for `flush()`.
    */
   write(key: string, value: T | undefined): Promise<void> {
-    const p = this.pending.get(key) ?? { writes: 0 };
+    const p = this.pending.get(key) ?? {
+      writes: 0,
+      issued: 0,
+      confirmed: this.values.get(key),
+      okSeq: 0,
+      failedSeq: 0,
+    };
     p.writes++;
+    const seq = ++p.issued;
     this.pending.set(key, p);
     this.apply(key, value, true);
     const sent = retryUntil(this.opts.writeDeadlineMs ?? 30_000, () =>
@@ -114,9 +166,14 @@ export class KvView<T> {
         : this.kv.put(key, encoder.encode(JSON.stringify(value))),
     );
     const done = sent.then(
-      (revision) => this.settled(key, revision),
+      (revision) => {
+        if (revision !== undefined) this.revisions.set(key, Math.max(revision, this.revisions.get(key) ?? 0));
+        if (seq > p.okSeq) [p.okSeq, p.confirmed] = [seq, value];
+        return this.settled(key, p);
+      },
       async (err: Error) => {
-        await this.settled(key, undefined, true);
+        p.failedSeq = Math.max(p.failedSeq, seq);
+        await this.settled(key, p);
         throw new StoreError(`writing ${this.bucket} key ${key} failed: ${err.message}`, { cause: err });
       },
     );
@@ -135,6 +192,8 @@ export class KvView<T> {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.checker);
     await this.flush().catch(() => {});
     this.watcher?.stop();
   }
@@ -144,20 +203,16 @@ export class KvView<T> {
     this.opts.onError?.(err);
   }
 
-  private async settled(key: string, revision: number | undefined, failed = false): Promise<void> {
-    if (revision !== undefined) this.revisions.set(key, Math.max(revision, this.revisions.get(key) ?? 0));
-    const p = this.pending.get(key);
-    if (!p) return;
-    p.writes--;
-    if (p.writes > 0) return;
+  private async settled(key: string, p: Pending<T>): Promise<void> {
+    if (--p.writes > 0) return;
     this.pending.delete(key);
-    if (p.held) this.receive(p.held);
-    if (failed) {
-      // The bucket does not have what this view shows: take what it has.
-      const e = await this.kv.get(key).catch(() => undefined);
-      if (e) this.receive(e, true);
-      else if (e === null) this.apply(key, undefined, false);
-    }
+    // A newer write from another replica arrived meanwhile: it is what the bucket has.
+    if (p.held && p.held.revision > (this.revisions.get(key) ?? 0)) return this.receive(p.held);
+    if (p.failedSeq <= p.okSeq) return;
+    // The bucket does not have what this view shows: back to what it is known to have, then what it says.
+    this.apply(key, p.confirmed, false);
+    const e = await this.kv.get(key).catch(() => undefined);
+    if (e && !this.pending.has(key)) this.receive(e, true);
   }
 
   private receive(e: KvEntry, force = false): void {
