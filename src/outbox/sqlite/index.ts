@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import type { Pruned, Retention, SpecSeal, Store } from '../contract.ts';
 import { SqliteApiWebhooks } from './api-webhooks.ts';
 import { SqliteAttempts } from './attempts.ts';
+import { Checkpointer } from './checkpointer.ts';
 import { SqliteFile } from './database.ts';
 import { SqliteDeliveries } from './deliveries.ts';
 import { SqliteRejected } from './rejected.ts';
@@ -23,6 +24,7 @@ export class SqliteStore implements Store {
   readonly webhooks: SqliteApiWebhooks;
   private readonly file: SqliteFile;
   private readonly retention: SqliteRetention;
+  private readonly checkpointer: Checkpointer | undefined;
 
   constructor(
     readonly path: string,
@@ -38,6 +40,11 @@ export class SqliteStore implements Store {
       opts.attemptLog === 'all',
     );
     this.retention = new SqliteRetention(this.file);
+    if (path !== ':memory:') {
+      // Checkpoints run in a worker thread; the main connection's own only if that one is gone.
+      this.file.db.pragma('wal_autocheckpoint = 10000');
+      this.checkpointer = new Checkpointer(path);
+    }
     this.webhookStates = new SqliteWebhookStates(this.file);
     this.webhooks = new SqliteApiWebhooks(this.file, opts.seal);
   }
@@ -69,6 +76,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.close();
     this.file.close();
   }
 }
