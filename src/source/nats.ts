@@ -195,7 +195,14 @@ export class NatsSource {
     const now = Date.now();
     const events: HookEvent[] = [];
     const rejections: Rejection[] = [];
-    for (const m of batch) {
+    let slice = performance.now();
+    for (let i = 0; i < batch.length; i++) {
+      const m = batch[i]!;
+      // Decoding 512 large events is work too: give the event loop a turn now and then.
+      if ((i & 31) === 31 && performance.now() - slice > 10) {
+        await new Promise((r) => setImmediate(r));
+        slice = performance.now();
+      }
       if (m.info.deliveryCount > this.settings.maxDeliver) {
         // Never stored in maxDeliver deliveries: it crashes or stalls every hookd. Keep it, don't retry it.
         rejections.push({
