@@ -1,9 +1,10 @@
 /**
  * The composition root: the only place where the stages meet. Data flows
  * source → rules → templates → outbox → dispatcher → transports; store,
- * metrics and the HTTP API are side lanes handed in here.
+ * metrics and the HTTP API are side lanes handed in here. Wiring only: what
+ * each part does lives in its folder (the catalog in force and its reloads
+ * in catalog/live-catalog.ts, transport instances in transports/instances.ts).
  */
-import { type FSWatcher, watch } from 'node:fs';
 import type { Logger } from 'pino';
 import {
   API_BODY_LIMIT,
@@ -13,21 +14,17 @@ import {
   registerManagementApi,
   WebhookService,
 } from './api/index.ts';
-import { buildCatalog, type Catalog, Intake, loadCatalog } from './catalog/index.ts';
+import { type Catalog, Intake, LiveCatalog, type ReloadResult, watchRules } from './catalog/index.ts';
 import type { Config } from './config/index.ts';
-import { ConfigError, formatProblem } from './config/index.ts';
 import { Dispatcher, firstAttemptAt, policyFor, WebhookStates } from './dispatch/index.ts';
 import { createLogger, withTransportRedaction } from './logging.ts';
-import { Metrics } from './metrics/index.ts';
+import { Metrics, setWebhookStateGauge } from './metrics/index.ts';
 import { DELIVERY_STATES, openStore, RetentionLoop, type Store } from './outbox/index.ts';
-import type { ConditionErrorInfo, Webhook, WebhookState } from './rules/index.ts';
-import { type RuleFileText, readRuleFiles } from './rules/index.ts';
+import type { WebhookState } from './rules/index.ts';
 import { Sandbox } from './sandbox/index.ts';
 import { KeyRing, specSeal } from './secrets/index.ts';
 import { ConsumerLease, NatsSource } from './source/index.ts';
-import { sandboxedJsonata } from './templates/index.ts';
-import type { TransportInstance } from './transports/index.ts';
-import { instantiate, TransportRegistry } from './transports/index.ts';
+import { TransportInstances, TransportRegistry } from './transports/index.ts';
 
 export interface AppOptions {
   config: Config;
@@ -42,11 +39,7 @@ export interface AppOptions {
   onFatal?: (err: Error) => void;
 }
 
-export interface ReloadResult {
-  ok: boolean;
-  webhooks: number;
-  errors: string[];
-}
+export type { ReloadResult };
 
 const NO_SECRETS_KEY =
   'security.secretsKey is not set: secrets of API webhooks are stored unencrypted (set HOOKD_SECURITY_SECRETS_KEY to base64 of 32 bytes)';
@@ -64,23 +57,19 @@ export class App {
   /** Conditions and JSONata templates run here, in a worker with a budget per evaluation. */
   readonly sandbox: Sandbox;
   readonly server;
-  private current: Catalog;
+  private readonly live: LiveCatalog;
   /** Webhooks created through the API (stored in the outbox database); they join the file webhooks in the catalog. */
   readonly webhooks: WebhookService;
-  /** The file webhooks of the catalog in force: API writes recompile with these, without re-reading the files. */
-  private fileWebhooks: readonly Webhook[] = [];
   readonly states: WebhookStates;
   /** The webhook-state gauge is recomputed at scrape time only after a change. */
   private statesDirty = true;
-  private readonly transports = new Map<string, TransportInstance>();
+  private readonly transports: TransportInstances;
   private nats: NatsSource | undefined;
-  private watcher: FSWatcher | undefined;
-  private reloadTimer: NodeJS.Timeout | undefined;
+  private watcher: { close(): void } | undefined;
   private readonly auth: Authenticator;
   /** `security.secretsKey` and the previous keys: API webhooks' secrets are sealed with them at rest. */
   private readonly keys: KeyRing;
   private stopping: Promise<void> | undefined;
-  private reloading: Promise<unknown> = Promise.resolve();
 
   /** Throws `ConfigError` when the rules are invalid: hookd does not start. */
   constructor(private readonly opts: AppOptions) {
@@ -93,6 +82,11 @@ export class App {
       this.registry.modules(),
     );
     this.metrics = new Metrics({ perWebhookLabels: config.metrics.perWebhookLabels });
+    this.transports = new TransportInstances(this.registry, (type) => ({
+      logger: this.logger.child({ transport: type }),
+      timeoutMs: config.delivery.timeoutMs,
+      security: config.security,
+    }));
     this.sandbox = new Sandbox({
       timeoutMs: config.events.evalTimeoutMs,
       maxOutputBytes: config.delivery.maxRequestBytes,
@@ -111,9 +105,9 @@ export class App {
       store: this.store.webhooks,
       registry: this.registry,
       logger: this.logger.child({ component: 'api' }),
-      catalog: () => this.current,
-      build: (api) => this.build(api),
-      install: (catalog) => this.install(catalog),
+      catalog: () => this.live.current,
+      build: (api) => this.live.build(api),
+      install: (catalog) => this.live.install(catalog),
       forgetState: (id) => this.states.forget(id),
     });
     try {
@@ -125,9 +119,21 @@ export class App {
           { webhooks: resealed },
           'API webhook secrets re-encrypted under security.secretsKey',
         );
-      const loaded = this.compile();
-      this.current = loaded.catalog;
-      this.fileWebhooks = loaded.fileWebhooks;
+      this.live = new LiveCatalog({
+        config,
+        rulesDir: opts.rulesDir,
+        registry: this.registry,
+        sandbox: this.sandbox,
+        metrics: this.metrics,
+        logger: this.logger,
+        apiWebhooks: () => this.webhooks.list(),
+        onChange: (_catalog, reloaded) => {
+          this.statesDirty = true;
+          // A reload (SIGHUP) also picks up deliveries requeued by `hookd retry` from another process.
+          if (reloaded) this.dispatcher.rescan();
+          else this.dispatcher.wake();
+        },
+      });
     } catch (err) {
       void this.store.close();
       throw err;
@@ -136,7 +142,10 @@ export class App {
       const depth = this.store.deliveries.depth();
       for (const s of DELIVERY_STATES) this.metrics.queueDepth.set({ state: s }, depth[s]);
       this.metrics.storeBytes.set(this.store.bytes());
-      if (this.statesDirty) this.updateStateGauge();
+      if (this.statesDirty) {
+        this.statesDirty = false;
+        setWebhookStateGauge(this.metrics, this.live.current.rules.webhooks, (w) => this.states.stateOf(w));
+      }
     });
 
     const stateLog = this.logger.child({ component: 'state' });
@@ -166,8 +175,8 @@ export class App {
     this.dispatcher = new Dispatcher({
       work: this.store.deliveries,
       outbox: this.store.deliveries,
-      webhook: (id) => this.current.webhook(id),
-      transport: (type) => this.transport(type),
+      webhook: (id) => this.live.current.webhook(id),
+      transport: (type) => this.transports.get(type),
       settings: config.delivery,
       metrics: this.metrics,
       logger: this.logger.child({ component: 'dispatch' }),
@@ -180,7 +189,7 @@ export class App {
       },
     });
     this.intake = new Intake({
-      catalog: () => this.current,
+      catalog: () => this.live.current,
       deliveries: this.store.deliveries,
       metrics: this.metrics,
       logger: this.logger.child({ component: 'intake' }),
@@ -212,43 +221,17 @@ export class App {
       auth: this.auth,
       service: this.webhooks,
       registry: this.registry,
-      catalog: () => this.current,
+      catalog: () => this.live.current,
       deliveries: this.store.deliveries,
       attempts: this.store.attempts,
       stateOf: (w) => this.states.stateOf(w),
       setState: (id, state, reason) => this.setWebhookState(id, state, reason),
       rescan: () => this.dispatcher.rescan(),
-      transport: (type) => this.transport(type),
+      transport: (type) => this.transports.get(type),
       timeoutMs: config.delivery.timeoutMs,
       secretOverlapMs: config.delivery.secretOverlap,
       logger: this.logger.child({ component: 'api' }),
     });
-  }
-
-  /** A groupCondition failed (counted as false): always counted, logged once per webhook and burst. */
-  private readonly onConditionError = (w: Webhook, err: Error, info: ConditionErrorInfo): void => {
-    this.metrics.conditionErrors.inc({ webhook: this.metrics.webhookLabel(w.identifier) });
-    if (info.log) {
-      this.logger.warn(
-        { webhook: w.identifier, webhookId: w.id, error: err.message, suppressed: info.suppressed },
-        'groupCondition failed; counted as false',
-      );
-    }
-  };
-
-  private compile(extra: readonly Webhook[] = this.webhooks.list(), files?: readonly RuleFileText[]) {
-    const loaded = loadCatalog({
-      config: this.config,
-      rulesDir: this.opts.rulesDir,
-      registry: this.registry,
-      extra,
-      onConditionError: this.onConditionError,
-      files,
-      sandbox: this.sandbox,
-    });
-    // Their series exist at zero from now on, so the first failure shows in rates and alerts.
-    this.metrics.initWebhooks(loaded.catalog.rules.webhooks);
-    return loaded;
   }
 
   /**
@@ -257,65 +240,18 @@ export class App {
    * was held. Returns undefined when the webhook does not exist.
    */
   setWebhookState(id: string, state: WebhookState, reason: string): { changed: boolean } | undefined {
-    const w = this.current.webhook(id);
+    const w = this.live.current.webhook(id);
     if (!w) return undefined;
     return { changed: this.states.setState(w, state, reason, Date.now()) };
   }
 
-  /** `hookd_webhook_state{webhook,state}`: webhooks per identifier and state (identifiers may be shared). */
-  private updateStateGauge(): void {
-    this.statesDirty = false;
-    const counts = new Map<string, number>();
-    for (const w of this.current.rules.webhooks) {
-      const key = `${this.metrics.webhookLabel(w.identifier)}\0${this.states.stateOf(w)}`;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
-    this.metrics.webhookState.reset();
-    const labels = new Set([...counts.keys()].map((k) => k.split('\0')[0]!));
-    for (const webhook of labels) {
-      for (const state of ['Active', 'Stopped', 'TooManyErrors'] as const) {
-        this.metrics.webhookState.set({ webhook, state }, counts.get(`${webhook}\0${state}`) ?? 0);
-      }
-    }
-  }
-
   get catalog(): Catalog {
-    return this.current;
+    return this.live.current;
   }
 
-  /** A catalog of the file webhooks in force and `api` (after an API write); throws `CatalogError`. */
-  private build(api: readonly Webhook[]): Catalog {
-    const fileIds = new Set(this.fileWebhooks.map((w) => w.id));
-    return buildCatalog([...this.fileWebhooks, ...api.filter((w) => !fileIds.has(w.id))], {
-      registry: this.registry,
-      attributes: this.config.events.attributes,
-      onConditionError: this.onConditionError,
-      conditions: this.sandbox,
-      jsonata: sandboxedJsonata(this.sandbox),
-    });
-  }
-
-  /** Swaps in a catalog built after an API write: one assignment, so no event sees half of it. */
-  private install(catalog: Catalog): void {
-    this.metrics.initWebhooks(catalog.rules.webhooks);
-    this.current = catalog;
-    this.statesDirty = true;
-    this.dispatcher.wake();
-  }
-
-  private transport(type: string): TransportInstance | undefined {
-    let t = this.transports.get(type);
-    if (!t) {
-      const module = this.registry.get(type);
-      if (!module) return undefined;
-      t = instantiate(module, {
-        logger: this.logger.child({ transport: type }),
-        timeoutMs: this.config.delivery.timeoutMs,
-        security: this.config.security,
-      });
-      this.transports.set(type, t);
-    }
-    return t;
+  /** Validates everything, then swaps the catalog at once; an invalid change keeps the old rules. */
+  reload(reason: string): Promise<ReloadResult> {
+    return this.live.reload(reason);
   }
 
   private readiness(): Record<string, boolean> {
@@ -323,37 +259,6 @@ export class App {
     checks.store = this.store.probe();
     if (this.config.nats.url) checks.nats = this.nats?.connected ?? false;
     return checks;
-  }
-
-  /**
-   * Validates everything, then swaps the catalog at once; an invalid change
-   * keeps the old rules. The files are read off the event loop (a FIFO or a
-   * stuck file cannot stall hookd); reloads run one after the other.
-   */
-  reload(reason: string): Promise<ReloadResult> {
-    const next = this.reloading.then(() => this.reloadNow(reason));
-    this.reloading = next;
-    return next;
-  }
-
-  private async reloadNow(reason: string): Promise<ReloadResult> {
-    try {
-      const files = await readRuleFiles(this.opts.rulesDir);
-      const { catalog, fileWebhooks } = this.compile(undefined, files);
-      this.current = catalog;
-      this.fileWebhooks = fileWebhooks;
-      this.statesDirty = true;
-      this.metrics.configReloaded(true);
-      this.logger.info({ reason, webhooks: catalog.size }, 'rules reloaded');
-      // SIGHUP also picks up deliveries requeued by `hookd retry` from another process.
-      this.dispatcher.rescan();
-      return { ok: true, webhooks: catalog.size, errors: [] };
-    } catch (err) {
-      this.metrics.configReloaded(false);
-      const errors = err instanceof ConfigError ? err.problems.map(formatProblem) : [(err as Error).message];
-      this.logger.error({ reason, errors }, 'rules reload failed; the previous rules stay in force');
-      return { ok: false, webhooks: this.current.size, errors };
-    }
   }
 
   /** Starts serving: HTTP, the dispatcher, NATS (in the background), the rules watcher. */
@@ -389,34 +294,19 @@ export class App {
       });
       this.nats.start();
     }
-    if (this.opts.watchRules ?? true) this.watchRules();
+    if (this.opts.watchRules ?? true) {
+      this.watcher = watchRules(this.opts.rulesDir, () => void this.reload('rules changed'), this.logger);
+    }
     this.logger.info(
       {
         http: `${config.http.host}:${port}`,
         nats: config.nats.url ?? null,
         store: config.store.path,
-        webhooks: this.current.size,
+        webhooks: this.live.current.size,
       },
       'hookd started',
     );
     return { port };
-  }
-
-  private watchRules(): void {
-    try {
-      this.watcher = watch(this.opts.rulesDir, () => {
-        clearTimeout(this.reloadTimer);
-        this.reloadTimer = setTimeout(() => void this.reload('rules changed'), 300);
-      });
-      this.watcher.on('error', (err) =>
-        this.logger.warn({ err }, 'cannot watch the rules directory; reload with SIGHUP'),
-      );
-    } catch (err) {
-      this.logger.warn(
-        { err: (err as Error).message },
-        'cannot watch the rules directory; reload with SIGHUP',
-      );
-    }
   }
 
   /**
@@ -427,13 +317,12 @@ export class App {
     this.stopping ??= (async () => {
       this.logger.info('hookd stopping');
       this.watcher?.close();
-      clearTimeout(this.reloadTimer);
       await this.nats?.stop();
       await this.server.close();
       await this.sandbox.close();
       await this.dispatcher.stop(this.config.delivery.shutdownTimeoutMs);
       await this.retention.stop();
-      await Promise.all([...this.transports.values()].map((t) => t.close().catch(() => {})));
+      await this.transports.closeAll();
       await this.store.close();
       this.logger.info('hookd stopped');
     })();

@@ -16,6 +16,8 @@ export {
 } from './api-webhooks.ts';
 export { buildCatalog, type Catalog, CatalogError } from './catalog.ts';
 export { Intake } from './intake.ts';
+export { LiveCatalog, type LiveCatalogDeps, type ReloadResult } from './live-catalog.ts';
 export { loadCatalog, locate } from './load-catalog.ts';
 export { type OpenCatalogOptions, type OpenedCatalog, openCatalog } from './open-catalog.ts';
+export { watchRules } from './rules-watcher.ts';
 export { loadTransports } from './transports.ts';

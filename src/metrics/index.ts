@@ -9,3 +9,4 @@ export {
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_CONTENT_TYPE,
 } from './openmetrics.ts';
+export { setWebhookStateGauge } from './webhook-state-gauge.ts';

@@ -19,4 +19,5 @@ export type {
 } from './contract.ts';
 export { permanent, retryable, success } from './contract.ts';
 export { createHttpClient } from './http/client.ts';
+export { TransportInstances } from './instances.ts';
 export { BUILTIN_TRANSPORTS, instantiate, TransportRegistry } from './registry.ts';
