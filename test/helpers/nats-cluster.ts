@@ -17,6 +17,8 @@ export interface NatsCluster {
   members: NatsServer[];
   /** Every member's client URL (a client given all of them fails over). */
   urls: string[];
+  /** The member with this server name (as a stream's `cluster.leader` names it). */
+  memberNamed(name: string | undefined): NatsServer | undefined;
   stop(): Promise<void>;
 }
 
@@ -66,5 +68,5 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
     await stop();
     throw err;
   }
-  return { members, urls, stop };
+  return { members, urls, stop, memberNamed: (n) => members.find((_m, i) => n === `${name}-${i + 1}`) };
 }

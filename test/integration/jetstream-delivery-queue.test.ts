@@ -178,7 +178,7 @@ describe('3-node cluster, R3 stream', () => {
     const info = await jsm.streams.info(DELIVERIES_STREAM);
     assert.equal(info.config.num_replicas, 3);
     const leader = info.cluster?.leader;
-    const victim = cluster.members.find((_m, i) => leader === `hookd-test-${process.pid}-${i + 1}`);
+    const victim = cluster.memberNamed(leader);
     assert.ok(victim, `the stream leader ${leader} is one of the members`);
 
     const total = 1000;

@@ -21,6 +21,7 @@ import {
   WebhookQueue,
   type WebhookQueueOptions,
 } from '../../src/outbox/jetstream/index.ts';
+import { startNatsCluster } from '../helpers/nats-cluster.ts';
 import { usePeers } from '../helpers/peers.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { newDelivery } from './jetstream-fixtures.ts';
@@ -172,5 +173,68 @@ describe('per-webhook delivery queues, two replicas on one nats-server', () => {
       [[r.id, 1, 1_800_000_000_000]],
     );
     await q.succeeded(again[0]!);
+  });
+});
+
+describe('3-node cluster, R3 streams', () => {
+  test('replica A gone and the queue leader killed during delivery: replica B settles every delivery', async (t) => {
+    const cluster = await peers.start(
+      'nats cluster',
+      () => startNatsCluster(3),
+      (c) => c.stop(),
+    );
+    const ncB = await peers.start(
+      'replica B connection',
+      () => connect({ servers: cluster.urls, maxReconnectAttempts: -1, reconnectTimeWait: 100 }),
+      (c) => c.close(),
+    );
+    const jsmB = await jetstreamManager(ncB);
+    const intakeB = await DeliveryQueue.open(ncB, { replicas: 3 });
+    const hooks = ['c-hook-0', 'c-hook-1', 'c-hook-2', 'c-hook-3'];
+    const all = Array.from({ length: 200 }, (_, i) => delivery(`c${i}`, hooks[i % 4]!));
+    assert.equal(await intakeB.publish(all), 200);
+    const opts = { ...OPTS, replicas: 3, maxAckPending: 8, ackWaitMs: 3000 };
+
+    // Replica A settles some, then takes more and is gone while the stream's leader is killed.
+    const ncA = await connect({ servers: cluster.urls });
+    const settled = new Set<string>();
+    let unsettled = 0;
+    for (const h of hooks) {
+      const a = await WebhookQueue.open(ncA, h, opts);
+      for (const x of await a.take(4)) {
+        await a.succeeded(x);
+        settled.add(x.delivery.id);
+      }
+      unsettled += (await a.take(4)).length;
+    }
+    assert.ok(unsettled > 0, 'replica A holds deliveries it will never settle');
+    const leader = (await jsmB.streams.info(DELIVERIES_STREAM)).cluster?.leader;
+    const victim = cluster.memberNamed(leader);
+    assert.ok(victim, `the stream leader ${leader} is one of the members`);
+    await ncA.close();
+    await victim.kill(true);
+
+    const queues = new Map<string, WebhookQueue>();
+    await waitFor(
+      'replica B to settle all 200 deliveries',
+      async () => {
+        for (const h of hooks) {
+          if (!queues.has(h)) queues.set(h, await WebhookQueue.open(ncB, h, opts));
+          for (const x of await queues.get(h)!.take(8)) {
+            await queues.get(h)!.succeeded(x);
+            settled.add(x.delivery.id);
+          }
+        }
+        return settled.size === all.length;
+      },
+      { timeoutMs: 90_000, intervalMs: 200, saw: () => `${settled.size} of ${all.length} settled` },
+    );
+    t.diagnostic(`stream leader ${leader} killed; replica A gone with ${unsettled} taken and not settled`);
+    assert.deepEqual([...settled].sort(), all.map((d) => d.id).sort());
+    const left = await waitFor('the queue to be empty', async () => {
+      const s = await jsmB.streams.info(DELIVERIES_STREAM);
+      return s.state.messages === 0 ? s : false;
+    });
+    assert.equal(left.state.messages, 0);
   });
 });
