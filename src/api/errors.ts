@@ -26,3 +26,24 @@ export function invalidBody(problems: BodyProblem[]): ApiError {
     problems,
   );
 }
+
+/**
+ * The one map from a domain error's stable `code` to the API's answer:
+ * domain code (store, catalog, secrets) throws its own errors, never HTTP
+ * ones, and every route answers them through `apiErrorOf`.
+ */
+const BY_CODE: Readonly<Record<string, (err: Error) => ApiError>> = {
+  HOOKD_WEBHOOK_DUPLICATE: (err) => new ApiError(409, 'conflict', err.message),
+  HOOKD_STORE_CURSOR: () =>
+    new ApiError(400, 'invalid_body', 'before: not a cursor from a previous page', [
+      { path: 'before', message: 'not a cursor from a previous page' },
+    ]),
+};
+
+/** The API answer for `err`, or undefined for an unexpected error (a 500). */
+export function apiErrorOf(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  if (!(err instanceof Error)) return undefined;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? BY_CODE[code]?.(err) : undefined;
+}

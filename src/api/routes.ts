@@ -9,7 +9,7 @@ import type { Permission } from '../config/index.ts';
 import { zodProblems } from '../config/index.ts';
 import type { Authenticator, Principal } from './auth.ts';
 import { bodyProblems, bodySource, type PathMapper } from './body-problems.ts';
-import { ApiError, invalidBody } from './errors.ts';
+import { ApiError, apiErrorOf, invalidBody } from './errors.ts';
 import { API_BODY_LIMIT, requires } from './server.ts';
 
 export interface RouteDoc {
@@ -93,7 +93,8 @@ export function registerRoutes(app: FastifyInstance, auth: Authenticator, routes
             await r.handler(req, req.principal ?? { name: 'anonymous', permissions: new Set() }),
           );
         } catch (err) {
-          if (err instanceof ApiError) return reply.code(err.status).send(err.body());
+          const answer = apiErrorOf(err);
+          if (answer) return reply.code(answer.status).send(answer.body());
           throw err;
         }
       },

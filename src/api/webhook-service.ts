@@ -16,7 +16,7 @@ import {
   validateApiWebhook,
 } from '../catalog/index.ts';
 import type { Problem } from '../config/index.ts';
-import { type ApiWebhookStore, DuplicateWebhookError, type StoredWebhook } from '../outbox/index.ts';
+import type { ApiWebhookStore, StoredWebhook } from '../outbox/index.ts';
 import { generateSigningSecret, type Webhook, WebhookIdSchema } from '../rules/index.ts';
 import type { TransportRegistry } from '../transports/index.ts';
 import { bodyProblems, type PathMapper, type PathProblem } from './body-problems.ts';
@@ -176,13 +176,8 @@ export class WebhookService {
       version: { versionNo: 1 },
     };
     const { webhook, catalog } = this.prepare(id, spec, this.list(), opts);
-    let stored: StoredWebhook;
-    try {
-      stored = this.deps.store.insert(id, spec, this.now());
-    } catch (err) {
-      if (err instanceof DuplicateWebhookError) throw new ApiError(409, 'conflict', err.message);
-      throw err;
-    }
+    // A duplicate id is the store's DuplicateWebhookError, answered 409 by apiErrorOf.
+    const stored = this.deps.store.insert(id, spec, this.now());
     this.api.set(id, { webhook, stored });
     this.deps.install(catalog);
     this.deps.logger.info({ webhookId: id, identifier: webhook.identifier, by }, 'webhook created');

@@ -6,12 +6,7 @@
 import type { Logger } from 'pino';
 import type { Catalog } from '../catalog/index.ts';
 import { requeueAt } from '../dispatch/index.ts';
-import {
-  type AttemptLog,
-  type DeliveryPage,
-  type DeliveryStore,
-  InvalidCursorError,
-} from '../outbox/index.ts';
+import type { AttemptLog, DeliveryPage, DeliveryStore } from '../outbox/index.ts';
 import { normalizeWebhook, type Webhook, WebhookInputSchema, type WebhookState } from '../rules/index.ts';
 import type { TransportInstance, TransportRegistry } from '../transports/index.ts';
 import { ApiError, notFound } from './errors.ts';
@@ -80,11 +75,6 @@ export const WebhookDefaultsSchema = WebhookViewSchema.omit({
 
 /** A page cursor as the API hands it out: the store's own cursor, opaque to clients. */
 const cursorOf = (next: string): string => Buffer.from(next).toString('base64url');
-
-const badCursor = () =>
-  new ApiError(400, 'invalid_body', 'before: not a cursor from a previous page', [
-    { path: 'before', message: 'not a cursor from a previous page' },
-  ]);
 
 export function webhookRoutes(deps: WebhookApiDeps): Route[] {
   const { service, registry } = deps;
@@ -289,17 +279,12 @@ export function webhookRoutes(deps: WebhookApiDeps): Route[] {
       handler: async (req) => {
         const w = find(idOf(req));
         const q = parseWith(DeliveriesQuerySchema, req.query);
-        let page: DeliveryPage;
-        try {
-          page = await deps.deliveries.byWebhook(w.id, {
-            state: q.state,
-            limit: q.limit,
-            before: q.before === undefined ? undefined : Buffer.from(q.before, 'base64url').toString(),
-          });
-        } catch (err) {
-          if (err instanceof InvalidCursorError) throw badCursor();
-          throw err;
-        }
+        // A bad cursor is the store's InvalidCursorError, answered 400 by apiErrorOf.
+        const page: DeliveryPage = await deps.deliveries.byWebhook(w.id, {
+          state: q.state,
+          limit: q.limit,
+          before: q.before === undefined ? undefined : Buffer.from(q.before, 'base64url').toString(),
+        });
         return {
           status: 200,
           body: {
