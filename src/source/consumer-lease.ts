@@ -38,11 +38,12 @@ export interface LeaseHolder {
 export class LeaseHeldError extends Error {
   readonly code = 'HOOKD_CONSUMER_LEASED';
   constructor(
-    readonly key: string,
+    /** `stream/consumer`. */
+    readonly consumer: string,
     readonly holder: LeaseHolder,
   ) {
     super(
-      `another hookd holds the NATS consumer ${key.replace(/^consumer\./, '').replace('.', '/')}: ` +
+      `another hookd holds the NATS consumer ${consumer}: ` +
         `pid ${holder.pid} on ${holder.host} with store ${holder.store} (since ${holder.since}). ` +
         'With store.backend sqlite one process consumes a stream; stop the other one, or give this one its own nats.consumer.',
     );
@@ -75,13 +76,24 @@ function parseHolder(e: KvEntry): LeaseHolder | undefined {
   }
 }
 
-/** KV keys allow `[-/_=.a-zA-Z0-9]`: anything else in a stream or consumer name is encoded. */
+/**
+ * KV keys allow `[-/_=.a-zA-Z0-9]`: any other character of a stream or
+ * consumer name (and `=` itself) is written `=` + six hex digits, so two
+ * names never share a key.
+ */
 function keyPart(s: string): string {
-  return s.replace(/[^-_=a-zA-Z0-9]/g, (c) => `=${c.codePointAt(0)!.toString(16)}`);
+  return s.replace(/[^-_a-zA-Z0-9]/gu, (c) => `=${c.codePointAt(0)!.toString(16).padStart(6, '0')}`);
+}
+
+/** The KV key of a stream's consumer. */
+export function leaseKey(stream: string, consumer: string): string {
+  return `consumer.${keyPart(stream)}.${keyPart(consumer)}`;
 }
 
 export class ConsumerLease {
   readonly key: string;
+  /** `stream/consumer`, as errors name it. */
+  private readonly name: string;
   private readonly me: LeaseHolder;
   private kv: KV | undefined;
   private revision = 0;
@@ -90,7 +102,8 @@ export class ConsumerLease {
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly opts: LeaseOptions) {
-    this.key = `consumer.${keyPart(opts.stream)}.${keyPart(opts.consumer)}`;
+    this.key = leaseKey(opts.stream, opts.consumer);
+    this.name = `${opts.stream}/${opts.consumer}`;
     this.me = {
       host: hostname(),
       pid: process.pid,
@@ -134,9 +147,9 @@ export class ConsumerLease {
         return;
       }
       // A live holder rewrites the key every ttl/3: a second revision proves it is alive.
-      if (seen !== undefined && e.revision !== seen) throw new LeaseHeldError(this.key, holder);
+      if (seen !== undefined && e.revision !== seen) throw new LeaseHeldError(this.name, holder);
       seen = e.revision;
-      if (this.now() >= giveUpAt) throw new LeaseHeldError(this.key, holder);
+      if (this.now() >= giveUpAt) throw new LeaseHeldError(this.name, holder);
       await this.sleep(Math.min(1000, this.opts.ttlMs / 4));
     }
   }
@@ -164,7 +177,7 @@ export class ConsumerLease {
         const holder = e ? parseHolder(e) : undefined;
         if (e && holder && holder.instance !== this.me.instance) {
           this.stopRenewing();
-          return onLost(new LeaseLostError(new LeaseHeldError(this.key, holder).message));
+          return onLost(new LeaseLostError(new LeaseHeldError(this.name, holder).message));
         }
         // Expired while we were cut off, and nobody took it: take it back.
         try {
