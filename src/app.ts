@@ -4,6 +4,8 @@
  * metrics and the HTTP API are side lanes handed in here. Wiring only: what
  * each part does lives in its folder (the catalog in force and its reloads
  * in catalog/live-catalog.ts, transport instances in transports/instances.ts).
+ *
+ * Over 300 lines only because the constructor wires every part by name.
  */
 import type { Logger } from 'pino';
 import {

@@ -5,6 +5,9 @@
  * only then swapped in, so an event is never evaluated against a
  * half-updated set and a change that does not compile changes nothing.
  * File webhooks are read-only here (409).
+ *
+ * One concept over 300 lines: the lifecycle of an API webhook (validate,
+ * compile with the rest, store, swap in), each write path beside the others.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';

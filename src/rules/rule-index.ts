@@ -13,6 +13,9 @@
  *   narrows seed 003 style topics to the few webhooks of one owner.
  * Rules with no usable key (no filter, `*`, `{}` topics) sit in a scan list
  * that every event visits: keep it small.
+ *
+ * One concept over 300 lines: filing rules under keys and looking them up
+ * are two halves of the same invariant (a superset of the matches).
  */
 import type { Attributes } from './attributes.ts';
 import type { Rule } from './rule.ts';

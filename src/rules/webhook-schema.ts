@@ -5,6 +5,9 @@
  * included); `normalizeWebhook` turns it into the `Webhook` every later stage
  * uses, with aliases folded (`targetUrl` → `url`, `enabled` → `active`, type
  * aliases → transport name) and defaults applied.
+ *
+ * One concept over 300 lines: the model is one schema; splitting its parts
+ * would scatter the aliases and defaults that must be read together.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';

@@ -11,6 +11,9 @@
  * memory. That evaluation fails with `EvalBudgetError`; the rest of its
  * batch goes to a fresh worker. The main thread only waits, so `/healthz`
  * and intake of other events go on throughout.
+ *
+ * One concept over 300 lines: the worker pool and its watchdog share the
+ * batch state and must be read together.
  */
 import type { Logger } from 'pino';
 import {

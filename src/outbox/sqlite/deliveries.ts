@@ -2,6 +2,9 @@
  * Deliveries in SQLite (WAL): intake writes a batch of deliveries and
  * rejected events in one transaction; the dispatcher reads due rows and
  * writes attempt results in batches. One hookd process owns a store file.
+ *
+ * One concept over 300 lines: every statement on the deliveries table, so
+ * the queries and the indexes they rely on are read together.
  */
 import type {
   AttemptResult,
