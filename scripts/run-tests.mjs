@@ -80,6 +80,12 @@ function runFile(file) {
       { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     running.add(child.pid);
+    // 'close' (all output read) may come while 'exit' below still waits on the group: note it here,
+    // or finishing would wait out the grace period below for every file.
+    let closed = false;
+    const whenClosed = new Promise((r) => child.once('close', r)).then(() => {
+      closed = true;
+    });
     let out = '';
     child.stdout.on('data', (b) => {
       out += b;
@@ -113,9 +119,10 @@ function runFile(file) {
         if (leftovers && !timedOut) note += `${note ? '; ' : ''}left processes in its group behind (killed)`;
         resolve({ file, ok: !timedOut && code === 0, pass, fail, seconds, out, note });
       };
+      if (closed) return finish();
       // The output pipes close once the group is gone; do not wait on a stray holder for long.
       const grace = setTimeout(finish, 5000);
-      child.once('close', () => {
+      void whenClosed.then(() => {
         clearTimeout(grace);
         finish();
       });
