@@ -3,7 +3,7 @@
  * anything. Exit 0 when valid; 1 with one `file:line:col: message` per problem.
  */
 
-import { loadCatalog, loadTransports } from '../catalog/index.ts';
+import { openCatalog } from '../catalog/index.ts';
 import { ConfigError, formatProblem, loadConfig } from '../config/index.ts';
 import type { Output } from './output.ts';
 
@@ -14,8 +14,8 @@ export async function runCheck(
 ): Promise<number> {
   try {
     const config = loadConfig(opts.config, env);
-    const registry = await loadTransports(config);
-    const { catalog } = loadCatalog({ config, rulesDir: opts.rules, registry });
+    // The catalog hookd run would compile from these files (API webhooks are checked when written).
+    const { catalog } = await openCatalog({ config, rulesDir: opts.rules });
     out.stdout(`ok: config valid, ${catalog.size} webhook${catalog.size === 1 ? '' : 's'} in ${opts.rules}`);
     return 0;
   } catch (err) {
