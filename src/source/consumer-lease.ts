@@ -143,8 +143,15 @@ export class ConsumerLease {
         }
       }
       if (holder.instance === this.me.instance || this.sameReplica(holder)) {
-        this.revision = await kv.update(this.key, value, e.revision);
-        return;
+        try {
+          this.revision = await kv.update(this.key, value, e.revision);
+          return;
+        } catch (err) {
+          // The entry moved since we read it (the previous run's last renewal or release): read again.
+          if (this.now() >= giveUpAt) throw err;
+          await this.sleep(50);
+          continue;
+        }
       }
       // A live holder rewrites the key every ttl/3: a second revision proves it is alive.
       if (seen !== undefined && e.revision !== seen) throw new LeaseHeldError(this.name, holder);

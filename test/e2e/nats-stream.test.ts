@@ -88,6 +88,23 @@ test('binary mode over NATS with a non-JSON datacontenttype is delivered with th
   running.splice(running.indexOf(hookd), 1);
 });
 
+/**
+ * Waits until `h` consumes (its readiness says NATS is up, which it says only
+ * once its lease is held and its consumer is pulling). The durable consumer
+ * of an earlier hookd may still exist, so its presence proves nothing.
+ */
+function consuming(h: RunningHookd, what: string) {
+  return until(
+    what,
+    async () => {
+      const r = await fetch(`${h.url}/readyz`);
+      const body = (await r.json()) as { checks?: { nats?: boolean } };
+      return body.checks?.nats === true ? true : undefined;
+    },
+    () => h.logs.filter((l) => Number(l.level) >= 40).map((l) => `${l.msg} ${l.err ?? ''}`),
+  );
+}
+
 test('id-less events of a re-created stream are new events, not the old streamâ€™s deliveries', async () => {
   const dirs = makeDirs(RULES());
   const publishIdLess = async () => {
@@ -96,20 +113,23 @@ test('id-less events of a re-created stream are new events, not the old streamâ€
     await nc.close();
   };
   const first = await hookdOn(nats.url, {}, dirs);
-  await waitForConsumer(nats.url);
+  await consuming(first, 'the first hookd consuming');
   const nc = await connect({ servers: nats.url });
   const jsm = await jetstreamManager(nc);
   // A fresh stream: the id-less event gets the sequence 1.
-  await jsm.streams.delete('EVENTS');
   await first.stop();
   running.splice(running.indexOf(first), 1);
+  await jsm.streams.delete('EVENTS');
   const second = await hookdOn(nats.url, {}, dirs);
-  await waitForConsumer(nats.url);
+  await consuming(second, 'the second hookd consuming a new stream');
   await publishIdLess();
   await until(
     'the first id-less event',
     () => (deliveries('idless.x').length === 1 ? true : undefined),
-    () => 0,
+    () => ({
+      deliveries: deliveries('idless.x').length,
+      warnings: second.logs.filter((l) => Number(l.level) >= 40).map((l) => `${l.msg} ${l.err ?? ''}`),
+    }),
   );
   await second.stop();
   running.splice(running.indexOf(second), 1);
@@ -117,13 +137,15 @@ test('id-less events of a re-created stream are new events, not the old streamâ€
   await jsm.streams.delete('EVENTS');
   await nc.close();
   const third = await hookdOn(nats.url, {}, dirs);
-  await waitForConsumer(nats.url);
+  await consuming(third, 'the third hookd consuming the re-created stream');
   await publishIdLess();
   await until(
     'the re-created streamâ€™s id-less event to be delivered too',
     () => (deliveries('idless.x').length === 2 ? true : undefined),
     () => ({ deliveries: deliveries('idless.x').length, stored: third.app.store.deliveries.depth() }),
   );
+  await third.stop();
+  running.splice(running.indexOf(third), 1);
   dirs.cleanup();
 });
 
