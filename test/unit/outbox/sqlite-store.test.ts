@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { deliveryId, type NewDelivery, SqliteStore, type StoredRequest } from '../../../src/outbox/index.ts';
+import { deliveryId, type NewDelivery, SqliteStore } from '../../../src/outbox/index.ts';
+import { delivery } from '../dispatch/fixtures.ts';
 
-const row = (eventId: string, webhookId = 'w1', at = 0): NewDelivery => ({
-  id: deliveryId(eventId, webhookId),
-  eventId,
-  eventType: 'x.y',
-  webhookId,
-  identifier: webhookId,
-  transport: 'http',
-  priority: 0,
-  receivedAt: at,
-  nextAttemptAt: at,
-  request: { headers: {}, body: '{}', contentType: 'application/json', fields: {} } as StoredRequest,
-});
+/** The dispatch tests' delivery, on webhook w1 at time 0 unless told. */
+const row = (eventId: string, webhookId = 'w1', at = 0): NewDelivery => delivery(eventId, webhookId, at);
 
 test('the same (event, webhook) is stored once: redelivery adds nothing', async () => {
   const store = new SqliteStore(':memory:');
