@@ -25,14 +25,11 @@ import { headers, type NatsConnection, nanos } from '@nats-io/transport-node';
 import type { NewDelivery } from '../contract.ts';
 import { StoreError } from '../errors.ts';
 import { idToken } from './buckets.ts';
+import { ATTEMPT_HEADER, DELIVERIES_STREAM, NOT_BEFORE_HEADER } from './records.ts';
 import { retryUntil } from './retry.ts';
 
-export const DELIVERIES_STREAM = 'HOOKD_DELIVERIES';
+export { ATTEMPT_HEADER, DELIVERIES_STREAM, NOT_BEFORE_HEADER };
 export const DELIVERIES_SUBJECT_PREFIX = 'hookd.deliveries';
-
-/** The delivery's attempt number (0 before the first) and when it may be attempted (ms since the epoch). */
-export const ATTEMPT_HEADER = 'Hookd-Attempt';
-export const NOT_BEFORE_HEADER = 'Hookd-Not-Before';
 
 /** How long the stream remembers a delivery id (longer than any redelivery of the event it came from). */
 const DUPLICATE_WINDOW_MS = 10 * 60_000;

@@ -42,11 +42,11 @@ import {
   NOT_BEFORE_HEADER,
   type QueuedDelivery,
 } from './delivery-queue.ts';
+import { DEAD_LETTERS_STREAM, REASON_HEADER } from './records.ts';
 import { retryUntil } from './retry.ts';
 
-export const DEAD_LETTERS_STREAM = 'HOOKD_DEAD_LETTERS';
+export { DEAD_LETTERS_STREAM, REASON_HEADER };
 export const DEAD_LETTERS_SUBJECT_PREFIX = 'hookd.dead';
-export const REASON_HEADER = 'Hookd-Reason';
 
 /** A delivery taken from the queue: in flight on this replica until settled. */
 export interface TakenDelivery {

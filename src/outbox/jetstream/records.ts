@@ -1,0 +1,103 @@
+/**
+ * Where the `jetstream` backend keeps each thing (DESIGN.md section 8), and
+ * the shape of every message: the one place the replicas' formats are
+ * written down, so that intake, dispatch, the API's reads and the breakers
+ * agree.
+ *
+ * | stream               | retention  | subject                        | holds                                  |
+ * |----------------------|------------|--------------------------------|----------------------------------------|
+ * | `HOOKD_DELIVERIES`   | work queue | `hookd.deliveries.<webhook>`   | deliveries due now (`QueuedMessage`)   |
+ * | `HOOKD_RETRIES`      | work queue | `hookd.retries.<webhook>`      | deliveries waiting for a later attempt |
+ * | `HOOKD_SUCCEEDED`    | max age    | `hookd.succeeded.<webhook>.<id>` | delivered (`FinishedRecord`)         |
+ * | `HOOKD_DEAD_LETTERS` | max age    | `hookd.dead.<webhook>.<id>`    | given up (`FinishedRecord`)            |
+ * | `HOOKD_REJECTED`     | max age    | `hookd.rejected`               | rejected events (`RejectedRecord`)     |
+ * | `HOOKD_OUTCOMES`     | 1 hour     | `hookd.outcomes.<webhook>`     | what breakers count (`OutcomeRecord`)  |
+ * | `HOOKD_PROBES`       | 1 hour     | `hookd.probes.<webhook>`       | claims of a half-open probe            |
+ *
+ * `<webhook>` is `idToken(webhookId)`; `<id>` a delivery id (`msg_` and
+ * base64url: a valid token as it is). The max ages are `store.retention`
+ * (succeeded, failed, rejected): the server deletes expired records, so
+ * pruning never runs on a replica. Pending work (the two work queues) has
+ * no age limit: it is never deleted.
+ *
+ * A delivery carries its own history: every attempt made so far travels in
+ * the message (`attempts`), so the record that ends it (succeeded or dead
+ * letter) is its whole story and no attempts stream is needed.
+ */
+import type { AttemptRow, NewDelivery } from '../contract.ts';
+import { idToken } from './buckets.ts';
+
+export const DELIVERIES_STREAM = 'HOOKD_DELIVERIES';
+export const RETRIES_STREAM = 'HOOKD_RETRIES';
+export const SUCCEEDED_STREAM = 'HOOKD_SUCCEEDED';
+export const DEAD_LETTERS_STREAM = 'HOOKD_DEAD_LETTERS';
+export const REJECTED_STREAM = 'HOOKD_REJECTED';
+export const OUTCOMES_STREAM = 'HOOKD_OUTCOMES';
+export const PROBES_STREAM = 'HOOKD_PROBES';
+
+export const subjects = {
+  delivery: (webhookId: string) => `hookd.deliveries.${idToken(webhookId)}`,
+  retry: (webhookId: string) => `hookd.retries.${idToken(webhookId)}`,
+  succeeded: (webhookId: string, deliveryId: string) => `hookd.succeeded.${idToken(webhookId)}.${deliveryId}`,
+  dead: (webhookId: string, deliveryId: string) => `hookd.dead.${idToken(webhookId)}.${deliveryId}`,
+  rejected: 'hookd.rejected',
+  outcome: (webhookId: string) => `hookd.outcomes.${idToken(webhookId)}`,
+  probe: (webhookId: string) => `hookd.probes.${idToken(webhookId)}`,
+  /** Core NATS (not stored): "this webhook has new work", so idle replicas fetch at once. */
+  activity: (webhookId: string) => `hookd.activity.${idToken(webhookId)}`,
+} as const;
+
+/** Headers of a queued message: attempts made so far (0 before the first) and when the next may start (ms). */
+export const ATTEMPT_HEADER = 'Hookd-Attempt';
+export const NOT_BEFORE_HEADER = 'Hookd-Not-Before';
+/** On a dead letter: why it was given up. */
+export const REASON_HEADER = 'Hookd-Reason';
+
+/**
+ * `Nats-Msg-Id` of each move, so that a move repeated after a lost answer
+ * or by a second replica (the first died before acknowledging) is stored
+ * once: intake `<id>`, a retry `<id>.<attempt>`, a requeue of a dead letter
+ * `<id>.r<dead letter sequence>`, the end records `<id>`.
+ */
+export const msgIds = {
+  intake: (deliveryId: string) => deliveryId,
+  retry: (deliveryId: string, attempt: number) => `${deliveryId}.${attempt}`,
+  requeue: (deliveryId: string, deadLetterSeq: number) => `${deliveryId}.r${deadLetterSeq}`,
+  finished: (deliveryId: string) => deliveryId,
+} as const;
+
+/** A delivery in a work queue: as intake rendered it, with the attempts made so far. */
+export interface QueuedMessage extends Omit<NewDelivery, 'renderError' | 'nextAttemptAt'> {
+  /** Attempts made so far, oldest first (absent before the first). */
+  attempts?: AttemptRow[];
+}
+
+/** The record that ends a delivery: the queued message with its outcome. */
+export interface FinishedRecord extends QueuedMessage {
+  state: 'succeeded' | 'failed';
+  attempts: AttemptRow[];
+  finishedAt: number;
+  lastError: string | null;
+}
+
+export interface RejectedRecord {
+  receivedAt: number;
+  source: string;
+  subject: string | null;
+  reason: string;
+  detail: string | null;
+  /** The rejected payload, base64 (bounded by `events.maxBytes`), or null. */
+  payload: string | null;
+}
+
+/**
+ * What a webhook's breaker counts, in the order the stream recorded it:
+ * every replica feeds the same sequence to its breaker, so all of them
+ * reach the same state at the same record, with no shared counter and no
+ * compare-and-set. Failures are one record each; successes are summed per
+ * webhook over a short interval (a success only resets the consecutive
+ * count and feeds the failure rate).
+ */
+export type OutcomeRecord =
+  | { kind: 'failure'; at: number; replica: string; deliveryId: string; probe?: boolean }
+  | { kind: 'successes'; at: number; replica: string; count: number; probe?: boolean };
