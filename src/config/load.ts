@@ -60,6 +60,14 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       );
     }
   });
+  if (config.store.backend === 'jetstream' && config.nats.url === undefined) {
+    problems.push(
+      locate(
+        ['store', 'backend'],
+        'store.backend: jetstream keeps deliveries and webhooks in NATS and needs nats.url (set nats.url or HOOKD_NATS_URL)',
+      ),
+    );
+  }
   if (config.api.tokens.length === 0 && !isLoopback(config.http.host)) {
     problems.push(
       locate(

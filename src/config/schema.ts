@@ -79,6 +79,13 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
   store: z
     .strictObject({
+      /**
+       * `sqlite`: one process keeps every delivery in its file (the embedded
+       * default). `jetstream`: any number of equal replicas keep deliveries,
+       * attempts, dead letters, API webhooks and states in NATS (needs `nats.url`).
+       */
+      backend: z.enum(['sqlite', 'jetstream']).default('sqlite'),
+      /** The SQLite file (`sqlite` only). */
       path: z.string().min(1).default('./data/hookd.db'),
       /** How long finished records are kept (DESIGN.md section 8); pending deliveries are never deleted. */
       retention: z
@@ -96,6 +103,12 @@ export const ConfigSchema = z.strictObject({
        * kept on its delivery (status, latency, response). `all`: a row per success too.
        */
       attemptLog: z.enum(['failures', 'all']).default('failures'),
+      jetstream: z
+        .strictObject({
+          /** Replicas of hookd's own streams and KV buckets (`jetstream` only): 1, or 3 on a cluster. */
+          replicas: z.number().int().min(1).max(5).default(1),
+        })
+        .prefault({}),
     })
     .prefault({}),
   http: z

@@ -2,5 +2,7 @@
 export * from './contract.ts';
 export { deliveryId } from './delivery-id.ts';
 export { DuplicateWebhookError, InvalidCursorError, StoreError } from './errors.ts';
+export { type DispatchSide, JetStreamStore, type JetStreamStoreOptions } from './jetstream/store.ts';
+export { ensureStreams } from './jetstream/streams.ts';
 export { RetentionLoop, type RetentionLoopDeps } from './retention-loop.ts';
 export { openStore, SqliteStore } from './sqlite/index.ts';

@@ -56,14 +56,20 @@ export const REASON_HEADER = 'Hookd-Reason';
 /**
  * `Nats-Msg-Id` of each move, so that a move repeated after a lost answer
  * or by a second replica (the first died before acknowledging) is stored
- * once: intake `<id>`, a retry `<id>.<attempt>`, a requeue of a dead letter
- * `<id>.r<dead letter sequence>`, the end records `<id>`.
+ * once: intake `<id>`, a retry `<id>.<n>`, an end record `<id>.f<n>`, a
+ * requeue of a dead letter `<id>.r<dead letter sequence>`. `n` is the
+ * number of attempts in the message's history (`attempts`, the attempt just
+ * made included), not the attempt number of the budget: `hookd retry`
+ * restarts the budget at 0 but the history only grows, so the moves of a
+ * requeued delivery never share an id with its earlier ones (a shared id
+ * inside a stream's duplicate window would drop the later move as a
+ * duplicate and lose the delivery).
  */
 export const msgIds = {
   intake: (deliveryId: string) => deliveryId,
-  retry: (deliveryId: string, attempt: number) => `${deliveryId}.${attempt}`,
+  retry: (deliveryId: string, attemptsInHistory: number) => `${deliveryId}.${attemptsInHistory}`,
   requeue: (deliveryId: string, deadLetterSeq: number) => `${deliveryId}.r${deadLetterSeq}`,
-  finished: (deliveryId: string) => deliveryId,
+  finished: (deliveryId: string, attemptsInHistory: number) => `${deliveryId}.f${attemptsInHistory}`,
 } as const;
 
 /** A delivery in a work queue: as intake rendered it, with the attempts made so far. */

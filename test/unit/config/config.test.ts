@@ -109,3 +109,48 @@ test('an error caused by an environment override names the variable, not the fil
   dirs.cleanup();
   assert.match(fromFile, /hookd\.yaml:2:9: http\.host: no api\.tokens/);
 });
+
+test('store.backend defaults to sqlite with one replica; jetstream is chosen by file or HOOKD_STORE_BACKEND', () => {
+  const c = loadConfig(undefined, {});
+  assert.equal(c.store.backend, 'sqlite');
+  assert.equal(c.store.jetstream.replicas, 1);
+  const js = loadConfig(undefined, {
+    HOOKD_STORE_BACKEND: 'jetstream',
+    HOOKD_STORE_JETSTREAM_REPLICAS: '3',
+    HOOKD_NATS_URL: 'nats://127.0.0.1:4333',
+  });
+  assert.equal(js.store.backend, 'jetstream');
+  assert.equal(js.store.jetstream.replicas, 3);
+  const dirs = makeDirs();
+  writeFileSync(
+    dirs.configPath,
+    'nats:\n  url: nats://127.0.0.1:4333\nstore:\n  backend: jetstream\n  jetstream:\n    replicas: 3\n',
+  );
+  const fromFile = loadConfig(dirs.configPath, {});
+  dirs.cleanup();
+  assert.equal(fromFile.store.backend, 'jetstream');
+  assert.equal(fromFile.store.jetstream.replicas, 3);
+});
+
+test('store.backend: jetstream without nats.url is a config error naming both, at the line or the variable', () => {
+  const message = (file: string | undefined, env: NodeJS.ProcessEnv) => {
+    try {
+      loadConfig(file, env);
+      return '';
+    } catch (e) {
+      assert.ok(e instanceof ConfigError, String(e));
+      return e.message;
+    }
+  };
+  assert.match(
+    message(undefined, { HOOKD_STORE_BACKEND: 'jetstream' }),
+    /^env HOOKD_STORE_BACKEND: store\.backend: jetstream .*needs nats\.url/,
+  );
+  const dirs = makeDirs();
+  writeFileSync(dirs.configPath, 'store:\n  backend: jetstream\n');
+  const fromFile = message(dirs.configPath, {});
+  assert.match(message(dirs.configPath, { HOOKD_STORE_BACKEND: 'postgres' }), /HOOKD_STORE_BACKEND/);
+  dirs.cleanup();
+  assert.match(fromFile, /hookd\.yaml:2:12: store\.backend: jetstream .*needs nats\.url/);
+  assert.match(message(undefined, { HOOKD_STORE_JETSTREAM_REPLICAS: '0' }), /HOOKD_STORE_JETSTREAM_REPLICAS/);
+});
