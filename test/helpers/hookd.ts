@@ -49,7 +49,8 @@ export function testConfig(dirs: TestDirs, overrides: ConfigInput = {}): Config 
   return ConfigSchema.parse(merge(base, overrides));
 }
 
-function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+/** `b` deep-merged over `a` (objects merged key by key; arrays and values replaced). */
+export function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
   const out = { ...a };
   for (const [k, v] of Object.entries(b)) {
     const cur = out[k];

@@ -14,6 +14,8 @@ export interface NatsServer {
   url: string;
   port: number;
   storeDir: string;
+  /** The running server's process id (undefined while it is down). */
+  pid(): number | undefined;
   stop(): Promise<void>;
   /** Kills the server (SIGKILL when `hard`), keeping its store. */
   kill(hard?: boolean): Promise<void>;
@@ -97,6 +99,7 @@ export async function startNats(opts: { args?: readonly string[] } = {}): Promis
     url: `nats://127.0.0.1:${port}`,
     port,
     storeDir,
+    pid: () => child?.pid,
     start,
     kill,
     restart: async () => {

@@ -28,6 +28,10 @@ export interface Receiver {
   respond(fn: (req: Received, n: number) => Reply): void;
   /** Resolves once `n` requests have arrived (or rejects after `timeoutMs`). */
   waitFor(n: number, timeoutMs?: number): Promise<void>;
+  /** Gone: the port refuses connections (open ones are cut) until `resume()`. */
+  pause(): Promise<void>;
+  /** Back on the same port. */
+  resume(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -72,6 +76,12 @@ export async function startReceiver(): Promise<Receiver> {
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
+  const shut = () =>
+    new Promise<void>((resolve) => {
+      if (!server.listening) return resolve();
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
   return {
     url: `http://127.0.0.1:${port}`,
     port,
@@ -96,12 +106,27 @@ export async function startReceiver(): Promise<Receiver> {
         waiters.push(w);
       });
     },
-    close: () =>
-      new Promise((resolve) => {
-        for (const t of delayed) clearTimeout(t);
-        delayed.clear();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    pause: shut,
+    async resume() {
+      // The port may be briefly not reusable after the close: try again.
+      for (let tries = 0; ; tries++) {
+        const ok = await new Promise<boolean>((resolve) => {
+          const fail = () => resolve(false);
+          server.once('error', fail);
+          server.listen(port, '127.0.0.1', () => {
+            server.off('error', fail);
+            resolve(true);
+          });
+        });
+        if (ok) return;
+        if (tries >= 50) throw new Error(`receiver: port ${port} could not be listened on again`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    close: () => {
+      for (const t of delayed) clearTimeout(t);
+      delayed.clear();
+      return shut();
+    },
   };
 }
