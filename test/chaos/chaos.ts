@@ -16,13 +16,19 @@
  * CHAOS_OUTAGE_MS (30000), CHAOS_FAIL_RATE (0.1), CHAOS_SLOW_RATE (0.01),
  * CHAOS_TIMEOUT_MS (hookd's delivery timeout, 2000), CHAOS_DEADLINE_MS
  * (480000), CHAOS_SEED (random; printed).
+ *
+ * `--backend jetstream --replicas 2` (or CHAOS_BACKEND, CHAOS_REPLICAS; issue
+ * 15 acceptance 4): the replicas run with `store.backend: jetstream` on the
+ * same nats-server, and the kills hit replica A again and again (restarted
+ * each time) while the others go on. The default is `--backend sqlite` with
+ * one hookd, restarted on its own file.
  */
 import { createServer, type Server } from 'node:http';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Database } from '../../src/outbox/sqlite/driver.ts';
-import { type HookdProcess, makeDirs, spawnHookd } from '../helpers/hookd.ts';
 import { type NatsServer, startNats, waitForConsumer } from '../helpers/nats-server.ts';
+import { makeReplica, parseMetrics, type Replica, streamMessages } from '../helpers/replicas.ts';
 
 function setting(name: string, dflt: number): number {
   const raw = process.env[name];
@@ -32,7 +38,25 @@ function setting(name: string, dflt: number): number {
   return v;
 }
 
+/** `--name value` from the command line, else the environment variable, else the default. */
+function arg(name: string, envName: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i >= 0 && process.argv[i + 1] !== undefined) return process.argv[i + 1]!;
+  return process.env[envName] || dflt;
+}
+
+const BACKEND = arg('backend', 'CHAOS_BACKEND', 'sqlite');
+if (BACKEND !== 'sqlite' && BACKEND !== 'jetstream')
+  throw new Error(`--backend: expected sqlite or jetstream, got "${BACKEND}"`);
+const REPLICAS = Number(arg('replicas', 'CHAOS_REPLICAS', BACKEND === 'jetstream' ? '2' : '1'));
+if (!Number.isInteger(REPLICAS) || REPLICAS < 1 || (BACKEND === 'sqlite' && REPLICAS !== 1))
+  throw new Error(
+    `--replicas: expected 1 with sqlite or a whole number >= 1 with jetstream, got ${REPLICAS}`,
+  );
+
 const S = {
+  backend: BACKEND as 'sqlite' | 'jetstream',
+  replicas: REPLICAS,
   events: setting('CHAOS_EVENTS', 20_000),
   rate: setting('CHAOS_RATE', 500),
   kills: setting('CHAOS_KILLS', 3),
@@ -222,17 +246,48 @@ interface StateChange {
   reason: string;
 }
 
-/** Breaker / state changes a hookd process logged (at warn). */
-function stateChanges(output: string): StateChange[] {
-  const out: StateChange[] = [];
-  for (const line of output.split('\n')) {
-    if (!line.includes('webhook state changed')) continue;
-    try {
-      const l = JSON.parse(line) as StateChange;
-      out.push({ webhook: l.webhook, to: l.to, reason: l.reason });
-    } catch {}
+/** Breaker / state changes a hookd replica logged (at warn), over all its runs. */
+function stateChanges(logs: readonly Record<string, unknown>[]): StateChange[] {
+  return logs
+    .filter((l) => l.msg === 'webhook state changed')
+    .map((l) => ({ webhook: String(l.webhook), to: String(l.to), reason: String(l.reason) }));
+}
+
+/**
+ * What the store holds at the end. sqlite: deliveries by state and the most
+ * common attempt outcomes, from the file; jetstream: the messages of hookd's
+ * streams (the work queues must be empty).
+ */
+async function storeSummary(natsUrl: string, replica: Replica): Promise<string> {
+  if (S.backend === 'jetstream') {
+    const counts = await streamMessages(natsUrl, [
+      'HOOKD_DELIVERIES',
+      'HOOKD_RETRIES',
+      'HOOKD_SUCCEEDED',
+      'HOOKD_DEAD_LETTERS',
+    ]);
+    return Object.entries(counts)
+      .map(([k, v]) => `${k} ${v ?? 'absent'}`)
+      .join(', ');
   }
-  return out;
+  const db = new Database(replica.dirs.storePath, { readonly: true });
+  try {
+    const states = db.prepare(`SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state`).all() as {
+      state: string;
+      n: number;
+    }[];
+    // What hookd saw, by kind of outcome (the most common first).
+    const outcomes = db
+      .prepare(
+        `SELECT outcome, COALESCE(status, substr(error, 1, 60)) AS what, COUNT(*) AS n
+         FROM attempts GROUP BY 1, 2 ORDER BY n DESC LIMIT 8`,
+      )
+      .all() as { outcome: string; what: string | number | null; n: number }[];
+    log(`hookd's recorded attempts: ${outcomes.map((o) => `${o.n} ${o.outcome} (${o.what})`).join('; ')}`);
+    return states.map((s) => `${s.state} ${s.n}`).join(', ');
+  } finally {
+    db.close();
+  }
 }
 
 async function main(): Promise<number> {
@@ -247,27 +302,34 @@ async function main(): Promise<number> {
     receivers.set(w.name, r);
   }
   const nats: NatsServer = await startNats();
-  const dirs = makeDirs({
+  const rules = {
     'chaos.yaml': `webhooks:\n${WEBHOOKS.map(
       (w) =>
         `  - identifier: ${w.name}\n    url: ${receivers.get(w.name)!.url}\n    events: [${w.events.map((e) => `'${e}'`).join(', ')}]\n    secret: ${SECRET}\n`,
     ).join('')}`,
-  });
-  const env = hookdEnv(nats.url);
-  let hookd: HookdProcess | undefined;
-  const changes: StateChange[] = [];
+  };
+  // Replica A is the one killed; the sqlite backend has only A, restarted on its own file.
+  const replicas: Replica[] = Array.from({ length: S.replicas }, (_, i) =>
+    makeReplica(String.fromCharCode(65 + i), {
+      natsUrl: nats.url,
+      backend: S.backend,
+      rules,
+      env: hookdEnv(nats.url),
+      logLevel: 'warn',
+    }),
+  );
+  const victim = replicas[0]!;
   let restarts = 0;
   let failedHarness = false;
 
   const cleanup = async (keep: boolean) => {
-    if (hookd && hookd.child.exitCode === null) {
-      hookd.child.kill('SIGKILL');
-      await hookd.exited;
-    }
+    await Promise.all(replicas.map((r) => r.kill()));
     await Promise.all([...receivers.values()].map((r) => r.close()));
     await nats.stop();
-    if (keep) log(`kept the hookd store and rules in ${dirs.dir}`);
-    else dirs.cleanup();
+    for (const r of replicas) {
+      if (keep) log(`kept replica ${r.name}'s store and rules in ${r.dirs.dir}`);
+      else r.dirs.cleanup();
+    }
   };
   process.once('SIGINT', () => {
     log('interrupted');
@@ -275,7 +337,7 @@ async function main(): Promise<number> {
   });
 
   try {
-    hookd = await spawnHookd(dirs, env);
+    for (const r of replicas) await r.start();
     // hookd creates the stream and consumer.
     await waitForConsumer(nats.url, 'EVENTS', 'hookd', 60_000);
     const nc = await connect({
@@ -353,34 +415,42 @@ async function main(): Promise<number> {
       }
     })();
 
-    // hookd is SIGKILLed while it delivers, and started again on the same store.
+    // Replica A is SIGKILLed while it delivers, and started again (sqlite: on the same store).
     const kills = (async () => {
       for (let k = 0; k < S.kills; k++) {
         await waitUntil(() => delivered >= plannedPairs * ((0.9 * (k + 1)) / (S.kills + 1)), deadline);
-        const h = hookd!;
-        h.child.kill('SIGKILL');
-        await h.exited;
-        changes.push(...stateChanges(h.output()));
-        log(`SIGKILL hookd (${k + 1}/${S.kills}) with ${delivered} of ${plannedPairs} pairs delivered`);
-        hookd = await spawnHookd(dirs, env);
+        await victim.kill();
+        log(
+          `SIGKILL hookd ${victim.name} (${k + 1}/${S.kills}) with ${delivered} of ${plannedPairs} pairs delivered`,
+        );
+        await victim.start();
         restarts++;
-        log('hookd restarted');
+        log(`hookd ${victim.name} restarted`);
       }
     })();
 
     const progress = setInterval(async () => {
       const down = [...receivers.values()].filter((r) => r.down).map((r) => r.name);
-      // hookd's own view, from its metrics (since its last start).
-      const m = await fetch(`${hookd!.url}/metrics`, { signal: AbortSignal.timeout(2000) })
-        .then((r) => r.text())
-        .catch(() => '');
-      const metric = (re: RegExp) => re.exec(m)?.[1] ?? '?';
+      // Each replica's own view, from its metrics (since its last start).
+      const views = await Promise.all(
+        replicas.map(async (r) => {
+          const m = parseMetrics(
+            await fetch(`${r.url}/metrics`, { signal: AbortSignal.timeout(2000) })
+              .then((res) => res.text())
+              .catch(() => ''),
+          );
+          if (!m.samples.length) return `${r.name} -`;
+          return (
+            `${r.name} events taken ${m.sum('hookd_events_received_total', { source: 'nats' })}, ` +
+            `pending ${m.sum('hookd_queue_depth', { state: 'pending' })}, ` +
+            `in flight ${m.sum('hookd_queue_depth', { state: 'inflight' })}`
+          );
+        }),
+      );
       log(
         `published ${published}/${S.events}, delivered ${delivered}/${plannedPairs}` +
           (down.length ? `, down: ${down.join(', ')}` : '') +
-          `; hookd: events taken ${metric(/^hookd_events_received_total\{source="nats"\} (\d+)/m)}, ` +
-          `pending ${metric(/^hookd_queue_depth\{state="pending"\} (\d+)/m)}, ` +
-          `in flight ${metric(/^hookd_queue_depth\{state="inflight"\} (\d+)/m)}`,
+          `; hookd: ${views.join('; ')}`,
       );
     }, 5000);
     progress.unref();
@@ -393,28 +463,10 @@ async function main(): Promise<number> {
     // Late duplicates of the last attempts land now, if any.
     await sleep(1000);
 
-    const h = hookd;
-    h.child.kill('SIGTERM');
-    const exitCode = await Promise.race([h.exited, sleep(15_000).then(() => 'timeout' as const)]);
-    if (exitCode === 'timeout') {
-      h.child.kill('SIGKILL');
-      await h.exited;
-    }
-    changes.push(...stateChanges(h.output()));
-    const db = new Database(dirs.storePath, { readonly: true });
-    const states = db.prepare(`SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state`).all() as {
-      state: string;
-      n: number;
-    }[];
-    // What hookd saw, by kind of outcome (the most common first).
-    const outcomes = db
-      .prepare(
-        `SELECT outcome, COALESCE(status, substr(error, 1, 60)) AS what, COUNT(*) AS n
-         FROM attempts GROUP BY 1, 2 ORDER BY n DESC LIMIT 8`,
-      )
-      .all() as { outcome: string; what: string | number | null; n: number }[];
-    db.close();
-    log(`hookd's recorded attempts: ${outcomes.map((o) => `${o.n} ${o.outcome} (${o.what})`).join('; ')}`);
+    const exits = await Promise.all(replicas.map((r) => r.stop(15_000)));
+    const exitCode = exits.every((c) => c === 0) ? 0 : exits.join(', ');
+    const changes = replicas.flatMap((r) => stateChanges(r.logs));
+    const store = await storeSummary(nats.url, victim);
 
     // The verdict.
     let arrived = 0;
@@ -448,7 +500,7 @@ async function main(): Promise<number> {
     for (const [w, cs] of opened) log(`breaker of ${w} opened ${cs.length} times (first: ${cs[0]!.reason})`);
     log(
       `state changes to Active: ${changes.filter((c) => c.to === 'Active').length}; hookd restarts ${restarts}; ` +
-        `final SIGTERM exit ${exitCode}; store: ${states.map((s) => `${s.state} ${s.n}`).join(', ')}`,
+        `final SIGTERM exit ${exitCode}; store: ${store}`,
     );
     if (unexpected > 0) log(`FAIL: ${unexpected} requests for pairs no webhook wanted`);
     if (published < S.events)
@@ -466,7 +518,7 @@ async function main(): Promise<number> {
   } catch (err) {
     failedHarness = true;
     log(`chaos run failed: ${(err as Error).stack ?? err}`);
-    if (hookd) log(`hookd output:\n${hookd.output()}`);
+    for (const r of replicas) log(`hookd ${r.name} output:\n${r.output()}`);
     return 2;
   } finally {
     const t = Date.now();
