@@ -14,6 +14,13 @@
  *
  * Prints every round and the medians of BENCH_ROUNDS (3) rounds, with the
  * ratio hookd / pipe. Compare only within one run: the machine may be shared.
+ *
+ * hookd runs with each backend (issue 15): `sqlite` (one process, its own
+ * file), `jetstream` with 1 replica and with 2 replicas (started together on
+ * the same nats-server; their CPU, writes and RSS are summed). The store of
+ * the jetstream backend is the nats-server, so its writes per delivery are
+ * reported for every system too. BENCH_SYSTEMS picks some (default
+ * `pipe,sqlite,jetstream1,jetstream2`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -22,8 +29,8 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { makeDirs, spawnHookd } from '../helpers/hookd.ts';
 import { startNats } from '../helpers/nats-server.ts';
+import { makeReplica, type Replica } from '../helpers/replicas.ts';
 
 const N = Number(process.env.BENCH_EVENTS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -127,7 +134,7 @@ function until(count: number, timeoutMs: number): Promise<boolean> {
 }
 
 interface Running {
-  pid: number;
+  pids: number[];
   stop(): Promise<void>;
 }
 
@@ -160,7 +167,7 @@ const pipe: System = {
       child.once('exit', (code) => reject(new Error(`the bare pipe exited with ${code}`)));
     });
     return {
-      pid: child.pid!,
+      pids: [child.pid!],
       stop: async () => {
         child.kill('SIGTERM');
         await new Promise((r) => child.once('exit', r));
@@ -169,34 +176,59 @@ const pipe: System = {
   },
 };
 
-const hookd: System = {
-  name: 'hookd',
-  stream: 'EVENTS',
-  subject: 'events.bench',
-  async start() {
-    const dirs = makeDirs({
-      'bench.yaml': `webhooks:\n  - identifier: bench\n    url: ${target}\n    secret: ${SECRET}\n`,
-    });
-    // The default configuration, but for where NATS is and where the store goes.
-    const h = await spawnHookd(
-      dirs,
-      { HOOKD_NATS_URL: nats.url, HOOKD_LOG_LEVEL: 'info' },
-      {
-        nodeArgs: process.env.BENCH_PROFILE
-          ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
-          : [],
-      },
-    );
-    return {
-      pid: h.child.pid!,
-      stop: async () => {
-        h.child.kill('SIGTERM');
-        await h.exited;
-        dirs.cleanup();
-      },
-    };
-  },
+/** hookd with `backend`, `replicas` processes started together; the default configuration otherwise. */
+function hookd(backend: 'sqlite' | 'jetstream', replicas: number): System {
+  return {
+    name: backend === 'sqlite' ? 'hookd sqlite' : `hookd jetstream x${replicas}`,
+    stream: 'EVENTS',
+    subject: 'events.bench',
+    async start() {
+      // Each round starts from nothing: hookd's streams and buckets of an earlier round go.
+      for (const name of await jsm.streams.names().next())
+        if (name.startsWith('HOOKD_') || name.startsWith('KV_HOOKD_')) await jsm.streams.delete(name);
+      const started: Replica[] = [];
+      const stop = async () => {
+        await Promise.all(started.map((r) => r.stop(30_000)));
+        for (const r of started) r.dirs.cleanup();
+      };
+      try {
+        await Promise.all(
+          Array.from({ length: replicas }, async (_, i) => {
+            const r = makeReplica(String.fromCharCode(65 + i), {
+              natsUrl: nats.url,
+              backend,
+              rules: {
+                'bench.yaml': `webhooks:\n  - identifier: bench\n    url: ${target}\n    secret: ${SECRET}\n`,
+              },
+              logLevel: 'info',
+            });
+            started.push(r);
+            await r.start(
+              process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [],
+            );
+          }),
+        );
+      } catch (err) {
+        await stop();
+        throw err;
+      }
+      return { pids: started.map((r) => r.pid!), stop };
+    },
+  };
+}
+
+const SYSTEMS: Record<string, System> = {
+  pipe,
+  sqlite: hookd('sqlite', 1),
+  jetstream1: hookd('jetstream', 1),
+  jetstream2: hookd('jetstream', 2),
 };
+const chosen = (process.env.BENCH_SYSTEMS ?? 'pipe,sqlite,jetstream1,jetstream2').split(',').map((k) => {
+  const sys = SYSTEMS[k.trim()];
+  if (!sys) throw new Error(`BENCH_SYSTEMS: unknown "${k}" (known: ${Object.keys(SYSTEMS).join(', ')})`);
+  return sys;
+});
+if (chosen[0] !== pipe) chosen.unshift(pipe);
 
 interface Result {
   drain: number;
@@ -204,8 +236,12 @@ interface Result {
   p99: Record<number, number>;
   cpuMsPerDelivery: number;
   bytesPerDelivery: number;
+  /** The nats-server's storage writes per delivery over the drain (the jetstream backend's store). */
+  natsBytesPerDelivery: number;
   peakRssMiB: number;
 }
+
+const sum = (pids: number[], f: (pid: number) => number) => pids.reduce((a, pid) => a + f(pid), 0);
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -220,20 +256,31 @@ async function run(system: System): Promise<Result> {
   latencies = [];
   countFrom = Number.POSITIVE_INFINITY;
   const running = await system.start();
+  const natsPid = nats.pid()!;
   let peak = 0;
   const sampler = setInterval(() => {
-    peak = Math.max(peak, rssBytes(running.pid));
+    peak = Math.max(peak, sum(running.pids, rssBytes));
   }, 250);
   // CPU and writes are counted from the first delivery: startup (compiling TypeScript) is not the pipe's work.
   await until(1, 120_000);
-  const cpu0 = cpuMs(running.pid);
-  const w0 = writtenBytes(running.pid);
+  const cpu0 = sum(running.pids, cpuMs);
+  const w0 = sum(running.pids, writtenBytes);
+  const n0 = writtenBytes(natsPid);
   const drained = await until(N, 300_000);
   if (!drained) throw new Error(`${system.name}: only ${received} of ${N} delivered`);
   const drain = (N - 1) / ((lastAt - firstAt) / 1000);
-  const cpuMsPerDelivery = (cpuMs(running.pid) - cpu0) / (N - 1);
-  const bytesPerDelivery = (writtenBytes(running.pid) - w0) / (N - 1);
-  const result: Result = { drain, p50: {}, p99: {}, cpuMsPerDelivery, bytesPerDelivery, peakRssMiB: 0 };
+  const cpuMsPerDelivery = (sum(running.pids, cpuMs) - cpu0) / (N - 1);
+  const bytesPerDelivery = (sum(running.pids, writtenBytes) - w0) / (N - 1);
+  const natsBytesPerDelivery = (writtenBytes(natsPid) - n0) / (N - 1);
+  const result: Result = {
+    drain,
+    p50: {},
+    p99: {},
+    cpuMsPerDelivery,
+    bytesPerDelivery,
+    natsBytesPerDelivery,
+    peakRssMiB: 0,
+  };
   for (const rate of RATES) {
     received = 0;
     latencies = [];
@@ -245,51 +292,75 @@ async function run(system: System): Promise<Result> {
     result.p99[rate] = pct(latencies, 99);
   }
   clearInterval(sampler);
-  result.peakRssMiB = Math.max(peak, rssBytes(running.pid)) / 2 ** 20;
+  result.peakRssMiB = Math.max(peak, sum(running.pids, rssBytes)) / 2 ** 20;
   await running.stop();
   return result;
 }
 
 const fmt = (r: Result) =>
   `drain ${Math.round(r.drain)}/s; ${RATES.map((x) => `${x}/s p50 ${r.p50[x]} ms p99 ${r.p99[x]} ms`).join('; ')}; ` +
-  `CPU ${r.cpuMsPerDelivery.toFixed(3)} ms/delivery; written ${Math.round(r.bytesPerDelivery)} B/delivery; peak RSS ${Math.round(r.peakRssMiB)} MiB`;
+  `CPU ${r.cpuMsPerDelivery.toFixed(3)} ms/delivery; written ${Math.round(r.bytesPerDelivery)} B/delivery ` +
+  `(nats-server ${Math.round(r.natsBytesPerDelivery)} B); peak RSS ${Math.round(r.peakRssMiB)} MiB`;
 
 console.log(
   `machine: ${cpus().length} x ${cpus()[0]?.model}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; ` +
-    `${N} events drained, ${RATES.join(' and ')}/s for ${STEADY_S} s (first ${WARMUP_S} s not counted), ${ROUNDS} rounds`,
+    `${N} events drained, ${RATES.join(' and ')}/s for ${STEADY_S} s (first ${WARMUP_S} s not counted), ${ROUNDS} rounds; ` +
+    `systems: ${chosen.map((c) => c.name).join(', ')}`,
 );
-const rounds: { pipe: Result; hookd: Result }[] = [];
+const rounds: Map<System, Result>[] = [];
 for (let k = 0; k < ROUNDS; k++) {
-  const p = await run(pipe);
-  const h = await run(hookd);
-  rounds.push({ pipe: p, hookd: h });
-  console.log(`round ${k + 1} bare pipe: ${fmt(p)}`);
-  console.log(`round ${k + 1} hookd:     ${fmt(h)}  (drain ratio ${(h.drain / p.drain).toFixed(2)}x)`);
+  const round = new Map<System, Result>();
+  for (const sys of chosen) {
+    const r = await run(sys);
+    round.set(sys, r);
+    const ratio = sys === pipe ? '' : `  (drain ratio ${(r.drain / round.get(pipe)!.drain).toFixed(2)}x)`;
+    console.log(`round ${k + 1} ${sys.name.padEnd(20)} ${fmt(r)}${ratio}`);
+  }
+  rounds.push(round);
 }
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-const m = (side: 'pipe' | 'hookd', f: (r: Result) => number) => median(rounds.map((r) => f(r[side])));
-const ratios = rounds.map((r) => r.hookd.drain / r.pipe.drain);
+const m = (sys: System, f: (r: Result) => number) => median(rounds.map((r) => f(r.get(sys)!)));
+const ratios = (sys: System) => rounds.map((r) => r.get(sys)!.drain / r.get(pipe)!.drain);
 const rows: [string, (r: Result) => number, (v: number) => string][] = [
   [`drain of ${N} events (deliveries/s)`, (r) => r.drain, (v) => String(Math.round(v))],
   ...RATES.flatMap((x): [string, (r: Result) => number, (v: number) => string][] => [
     [`${x}/s for ${STEADY_S} s: p50 (ms)`, (r) => r.p50[x]!, String],
     [`${x}/s for ${STEADY_S} s: p99 (ms)`, (r) => r.p99[x]!, String],
   ]),
-  ['CPU per delivery (ms, drain)', (r) => r.cpuMsPerDelivery, (v) => v.toFixed(3)],
-  ['bytes written per delivery (drain)', (r) => r.bytesPerDelivery, (v) => String(Math.round(v))],
-  ['peak RSS (MiB)', (r) => r.peakRssMiB, (v) => String(Math.round(v))],
+  [
+    'CPU per delivery (ms, drain, all processes of the system)',
+    (r) => r.cpuMsPerDelivery,
+    (v) => v.toFixed(3),
+  ],
+  ['bytes written per delivery (drain, hookd)', (r) => r.bytesPerDelivery, (v) => String(Math.round(v))],
+  [
+    'bytes written per delivery (drain, nats-server)',
+    (r) => r.natsBytesPerDelivery,
+    (v) => String(Math.round(v)),
+  ],
+  ['peak RSS (MiB, summed over replicas)', (r) => r.peakRssMiB, (v) => String(Math.round(v))],
 ];
-console.log(
-  `\nmedians of ${ROUNDS} rounds (drain ratio hookd/pipe per round: ${ratios.map((r) => r.toFixed(2)).join(', ')}; median ${median(ratios).toFixed(2)}x)\n`,
-);
-console.log('| | bare pipe | hookd |');
-console.log('|---|---|---|');
+console.log(`\nmedians of ${ROUNDS} rounds; drain ratio to the bare pipe of the same round:`);
+for (const sys of chosen.slice(1))
+  console.log(
+    `  ${sys.name}: ${ratios(sys)
+      .map((r) => r.toFixed(2))
+      .join(', ')}; median ${median(ratios(sys)).toFixed(2)}x`,
+  );
+console.log(`\n| | ${chosen.map((c) => c.name).join(' | ')} |`);
+console.log(`|---|${chosen.map(() => '---|').join('')}`);
 for (const [label, f, show] of rows)
-  console.log(`| ${label} | ${show(m('pipe', f))} | ${show(m('hookd', f))} |`);
+  console.log(`| ${label} | ${chosen.map((c) => show(m(c, f))).join(' | ')} |`);
+console.log(
+  `| drain / bare pipe (median of the rounds' ratios) | 1 | ${chosen
+    .slice(1)
+    .map((c) => `${median(ratios(c)).toFixed(2)}x`)
+    .join(' | ')} |`,
+);
 
 await nc.close();
 await nats.stop();
