@@ -146,6 +146,36 @@ export class Breaker {
     return undefined;
   }
 
+  /**
+   * Cluster mode (`store.backend: jetstream`): an outcome read from the
+   * stream every replica reads in the same order, at the record's time.
+   * Closed, it counts as `record` does. Otherwise only the probe of the
+   * current open period (`probeOf` = its `openedAt`) decides, as in
+   * half-open, whether or not this replica saw the cooldown end: the same
+   * records give every replica the same transitions at the same record,
+   * however its clock or its admissions ran.
+   */
+  recordShared(ok: boolean, at: number, probeOf: number | undefined): Transition | undefined {
+    if (this.mode === 'closed') return this.record(ok, at);
+    if (probeOf !== this.openedAt) return undefined;
+    this.mode = 'half-open';
+    return this.record(ok, at);
+  }
+
+  /**
+   * Takes an open period decided elsewhere (another replica's record of
+   * it): returns the transition when it is news here, nothing when this
+   * breaker is in that period already.
+   */
+  adopt(snap: BreakerSnapshot, reason: string): Transition | undefined {
+    if (this.mode !== 'closed' && this.openedAt === snap.openedAt) return undefined;
+    const from = this.mode;
+    const restored = Breaker.restore(this.s, snap);
+    this.doublings = restored.doublings;
+    this.probeOut = false;
+    return this.open(snap.openedAt, reason, from);
+  }
+
   /** Opens by hand (an operator set TooManyErrors). */
   forceOpen(now: number): Transition | undefined {
     if (this.mode === 'open') return undefined;

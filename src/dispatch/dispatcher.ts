@@ -33,7 +33,9 @@ export interface DispatcherDeps {
   /** Whether a webhook may get new attempts now (state, breaker); absent: always. */
   admission?: StateGate;
   /** Told of every finished attempt and what it does to its webhook (breaker, 410). */
-  onAttempt?: (webhook: Webhook, decision: Decision, result: SendResult) => void;
+  onAttempt?: (webhook: Webhook, decision: Decision, result: SendResult, deliveryId: string) => void;
+  /** How many replicas share each webhook's rate limit (cluster mode); absent: this process alone. */
+  rateLimitReplicas?: () => number;
   now?: () => number;
   random?: () => number;
 }
@@ -47,7 +49,7 @@ export class Dispatcher {
   /** Attempts in flight, by delivery id: how to abort them at shutdown. */
   private readonly inflight = new Map<string, AbortController>();
   private readonly scheduler: Scheduler;
-  private readonly rateLimits = new RateLimits();
+  private readonly rateLimits: RateLimits;
   private readonly results: ResultWriter;
   private wakeTimer: NodeJS.Timeout | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
@@ -62,6 +64,7 @@ export class Dispatcher {
   constructor(private readonly deps: DispatcherDeps) {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
+    this.rateLimits = new RateLimits(deps.rateLimitReplicas);
     this.scheduler = new Scheduler({
       work: deps.work,
       webhook: deps.webhook,
@@ -248,7 +251,7 @@ export class Dispatcher {
     if (result.outcome === 'success') logger.debug(log, 'delivered');
     else if (next.state === 'failed') logger.warn(log, 'delivery failed');
     else logger.info(log, 'delivery attempt failed; will retry');
-    if (webhook) this.deps.onAttempt?.(webhook, decision, result);
+    if (webhook) this.deps.onAttempt?.(webhook, decision, result, row.id);
   }
 
   /** Writes pending attempt results now (shutdown, tests). */

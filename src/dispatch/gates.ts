@@ -10,7 +10,8 @@ import type { Admission, Gate } from './scheduler.ts';
 /** State and breaker: what `WebhookStates` offers the scheduler. */
 export interface StateGate {
   admit(webhook: Webhook, now: number): Admission;
-  probeStarted(webhook: Webhook): void;
+  /** The half-open probe went out (`deliveryId`: which delivery it is). */
+  probeStarted(webhook: Webhook, deliveryId?: string): void;
 }
 
 export class Gates implements Gate {
@@ -24,8 +25,8 @@ export class Gates implements Gate {
     return { ...a, allowed: Math.min(a.allowed, r.allowed) };
   }
 
-  started(w: Webhook, n: number, probe: boolean, now: number): void {
-    if (probe) this.deps.states?.probeStarted(w);
+  started(w: Webhook, n: number, probe: boolean, now: number, probeId?: string): void {
+    if (probe) this.deps.states?.probeStarted(w, probeId);
     this.deps.rateLimits.take(w, n, now);
   }
 }

@@ -5,6 +5,7 @@
  */
 export { type AttemptRun, runAttempt } from './attempt-runner.ts';
 export type { BreakerMode, BreakerSettings, Transition } from './breaker.ts';
+export { attachCluster, type Cluster, type ClusterDeps } from './cluster.ts';
 export {
   type Decision,
   decide,
@@ -19,5 +20,6 @@ export {
 } from './delivery-policy.ts';
 export { Dispatcher, type DispatcherDeps } from './dispatcher.ts';
 export type { DueWork } from './due-work.ts';
+export { rateShare } from './rate-limit.ts';
 export type { Admission } from './scheduler.ts';
-export { type StateChange, type StateStore, WebhookStates } from './webhook-states.ts';
+export { type SavedState, type StateChange, type StateStore, WebhookStates } from './webhook-states.ts';

@@ -49,21 +49,51 @@ export class TokenBucket {
   }
 }
 
-/** The token buckets of the webhooks that have a `rateLimit`, each following its webhook's current spec. */
+/** A replica's rate never goes below this (per second) nor its burst below one token, however many share it. */
+const MIN_SHARE_PER_SECOND = 0.1;
+
+/**
+ * One replica's share of a limit that `replicas` share (cluster mode): the
+ * rate divided among them, and the burst too, but never below one token of
+ * burst and `MIN_SHARE_PER_SECOND` (or the whole rate when it is lower), so
+ * every replica can still send; with many replicas on a small limit the
+ * cluster's sum can therefore exceed it.
+ */
+export function rateShare(
+  limit: { perSecond: number; burst?: number },
+  replicas: number,
+): { perSecond: number; burst: number | undefined } {
+  const n = Math.max(1, Math.floor(replicas));
+  if (n === 1) return { perSecond: limit.perSecond, burst: limit.burst };
+  const perSecond = Math.max(limit.perSecond / n, Math.min(limit.perSecond, MIN_SHARE_PER_SECOND));
+  const burst = Math.max(1, Math.floor((limit.burst ?? Math.max(1, Math.ceil(limit.perSecond))) / n));
+  return { perSecond, burst };
+}
+
+/**
+ * The token buckets of the webhooks that have a `rateLimit`, each following
+ * its webhook's current spec and, in cluster mode, how many replicas share
+ * the limit (each gets `rateShare`; approximate while replicas join or leave).
+ */
 export class RateLimits {
-  private readonly buckets = new Map<string, { bucket: TokenBucket; spec: Webhook }>();
+  private readonly buckets = new Map<string, { bucket: TokenBucket; spec: Webhook; replicas: number }>();
+
+  /** `replicas`: how many processes share each limit now (default: this one alone). */
+  constructor(private readonly replicas: () => number = () => 1) {}
 
   private bucketFor(w: Webhook, now: number): TokenBucket | undefined {
     const entry = this.buckets.get(w.id);
-    if (entry?.spec === w) return entry.bucket;
+    const replicas = this.replicas();
+    if (entry?.spec === w && entry.replicas === replicas) return entry.bucket;
     const limit = w.rateLimit;
     if (!limit) {
       this.buckets.delete(w.id);
       return undefined;
     }
-    const bucket = entry?.bucket ?? new TokenBucket(limit.perSecond, limit.burst, now);
-    if (entry) bucket.reconfigure(limit.perSecond, limit.burst, now);
-    this.buckets.set(w.id, { bucket, spec: w });
+    const { perSecond, burst } = rateShare(limit, replicas);
+    const bucket = entry?.bucket ?? new TokenBucket(perSecond, burst, now);
+    if (entry) bucket.reconfigure(perSecond, burst, now);
+    this.buckets.set(w.id, { bucket, spec: w, replicas });
     return bucket;
   }
 

@@ -21,8 +21,8 @@ export interface Admission {
 /** Whether a webhook may get new attempts now (state, breaker, rate limit). */
 export interface Gate {
   admit(webhook: Webhook, now: number): Admission;
-  /** `n` attempts started now (`probe`: the half-open probe). */
-  started(webhook: Webhook, n: number, probe: boolean, now: number): void;
+  /** `n` attempts started now (`probe`: the half-open probe, delivery `probeId`). */
+  started(webhook: Webhook, n: number, probe: boolean, now: number, probeId?: string): void;
 }
 
 export interface SchedulerDeps {
@@ -160,7 +160,8 @@ export class Scheduler {
       const skip = this.skip(r.id);
       // A half-open probe takes the earliest pending delivery, due or not.
       const rows = work.due(r.id, r.probe ? Number.MAX_SAFE_INTEGER : now, want, skip);
-      if (r.webhook && rows.length) gate?.started(r.webhook, rows.length, r.probe, now);
+      if (r.webhook && rows.length)
+        gate?.started(r.webhook, rows.length, r.probe, now, r.probe ? rows[0]!.id : undefined);
       if (rows.length) {
         const taken = this.excluded.get(r.id) ?? new Set<string>();
         this.excluded.set(r.id, taken);

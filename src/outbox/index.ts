@@ -2,6 +2,14 @@
 export * from './contract.ts';
 export { deliveryId } from './delivery-id.ts';
 export { DuplicateWebhookError, InvalidCursorError, StoreError } from './errors.ts';
+export {
+  JetStreamWebhookStates,
+  OutcomeFeed,
+  type OutcomeRecord,
+  ProbeClaims,
+  ReplicaPresence,
+  type StateRecord,
+} from './jetstream/index.ts';
 export { type DispatchSide, JetStreamStore, type JetStreamStoreOptions } from './jetstream/store.ts';
 export { ensureStreams } from './jetstream/streams.ts';
 export { RetentionLoop, type RetentionLoopDeps } from './retention-loop.ts';

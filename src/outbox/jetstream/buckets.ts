@@ -36,3 +36,17 @@ export function idToken(id: string): string {
   }
   return out;
 }
+
+/** The webhook id a token stands for (the inverse of `idToken`); undefined when it is not one. */
+export function tokenId(token: string): string | undefined {
+  if (!/^(?:[-_a-zA-Z0-9]|=[0-9a-f]{2})*$/.test(token)) return undefined;
+  const bytes: number[] = [];
+  for (let i = 0; i < token.length; i++) {
+    if (token[i] === '=') {
+      bytes.push(Number.parseInt(token.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else bytes.push(token.charCodeAt(i));
+  }
+  const id = Buffer.from(bytes).toString('utf8');
+  return idToken(id) === token ? id : undefined;
+}

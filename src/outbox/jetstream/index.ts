@@ -16,7 +16,7 @@ import { WebhookNumbers } from './webhook-numbers.ts';
 import { decodeStateRecord, JetStreamWebhookStates, type StateRecord } from './webhook-states.ts';
 
 export { JetStreamApiWebhooks, type WebhookRecord } from './api-webhooks.ts';
-export { idToken, NUMBERS_STREAM, STATES_BUCKET, WEBHOOKS_BUCKET } from './buckets.ts';
+export { idToken, NUMBERS_STREAM, STATES_BUCKET, tokenId, WEBHOOKS_BUCKET } from './buckets.ts';
 export {
   type AckableEvent,
   ATTEMPT_HEADER,
@@ -26,6 +26,10 @@ export {
   NOT_BEFORE_HEADER,
   type QueuedDelivery,
 } from './delivery-queue.ts';
+export { decodeOutcome, OutcomeFeed, type OutcomeFeedOptions } from './outcomes.ts';
+export { type PresenceOptions, REPLICAS_BUCKET, ReplicaPresence } from './presence.ts';
+export { ProbeClaims } from './probes.ts';
+export { msgIds, OUTCOMES_STREAM, type OutcomeRecord, PROBES_STREAM, subjects } from './records.ts';
 export {
   consumerName,
   DEAD_LETTERS_STREAM,

@@ -47,6 +47,12 @@ export const subjects = {
   activity: (webhookId: string) => `hookd.activity.${idToken(webhookId)}`,
 } as const;
 
+/** Every subject of a stream (its `subjects` when hookd creates it). */
+export const streamSubjects = {
+  outcomes: 'hookd.outcomes.>',
+  probes: 'hookd.probes.>',
+} as const;
+
 /** Headers of a queued message: attempts made so far (0 before the first) and when the next may start (ms). */
 export const ATTEMPT_HEADER = 'Hookd-Attempt';
 export const NOT_BEFORE_HEADER = 'Hookd-Not-Before';
@@ -70,6 +76,13 @@ export const msgIds = {
   retry: (deliveryId: string, attemptsInHistory: number) => `${deliveryId}.${attemptsInHistory}`,
   requeue: (deliveryId: string, deadLetterSeq: number) => `${deliveryId}.r${deadLetterSeq}`,
   finished: (deliveryId: string, attemptsInHistory: number) => `${deliveryId}.f${attemptsInHistory}`,
+  /**
+   * A claim of a half-open probe: the webhook, the open period (its
+   * `openedAt`) and the round (which cooldown of that period), so exactly
+   * one claim per round is stored: the publisher whose ack is not a
+   * duplicate sends the probe.
+   */
+  probe: (webhookId: string, openedAt: number, round: number) => `${idToken(webhookId)}.${openedAt}.${round}`,
 } as const;
 
 /** A delivery in a work queue: as intake rendered it, with the attempts made so far. */
@@ -102,8 +115,18 @@ export interface RejectedRecord {
  * reach the same state at the same record, with no shared counter and no
  * compare-and-set. Failures are one record each; successes are summed per
  * webhook over a short interval (a success only resets the consecutive
- * count and feeds the failure rate).
+ * count and feeds the failure rate). A probe's outcome is a record of its
+ * own whose `probe` is the `openedAt` of the open period it tested: while a
+ * breaker is not closed only that period's probe counts, so a late result
+ * of an attempt started before it opened (or a second round's probe) never
+ * decides it.
  */
 export type OutcomeRecord =
-  | { kind: 'failure'; at: number; replica: string; deliveryId: string; probe?: boolean }
-  | { kind: 'successes'; at: number; replica: string; count: number; probe?: boolean };
+  | { kind: 'failure'; at: number; replica: string; deliveryId: string; probe?: number }
+  | { kind: 'successes'; at: number; replica: string; count: number; probe?: number };
+
+/** A claim of a probe (`HOOKD_PROBES`, msg-id `msgIds.probe`): who claimed it and when, for operators. */
+export interface ProbeClaim {
+  replica: string;
+  at: number;
+}
