@@ -169,10 +169,14 @@ export class WebhookStates {
    * Cluster mode: outcomes read from the shared stream (`count` of them, at
    * the record's `at`; `probe`: the open period a probe tested), fed to the
    * breaker as every replica feeds its own; state changes are saved and
-   * reported as `record` does, with `at` as their time.
+   * reported as `record` does, with `at` as their time. Outcomes at or
+   * before the time of the state in force are not counted.
    */
   recordShared(w: Webhook, ok: boolean, at: number, count: number, probe?: number): void {
     if (this.stateOf(w) === 'Stopped') return;
+    // Outcomes from before the decision in force (a late attempt's, or ones this replica reads
+    // after another's newer record reached it) do not count toward the next one.
+    if (at <= (this.decidedAt.get(w.id) ?? Number.NEGATIVE_INFINITY)) return;
     const b = this.breaker(w);
     for (let i = 0; i < count; i++) {
       if (b.mode !== 'closed' && probe !== b.openedAt) return;

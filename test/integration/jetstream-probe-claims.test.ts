@@ -4,13 +4,15 @@
  * from connections to every member of a 3-node cluster (R3 stream, Debian's
  * nats-server 2.9.10) and to a single node, get exactly one ack that is not
  * a duplicate, and exactly one `ProbeClaims.claim` wins, for every round.
+ * A round claimed before the stream's leader is SIGKILLed stays claimed
+ * under the new leader, and the next round is won exactly once.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { msgIds, ProbeClaims, subjects } from '../../src/outbox/jetstream/index.ts';
-import { startNatsCluster } from '../helpers/nats-cluster.ts';
+import { msgIds, PROBES_STREAM, ProbeClaims, subjects } from '../../src/outbox/jetstream/index.ts';
+import { type NatsCluster, startNatsCluster } from '../helpers/nats-cluster.ts';
 import { usePeers } from '../helpers/peers.ts';
 
 const peers = usePeers();
@@ -87,11 +89,42 @@ scenario('single nats-server', async () => {
   return { urls: [nats.url], replicas: 1 };
 });
 
+let cluster: NatsCluster;
 scenario('3-node cluster, R3 stream', async () => {
-  const cluster = await peers.start(
+  cluster = await peers.start(
     'nats cluster',
     () => startNatsCluster(3),
     (c) => c.stop(),
   );
   return { urls: cluster.urls, replicas: 3 };
+});
+
+describe('3-node cluster: the probe stream leader killed', () => {
+  test('a claimed round stays claimed under the new leader; the next round is won exactly once', async (t) => {
+    const open = async (replica: string) => {
+      const nc = await peers.start(
+        `${replica}'s connection`,
+        () => connect({ servers: cluster.urls, maxReconnectAttempts: -1, reconnectTimeWait: 100 }),
+        (c) => c.close(),
+      );
+      // Claims are retried through the election (a few seconds).
+      return { nc, claims: await ProbeClaims.open(nc, { replicas: 3, replica, claimDeadlineMs: 30_000 }) };
+    };
+    const x = await open('x');
+    const others = [await open('y'), await open('z')];
+    assert.equal(await x.claims.claim('leader-hook', 42, 0), true);
+    const leader = (await (await jetstreamManager(x.nc)).streams.info(PROBES_STREAM)).cluster?.leader;
+    const member = cluster.memberNamed(leader);
+    assert.ok(member, `the leader ${leader} is a member`);
+    await member.kill(true);
+    t.diagnostic(`SIGKILLed ${leader}, the leader of ${PROBES_STREAM}`);
+    const again = await Promise.all(
+      others.flatMap((o) => Array.from({ length: 5 }, () => o.claims.claim('leader-hook', 42, 0))),
+    );
+    assert.deepEqual(again.filter(Boolean), [], 'round 0 stays claimed');
+    const next = await Promise.all(
+      [x, ...others].flatMap((o) => Array.from({ length: 5 }, () => o.claims.claim('leader-hook', 42, 1))),
+    );
+    assert.equal(next.filter(Boolean).length, 1, 'round 1: one winner');
+  });
 });

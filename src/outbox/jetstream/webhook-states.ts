@@ -55,10 +55,23 @@ export class JetStreamWebhookStates implements WebhookStateStore {
     }));
   }
 
+  /**
+   * Writes the whole record, unless the bucket has that very record already
+   * (cluster breakers: every replica computes the same record of a
+   * transition, and the first one written is enough).
+   */
   saveWebhookState: WebhookStateStore['saveWebhookState'] = (webhookId, state, reason, data, now) => {
-    void this.view
-      .write(stateKey(webhookId), { webhookId, state, reason, data, updatedAt: now })
-      .catch(() => {});
+    const key = stateKey(webhookId);
+    const cur = this.view.get(key);
+    if (
+      cur?.webhookId === webhookId &&
+      cur.state === state &&
+      cur.reason === reason &&
+      cur.data === data &&
+      cur.updatedAt === now
+    )
+      return;
+    void this.view.write(key, { webhookId, state, reason, data, updatedAt: now }).catch(() => {});
   };
 
   deleteWebhookState(webhookId: string): void {

@@ -201,6 +201,33 @@ test('a remote breaker record of a transition this replica computed, before or a
   );
 });
 
+test('a replica behind in the stream that got the newer records first does not reopen on the old outcomes', () => {
+  const b = replica();
+  const snap = JSON.stringify({ mode: 'open', openedAt: 300, cooldownMs: 10_000, doublings: 0 });
+  b.states.applyRemote(
+    w.id,
+    { state: 'TooManyErrors', reason: '3 consecutive failed attempts', data: snap, updatedAt: 300 },
+    w,
+  );
+  b.states.applyRemote(
+    w.id,
+    { state: 'Active', reason: 'probe succeeded', data: null, updatedAt: 10_400 },
+    w,
+  );
+  // Now the stream's records of that period reach B.
+  for (const at of [100, 200, 300]) b.states.recordShared(w, false, at, 1);
+  b.states.recordShared(w, true, 10_400, 1, 300);
+  assert.equal(b.states.stateOf(w), 'Active');
+  assert.deepEqual(
+    b.changes.map((c) => c.to),
+    ['TooManyErrors', 'Active'],
+  );
+  assert.equal(b.saves.length, 0, 'no stale record written over the newer one');
+  // Outcomes after it count again.
+  for (const at of [10_500, 10_600, 10_700]) b.states.recordShared(w, false, at, 1);
+  assert.equal(b.states.stateOf(w), 'TooManyErrors');
+});
+
 test('a state for a webhook not known here yet waits for it; a deletion forgets it', () => {
   const b = replica();
   const snap = JSON.stringify({ mode: 'open', openedAt: 500, cooldownMs: 10_000, doublings: 1 });
