@@ -13,13 +13,14 @@
  * (a breaker's by its record's `at`, an operator's by the clock of the
  * replica it came through), and only a newer one is taken.
  */
+import type { WebhookStateStore } from '../outbox/index.ts';
 import type { Webhook, WebhookState } from '../rules/index.ts';
 import { Breaker, type BreakerSettings, type BreakerSnapshot, type Transition } from './breaker.ts';
 import type { ProbeRounds } from './probe-rounds.ts';
 import type { Admission } from './scheduler.ts';
 
 export interface StateStore {
-  loadWebhookStates(): { webhookId: string; state: string; reason: string | null; data: string | null }[];
+  loadWebhookStates(): ReturnType<WebhookStateStore['loadWebhookStates']>;
   saveWebhookState(
     webhookId: string,
     state: WebhookState,
@@ -79,6 +80,7 @@ export class WebhookStates {
     for (const row of deps.store.loadWebhookStates()) {
       if (row.state !== 'Stopped' && row.state !== 'TooManyErrors' && row.state !== 'Active') continue;
       this.runtime.set(row.webhookId, { state: row.state, reason: row.reason });
+      if (row.updatedAt !== undefined) this.decidedAt.set(row.webhookId, row.updatedAt);
       if (row.state === 'TooManyErrors' && row.data) {
         this.saved.set(row.webhookId, JSON.parse(row.data) as BreakerSnapshot);
       }

@@ -183,7 +183,14 @@ export interface RejectedEvents {
 
 /** Run-time webhook states (breaker, operator, 410), kept across restarts. */
 export interface WebhookStateStore {
-  loadWebhookStates(): { webhookId: string; state: string; reason: string | null; data: string | null }[];
+  /** `updatedAt`: when the state was saved, where the store keeps it. */
+  loadWebhookStates(): {
+    webhookId: string;
+    state: string;
+    reason: string | null;
+    data: string | null;
+    updatedAt?: number;
+  }[];
   saveWebhookState(
     webhookId: string,
     state: string,

@@ -226,13 +226,8 @@ function scenarios(name: string, setup: () => Promise<Setup>) {
       const seenByB: string[] = [];
       b.webhookStates.onRemoteChange((id, r) => seenByB.push(`${id}=${r?.state ?? 'removed'}`));
       const snapshot = JSON.stringify({ mode: 'open', reopensAt: 1234 });
-      a.webhookStates.saveWebhookState(
-        'orders-hook',
-        'TooManyErrors',
-        'breaker opened',
-        snapshot,
-        Date.now(),
-      );
+      const savedAt = Date.now();
+      a.webhookStates.saveWebhookState('orders-hook', 'TooManyErrors', 'breaker opened', snapshot, savedAt);
       const row = await waitFor('replica B to load the state set through A', () =>
         b.webhookStates.loadWebhookStates().find((r) => r.webhookId === 'orders-hook'),
       );
@@ -241,6 +236,7 @@ function scenarios(name: string, setup: () => Promise<Setup>) {
         state: 'TooManyErrors',
         reason: 'breaker opened',
         data: snapshot,
+        updatedAt: savedAt,
       });
 
       b.webhookStates.saveWebhookState('orders-hook', 'Stopped', 'by operator', null, Date.now());

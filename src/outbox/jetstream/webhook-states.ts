@@ -46,12 +46,13 @@ const stateKey = (webhookId: string) => `state.${idToken(webhookId)}`;
 export class JetStreamWebhookStates implements WebhookStateStore {
   constructor(private readonly view: KvView<StateRecord>) {}
 
-  loadWebhookStates(): { webhookId: string; state: string; reason: string | null; data: string | null }[] {
+  loadWebhookStates(): ReturnType<WebhookStateStore['loadWebhookStates']> {
     return [...this.view.entries()].map(([, r]) => ({
       webhookId: r.webhookId,
       state: r.state,
       reason: r.reason,
       data: r.data,
+      updatedAt: r.updatedAt,
     }));
   }
 

@@ -228,6 +228,30 @@ test('a replica behind in the stream that got the newer records first does not r
   assert.equal(b.states.stateOf(w), 'TooManyErrors');
 });
 
+test('a replica started on the bucket knows when its states were decided: an older late record is not applied', () => {
+  const changes: StateChange[] = [];
+  const states = new WebhookStates({
+    store: {
+      loadWebhookStates: () => [
+        { webhookId: 'w1', state: 'Stopped', reason: 'paused', data: null, updatedAt: 5000 },
+      ],
+      saveWebhookState: () => {},
+      deleteWebhookState: () => {},
+    },
+    settings: S,
+    onChange: (c) => changes.push(c),
+    onBreaker: () => {},
+  });
+  states.applyRemote(w.id, { state: 'Active', reason: 'probe succeeded', data: null, updatedAt: 4000 }, w);
+  assert.equal(states.stateOf(w), 'Stopped');
+  states.applyRemote(w.id, { state: 'Active', reason: 'resumed', data: null, updatedAt: 6000 }, w);
+  assert.equal(states.stateOf(w), 'Active');
+  assert.deepEqual(
+    changes.map((c) => [c.from, c.to]),
+    [['Stopped', 'Active']],
+  );
+});
+
 test('a state for a webhook not known here yet waits for it; a deletion forgets it', () => {
   const b = replica();
   const snap = JSON.stringify({ mode: 'open', openedAt: 500, cooldownMs: 10_000, doublings: 1 });
