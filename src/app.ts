@@ -7,6 +7,7 @@
  *
  * Over 300 lines only because the constructor wires every part by name.
  */
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import {
   API_BODY_LIMIT,
@@ -18,10 +19,25 @@ import {
 } from './api/index.ts';
 import { type Catalog, Intake, LiveCatalog, type ReloadResult, watchRules } from './catalog/index.ts';
 import type { Config } from './config/index.ts';
-import { Dispatcher, firstAttemptAt, policyFor, WebhookStates } from './dispatch/index.ts';
+import {
+  attachCluster,
+  type Cluster,
+  Dispatcher,
+  firstAttemptAt,
+  policyFor,
+  WebhookStates,
+} from './dispatch/index.ts';
 import { createLogger, withTransportRedaction } from './logging.ts';
 import { Metrics, setWebhookStateGauge } from './metrics/index.ts';
-import { DELIVERY_STATES, openStore, RetentionLoop, type Store } from './outbox/index.ts';
+import {
+  DELIVERY_STATES,
+  type DispatchSide,
+  JetStreamStore,
+  openStore,
+  RetentionLoop,
+  type Store,
+  StoreError,
+} from './outbox/index.ts';
 import type { WebhookState } from './rules/index.ts';
 import { Sandbox } from './sandbox/index.ts';
 import { KeyRing, specSeal } from './secrets/index.ts';
@@ -43,6 +59,48 @@ export interface AppOptions {
 
 export type { ReloadResult };
 
+/**
+ * The jetstream dispatch queue (`JetStreamDispatchQueue`, issue 15) is not
+ * on main yet: until it is, `store.backend: jetstream` refuses to start
+ * rather than take events it could not deliver.
+ */
+async function openDispatchQueue(
+  _nc: unknown,
+  _opts: {
+    replicas: number;
+    retention: Config['store']['retention'];
+    ackWaitMs: number;
+    concurrency: (webhookId: string) => number;
+    onWork: (webhookId: string, at: number) => void;
+    onError: (err: Error) => void;
+  },
+): Promise<DispatchSide> {
+  throw new StoreError(
+    'store.backend: jetstream cannot run yet: its dispatch queue is not built (issue 15); use store.backend: sqlite',
+  );
+}
+
+let appsInProcess = 0;
+
+/**
+ * This replica's name (`hookd_replica_info`, the NATS connection's name):
+ * `HOOKD_REPLICA_ID`, else host and pid; a further App in the same process
+ * (tests run several) gets `-2`, `-3`, ….
+ */
+export function replicaId(env: NodeJS.ProcessEnv = process.env): string {
+  const n = ++appsInProcess;
+  const base = env.HOOKD_REPLICA_ID?.trim() || `${hostname()}-${process.pid}`;
+  return n === 1 ? base : `${base}-${n}`;
+}
+
+/** What `App.open` opened before the App (`store.backend: jetstream`): the store, on its own NATS connection. */
+interface Opened {
+  replica: string;
+  store: JetStreamStore;
+  keys: KeyRing;
+  seal: ReturnType<typeof specSeal>;
+}
+
 const NO_SECRETS_KEY =
   'security.secretsKey is not set: secrets of API webhooks are stored unencrypted (set HOOKD_SECURITY_SECRETS_KEY to base64 of 32 bytes)';
 
@@ -51,8 +109,18 @@ export class App {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly store: Store;
-  /** Deletes finished records past `store.retention`, a small batch at a time. */
-  private readonly retention: RetentionLoop;
+  /** Deletes finished records past `store.retention`, a small batch at a time (sqlite: in jetstream the streams' max age does). */
+  private readonly retention: RetentionLoop | undefined;
+  /** `HOOKD_REPLICA_ID`, else host-pid. */
+  readonly replica: string;
+  /** The jetstream store (undefined with sqlite). */
+  private readonly jetstream: Opened | undefined;
+  private rebuildTimer: NodeJS.Timeout | undefined;
+  /**
+   * jetstream: breakers fed from the outcome stream, one probe per cooldown,
+   * states set through other replicas, rate limits shared (dispatch/cluster.ts).
+   */
+  private cluster: Cluster | undefined;
   readonly registry: TransportRegistry;
   readonly dispatcher: Dispatcher;
   readonly intake: Intake;
@@ -73,10 +141,74 @@ export class App {
   private readonly keys: KeyRing;
   private stopping: Promise<void> | undefined;
 
-  /** Throws `ConfigError` when the rules are invalid: hookd does not start. */
-  constructor(private readonly opts: AppOptions) {
+  /**
+   * Opens the store of `store.backend` and then the App: with `jetstream`,
+   * one NATS connection for the store (its streams, KV views and dispatch
+   * queue), current before the App exists. Throws `ConfigError` when the
+   * rules are invalid: hookd does not start.
+   */
+  static async open(opts: AppOptions): Promise<App> {
     const { config } = opts;
+    if (config.store.backend === 'sqlite') return new App(opts);
+    const registry = opts.registry ?? new TransportRegistry();
+    const keys = new KeyRing(config.security.secretsKey, config.security.previousSecretsKeys);
+    const seal = specSeal(keys, registry);
+    const log = (opts.logger ?? createLogger(config.log.level)).child({ component: 'store' });
+    const replicas = config.store.jetstream.replicas;
+    const replica = replicaId(opts.env);
+    const box: { app?: App } = {};
+    const onError = (err: Error) => log.warn({ err: err.message }, 'jetstream store');
+    const store = await JetStreamStore.connect(config.nats.url!, {
+      name: `hookd ${replica}`,
+      waitForServer: true,
+      replicas,
+      retention: config.store.retention,
+      seal,
+      onError,
+      dispatch: (nc) =>
+        openDispatchQueue(nc, {
+          replicas,
+          retention: config.store.retention,
+          // Above the longest attempt: a taken delivery goes to another replica only when this one is gone.
+          ackWaitMs: Math.max(30_000, 2 * config.delivery.timeoutMs),
+          concurrency: (id) => box.app?.concurrencyOf(id) ?? 1,
+          onWork: (id, at) => box.app?.dispatcher.notify(id, at),
+          onError,
+        }),
+    });
+    try {
+      const app = new App({ ...opts, registry }, { replica, store, keys, seal });
+      box.app = app;
+      app.cluster = await attachCluster({
+        nc: store.nc,
+        replicas,
+        replica,
+        states: app.states,
+        sharedStates: store.webhookStates,
+        webhook: (id) => app.live.current.webhook(id),
+        wake: () => app.dispatcher.wake(),
+        maxCooldownMs: config.delivery.breaker.maxCooldownMs,
+        onError,
+      });
+      return app;
+    } catch (err) {
+      if (box.app) await box.app.stop().catch(() => {});
+      else await store.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Throws `ConfigError` when the rules are invalid: hookd does not start. Use `App.open` (any backend). */
+  constructor(
+    private readonly opts: AppOptions,
+    opened?: Opened,
+  ) {
+    const { config } = opts;
+    if (config.store.backend === 'jetstream' && !opened)
+      throw new Error('store.backend: jetstream is opened asynchronously: use App.open');
     this.config = config;
+    this.jetstream = opened;
+    this.replica = opened?.replica ?? replicaId(opts.env);
     this.registry = opts.registry ?? new TransportRegistry();
     // Redaction follows every transport's declared secret fields, plugins included.
     this.logger = withTransportRedaction(
@@ -94,15 +226,17 @@ export class App {
       maxOutputBytes: config.delivery.maxRequestBytes,
       logger: this.logger.child({ component: 'sandbox' }),
     });
-    this.keys = new KeyRing(config.security.secretsKey, config.security.previousSecretsKeys);
+    this.keys = opened?.keys ?? new KeyRing(config.security.secretsKey, config.security.previousSecretsKeys);
     if (!this.keys.sealing) this.logger.warn(NO_SECRETS_KEY);
-    const seal = specSeal(this.keys, this.registry);
-    this.store = openStore(config.store.path, { seal, attemptLog: config.store.attemptLog });
-    this.retention = new RetentionLoop({
-      store: this.store,
-      retention: config.store.retention,
-      logger: this.logger.child({ component: 'store' }),
-    });
+    const seal = opened?.seal ?? specSeal(this.keys, this.registry);
+    this.store = opened?.store ?? openStore(config.store.path, { seal, attemptLog: config.store.attemptLog });
+    this.retention = opened
+      ? undefined
+      : new RetentionLoop({
+          store: this.store,
+          retention: config.store.retention,
+          logger: this.logger.child({ component: 'store' }),
+        });
     this.webhooks = new WebhookService({
       store: this.store.webhooks,
       registry: this.registry,
@@ -140,7 +274,9 @@ export class App {
       void this.store.close();
       throw err;
     }
+    this.metrics.replicaInfo.set({ replica: this.replica, backend: config.store.backend }, 1);
     this.metrics.onScrape(() => {
+      this.metrics.consumerLeaseHeld.set(this.nats?.leaseHeld ? 1 : 0);
       const depth = this.store.deliveries.depth();
       for (const s of DELIVERY_STATES) this.metrics.queueDepth.set({ state: s }, depth[s]);
       this.metrics.storeBytes.set(this.store.bytes());
@@ -183,8 +319,12 @@ export class App {
       metrics: this.metrics,
       logger: this.logger.child({ component: 'dispatch' }),
       admission: this.states,
-      // The policy decided what the attempt does to its webhook; apply it.
-      onAttempt: (w, { webhook: effect }) => {
+      // jetstream: each webhook's rate limit is shared by the live replicas.
+      rateLimitReplicas: () => this.cluster?.replicas() ?? 1,
+      // The policy decided what the attempt does to its webhook; apply it (jetstream: through the outcome stream).
+      onAttempt: (w, decision, result, deliveryId) => {
+        if (this.cluster) return this.cluster.onAttempt(w, decision, result, deliveryId);
+        const { webhook: effect } = decision;
         const now = Date.now();
         if (effect.kind === 'stop') this.states.setState(w, 'Stopped', effect.reason, now);
         else this.states.record(w, effect.ok, now);
@@ -234,6 +374,40 @@ export class App {
       secretOverlapMs: config.delivery.secretOverlap,
       logger: this.logger.child({ component: 'api' }),
     });
+    if (opened) {
+      // Every replica follows the buckets: a webhook or a state set through another is in force here.
+      opened.store.webhooks.onRemoteChange(() => this.rebuildSoon());
+    }
+  }
+
+  /** A webhook's concurrency (its own, else `delivery.perWebhookConcurrency`'s default): its queue's cluster-wide limit. */
+  concurrencyOf(webhookId: string): number {
+    const d = this.config.delivery;
+    const perWebhook =
+      d.perWebhookConcurrency ?? Math.max(1, d.concurrency - Math.max(1, Math.floor(d.concurrency / 8)));
+    return Math.min(d.concurrency, this.live.current.webhook(webhookId)?.concurrency ?? perWebhook);
+  }
+
+  /**
+   * Another replica created, replaced or deleted API webhooks: the catalog
+   * is rebuilt from the bucket's view once the burst is in (a few ms; the
+   * contract allows 1 s).
+   */
+  private rebuildSoon(): void {
+    if (this.rebuildTimer || this.stopping) return;
+    this.rebuildTimer = setTimeout(() => {
+      this.rebuildTimer = undefined;
+      if (this.stopping) return;
+      try {
+        this.webhooks.load();
+        this.live.install(this.live.build(this.webhooks.list()));
+      } catch (err) {
+        this.logger.error(
+          { err: (err as Error).message },
+          'API webhooks changed through another replica could not be compiled here; the catalog in force stays',
+        );
+      }
+    }, 20);
   }
 
   /**
@@ -269,7 +443,7 @@ export class App {
     await this.server.listen({ host: config.http.host, port: config.http.port });
     const port = (this.server.server.address() as { port: number }).port;
     this.dispatcher.start();
-    this.retention.start();
+    this.retention?.start();
     if (config.nats.url) {
       this.nats = new NatsSource({
         settings: { ...config.nats, url: config.nats.url },
@@ -280,12 +454,15 @@ export class App {
         onReceived: (n) => this.metrics.eventsReceived.inc({ source: 'nats' }, n),
         onRejected: (reason) => this.metrics.eventsRejected.inc({ reason }),
         onPending: (n) => this.metrics.natsPending.set(n),
-        lease: new ConsumerLease({
-          stream: config.nats.stream,
-          consumer: config.nats.consumer,
-          storePath: config.store.path,
-          ttlMs: config.nats.leaseMs,
-        }),
+        // jetstream: no lease, every replica shares the consumer (each delivery is stored for all of them).
+        lease: this.jetstream
+          ? undefined
+          : new ConsumerLease({
+              stream: config.nats.stream,
+              consumer: config.nats.consumer,
+              storePath: config.store.path,
+              ttlMs: config.nats.leaseMs,
+            }),
         onFatal: (err) => {
           this.logger.fatal(
             { err: err.message, code: (err as { code?: string }).code },
@@ -303,7 +480,8 @@ export class App {
       {
         http: `${config.http.host}:${port}`,
         nats: config.nats.url ?? null,
-        store: config.store.path,
+        store: this.jetstream ? 'jetstream' : config.store.path,
+        replica: this.replica,
         webhooks: this.live.current.size,
       },
       'hookd started',
@@ -323,7 +501,12 @@ export class App {
       await this.server.close();
       await this.sandbox.close();
       await this.dispatcher.stop(this.config.delivery.shutdownTimeoutMs);
-      await this.retention.stop();
+      // Outcomes of the last attempts reach the other replicas' breakers; this one leaves the count.
+      await this.cluster
+        ?.close()
+        .catch((err: Error) => this.logger.warn({ err: err.message }, 'cluster close'));
+      clearTimeout(this.rebuildTimer);
+      await this.retention?.stop();
       await this.transports.closeAll();
       await this.store.close();
       this.logger.info('hookd stopped');

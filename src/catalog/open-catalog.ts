@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { Config } from '../config/index.ts';
-import { openStore } from '../outbox/index.ts';
+import { JetStreamStore, openStore } from '../outbox/index.ts';
 import { KeyRing, specSeal } from '../secrets/index.ts';
 import type { TransportRegistry } from '../transports/index.ts';
 import { readApiWebhooks, type SkippedApiWebhook } from './api-webhooks.ts';
@@ -21,7 +21,7 @@ export interface OpenedCatalog extends LoadedCatalog {
 export interface OpenCatalogOptions {
   config: Config;
   rulesDir: string;
-  /** Join the API webhooks of `store.path` (when the file exists). */
+  /** Join the API webhooks of the store: `store.path` (when the file exists), or NATS with `store.backend: jetstream`. */
   apiWebhooks?: boolean;
 }
 
@@ -40,10 +40,25 @@ export async function openCatalog(opts: OpenCatalogOptions): Promise<OpenedCatal
 }
 
 async function storedApiWebhooks(config: Config, registry: TransportRegistry) {
-  const path = config.store.path;
-  if (path === ':memory:' || !existsSync(path)) return { loaded: [], skipped: [] };
   const keys = new KeyRing(config.security.secretsKey, config.security.previousSecretsKeys);
-  const store = openStore(path, { seal: specSeal(keys, registry) });
+  const seal = specSeal(keys, registry);
+  const path = config.store.path;
+  if (config.store.backend === 'jetstream') {
+    // The webhooks every replica has: the KV bucket, read once.
+    const store = await JetStreamStore.connect(config.nats.url!, {
+      name: 'hookd explain',
+      replicas: config.store.jetstream.replicas,
+      retention: config.store.retention,
+      seal,
+    });
+    try {
+      return readApiWebhooks(store.webhooks.all(), registry);
+    } finally {
+      await store.close();
+    }
+  }
+  if (path === ':memory:' || !existsSync(path)) return { loaded: [], skipped: [] };
+  const store = openStore(path, { seal });
   try {
     return readApiWebhooks(store.webhooks.all(), registry);
   } finally {

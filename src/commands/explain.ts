@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { openCatalog } from '../catalog/index.ts';
 import type { Config } from '../config/index.ts';
 import { ConfigError, formatProblem, loadConfig } from '../config/index.ts';
+import { StoreError } from '../outbox/index.ts';
 import { decodeEvent, type HookEvent } from '../source/index.ts';
 import { type ExplainContext, type Report, report } from './explain-report.ts';
 import { formatText } from './explain-text.ts';
@@ -52,7 +53,7 @@ export async function runExplain(argv: string[], out: Output): Promise<number> {
       for (const p of err.problems) out.stderr(formatProblem(p));
       return 1;
     }
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof StoreError) {
       out.stderr(`hookd explain: ${err.message}`);
       return 1;
     }

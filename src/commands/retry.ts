@@ -1,7 +1,7 @@
 /** `hookd retry --webhook ID [--since T]`: puts failed (dead-lettered) deliveries back in the queue. */
 import { loadConfig } from '../config/index.ts';
 import { requeueAt } from '../dispatch/index.ts';
-import { openStore } from '../outbox/index.ts';
+import { JetStreamStore, openStore, type Store } from '../outbox/index.ts';
 import type { Output } from './output.ts';
 
 export async function runRetry(
@@ -17,7 +17,20 @@ export async function runRetry(
       return 2;
     }
   }
-  const store = openStore(config.store.path);
+  // jetstream: the dead letters are in NATS; every replica sees the requeued deliveries at once.
+  let store: Store;
+  if (config.store.backend === 'jetstream') {
+    try {
+      store = await JetStreamStore.connect(config.nats.url!, {
+        name: 'hookd retry',
+        replicas: config.store.jetstream.replicas,
+        retention: config.store.retention,
+      });
+    } catch (err) {
+      out.stderr(`hookd retry: ${(err as Error).message}`);
+      return 1;
+    }
+  } else store = openStore(config.store.path);
   try {
     const now = Date.now();
     const n = await store.deliveries.retryFailed(

@@ -11,7 +11,7 @@ export async function runDaemon(opts: { config?: string; rules: string }, out: O
   try {
     const config = loadConfig(opts.config);
     const registry = await loadTransports(config);
-    app = new App({
+    app = await App.open({
       config,
       rulesDir: opts.rules,
       registry,

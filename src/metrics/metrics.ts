@@ -183,6 +183,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly replicaInfo = new Gauge({
+    name: 'hookd_replica_info',
+    help: 'Always 1: which replica this process is (HOOKD_REPLICA_ID, else host-pid) and its store backend; join on instance for per-replica views.',
+    labelNames: ['replica', 'backend'],
+    registers: [this.registry],
+  });
+  readonly consumerLeaseHeld = new Gauge({
+    name: 'hookd_consumer_lease_held',
+    help: 'sqlite store: 1 while this process holds the NATS consumer lease (the one process consuming), else 0; jetstream: always 0 (no lease).',
+    registers: [this.registry],
+  });
+
   constructor(opts: MetricsOptions) {
     this.perWebhook = opts.perWebhookLabels;
     if (opts.processMetrics ?? true) {

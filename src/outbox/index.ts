@@ -6,8 +6,10 @@ export {
   JetStreamWebhookStates,
   OutcomeFeed,
   type OutcomeRecord,
+  openSharedState,
   ProbeClaims,
   ReplicaPresence,
+  type SharedState,
   type StateRecord,
 } from './jetstream/index.ts';
 export { type DispatchSide, JetStreamStore, type JetStreamStoreOptions } from './jetstream/store.ts';

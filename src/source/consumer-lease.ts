@@ -98,6 +98,7 @@ export class ConsumerLease {
   private kv: KV | undefined;
   private revision = 0;
   private timer: NodeJS.Timeout | undefined;
+  private holding = false;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
 
@@ -136,6 +137,7 @@ export class ConsumerLease {
       if (!e || !holder) {
         try {
           this.revision = await kv.create(this.key, value);
+          this.holding = true;
           return;
         } catch {
           // Another process created it between our read and our create: read again.
@@ -145,6 +147,7 @@ export class ConsumerLease {
       if (holder.instance === this.me.instance || this.sameReplica(holder)) {
         try {
           this.revision = await kv.update(this.key, value, e.revision);
+          this.holding = true;
           return;
         } catch (err) {
           // The entry moved since we read it (the previous run's last renewal or release): read again.
@@ -213,6 +216,12 @@ export class ConsumerLease {
   private stopRenewing(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+    this.holding = false;
+  }
+
+  /** Whether this process holds the lease now (taken, not lost, not released): `hookd_consumer_lease_held`. */
+  get held(): boolean {
+    return this.holding;
   }
 
   /** Gives the lease up (on shutdown), so a successor need not wait for it to expire. */

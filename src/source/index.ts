@@ -9,4 +9,5 @@ export { decodeEvent } from './decode.ts';
 export type { HookEvent, Rejection } from './event.ts';
 export { httpItems } from './http-modes.ts';
 export { NatsSource } from './nats.ts';
+export { natsServers } from './nats-servers.ts';
 export { compilePointer, type Pointer } from './pointer.ts';

@@ -20,6 +20,7 @@ import type { Config } from '../config/index.ts';
 import type { ConsumerLease } from './consumer-lease.ts';
 import { type Decoded, decodeEvent } from './decode.ts';
 import type { HookEvent, Rejection } from './event.ts';
+import { natsServers } from './nats-servers.ts';
 
 export interface NatsSourceDeps {
   settings: Config['nats'] & { url: string };
@@ -64,6 +65,11 @@ export class NatsSource {
     this.settings = deps.settings;
   }
 
+  /** Whether this process holds the consumer lease (sqlite store); false without one. */
+  get leaseHeld(): boolean {
+    return this.deps.lease?.held ?? false;
+  }
+
   /** True when connected to NATS (readiness). */
   get connected(): boolean {
     return this.nc !== undefined && !this.nc.isClosed() && this.messages !== undefined && !this.disconnected;
@@ -84,7 +90,7 @@ export class NatsSource {
     const { logger } = this.deps;
     const s = this.settings;
     this.nc = await connect({
-      servers: s.url,
+      servers: natsServers(s.url),
       name: 'hookd',
       maxReconnectAttempts: -1,
       reconnectTimeWait: 1000,

@@ -88,7 +88,7 @@ export async function startHookd(opts: {
       cb();
     },
   });
-  const app = new App({
+  const app = await App.open({
     config,
     rulesDir: dirs.rulesDir,
     // The plugins of plugins.dir, as `hookd run` loads them.

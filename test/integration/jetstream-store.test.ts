@@ -400,6 +400,25 @@ describe('JetStreamStore on one nats-server, two replicas', () => {
   });
 });
 
+test('probe: not ready while NATS is down, ready again once it is back', async () => {
+  const nats = await peers.nats();
+  const nc = await peers.start(
+    'replica connection',
+    () => connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 }),
+    (c) => c.close(),
+  );
+  const store = await peers.start(
+    'jetstream store',
+    () => JetStreamStore.open(nc, { replicas: 1, retention: RETENTION, refreshMs: 200 }),
+    (s) => s.close(),
+  );
+  assert.equal(store.probe(), true);
+  await nats.kill();
+  await waitFor('probe() false with NATS down', () => !store.probe());
+  await nats.start();
+  await waitFor('probe() true once NATS is back', () => store.probe(), { timeoutMs: 60_000 });
+});
+
 describe('JetStreamStore on a 3-node cluster (R3 streams)', () => {
   test('replicas on different members page the same deliveries', async () => {
     const cluster = await peers.start(

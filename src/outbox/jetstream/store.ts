@@ -14,7 +14,8 @@
  *   open (streams.ts) and enforced by the server; it answers zeros.
  */
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { natsServers } from '../../source/index.ts';
 import type {
   AttemptLog,
   Pruned,
@@ -69,9 +70,13 @@ export class JetStreamStore implements Store {
   readonly rejected: RejectedEvents;
   private storeBytes = 0;
   private reachable = false;
+  /** False from a disconnect until the client reconnected. */
+  private connected = true;
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private closed = false;
+  /** The connection `connect` opened (closed with the store); a connection handed to `open` is the caller's. */
+  private owned = false;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -94,6 +99,37 @@ export class JetStreamStore implements Store {
   }
 
   /** Creates or updates the streams, opens the shared state and the dispatch side; resolves once all are current. */
+  /**
+   * Connects to `url` (`nats.url`: one server, or a cluster's members joined
+   * with commas) and opens the store on that connection, which the store
+   * then owns. `waitForServer`: keep trying to connect (the daemon) instead
+   * of failing at once (the one-shot commands).
+   */
+  static async connect(
+    url: string,
+    opts: JetStreamStoreOptions & { name: string; waitForServer?: boolean },
+  ): Promise<JetStreamStore> {
+    const nc = await connect({
+      servers: natsServers(url),
+      name: opts.name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1000,
+      waitOnFirstConnect: opts.waitForServer ?? false,
+    }).catch((err: Error) => {
+      throw new StoreError(`cannot reach NATS at ${url} (store.backend: jetstream): ${err.message}`, {
+        cause: err,
+      });
+    });
+    try {
+      const store = await JetStreamStore.open(nc, opts);
+      store.owned = true;
+      return store;
+    } catch (err) {
+      await nc.close().catch(() => {});
+      throw err;
+    }
+  }
+
   static async open(nc: NatsConnection, opts: JetStreamStoreOptions): Promise<JetStreamStore> {
     await ensureStreams(nc, { replicas: opts.replicas, retention: opts.retention });
     const shared = await openSharedState(nc, {
@@ -119,7 +155,18 @@ export class JetStreamStore implements Store {
     await store.refresh();
     store.timer = setInterval(() => void store.refresh(), opts.refreshMs ?? 5000);
     store.timer.unref();
+    void store.watchConnection();
     return store;
+  }
+
+  private async watchConnection(): Promise<void> {
+    for await (const st of this.nc.status()) {
+      if (st.type === 'disconnect') this.connected = false;
+      else if (st.type === 'reconnect') {
+        this.connected = true;
+        void this.refresh();
+      }
+    }
   }
 
   /** Reads the queue depth and the bytes of hookd's streams (one refresh at a time). */
@@ -151,8 +198,9 @@ export class JetStreamStore implements Store {
     }
   }
 
+  /** Readiness: connected to NATS, and the streams answered the last refresh. */
   probe(): boolean {
-    return !this.nc.isClosed() && this.reachable;
+    return !this.nc.isClosed() && this.connected && this.reachable;
   }
 
   bytes(): number {
@@ -197,5 +245,6 @@ export class JetStreamStore implements Store {
     await this.shared.flush().catch((err: Error) => this.opts.onError?.(err));
     await this.shared.close();
     await this.refreshing;
+    if (this.owned) await this.nc.drain().catch(() => this.nc.close());
   }
 }
