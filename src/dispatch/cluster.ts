@@ -105,11 +105,11 @@ export async function attachCluster(deps: ClusterDeps): Promise<Cluster> {
   return {
     replica,
     onAttempt: (w, { webhook: effect }, _result, deliveryId) => {
+      const probe = rounds.takeProbe(deliveryId);
       if (effect.kind === 'stop') {
         states.setState(w, 'Stopped', effect.reason, Date.now());
         return;
       }
-      const probe = rounds.takeProbe(deliveryId);
       if (effect.ok) feed.success(w.id, probe);
       else feed.failure(w.id, deliveryId, probe);
     },
