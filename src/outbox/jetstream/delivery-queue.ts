@@ -19,13 +19,28 @@
  * them, and only then acknowledges the event (and waits for the server to
  * confirm the acknowledgement); if any publish fails, the event is not
  * acknowledged but handed back for redelivery.
+ *
+ * `insert` is the whole of an intake batch (`DeliveryStore.insert`): the
+ * deliveries to their queue; a delivery whose request could not be
+ * rendered straight to `HOOKD_DEAD_LETTERS` as its end record (one
+ * permanent attempt, the render error); rejected events to
+ * `HOOKD_REJECTED`; each confirmed before it resolves.
  */
 import { type JetStreamClient, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
-import { headers, type NatsConnection, nanos } from '@nats-io/transport-node';
-import type { NewDelivery } from '../contract.ts';
+import { headers, type MsgHdrs, type NatsConnection, nanos } from '@nats-io/transport-node';
+import type { NewDelivery, Rejection } from '../contract.ts';
 import { StoreError } from '../errors.ts';
 import { idToken } from './buckets.ts';
-import { ATTEMPT_HEADER, DELIVERIES_STREAM, NOT_BEFORE_HEADER } from './records.ts';
+import {
+  ATTEMPT_HEADER,
+  DELIVERIES_STREAM,
+  type FinishedRecord,
+  msgIds,
+  NOT_BEFORE_HEADER,
+  REASON_HEADER,
+  type RejectedRecord,
+  subjects,
+} from './records.ts';
 import { retryUntil } from './retry.ts';
 
 export { ATTEMPT_HEADER, DELIVERIES_STREAM, NOT_BEFORE_HEADER };
@@ -51,6 +66,11 @@ export class DeliveryQueue {
     private readonly js: JetStreamClient,
     private readonly publishDeadlineMs: number,
   ) {}
+
+  /** Publishes to streams that exist (`ensureStreams`). */
+  static over(nc: NatsConnection, publishDeadlineMs = 30_000): DeliveryQueue {
+    return new DeliveryQueue(jetstream(nc), publishDeadlineMs);
+  }
 
   /**
    * Creates the stream (`replicas`: 1, or 3 on a cluster), or uses it as it
@@ -91,25 +111,81 @@ export class DeliveryQueue {
     return acks.filter((duplicate) => !duplicate).length;
   }
 
+  /**
+   * One intake batch: deliveries queued, render failures dead-lettered,
+   * rejected events kept; resolves once the streams confirmed every one, to
+   * how many deliveries were new (queued or dead-lettered; a redelivered
+   * event adds none).
+   */
+  async insert(deliveries: readonly NewDelivery[], rejections: readonly Rejection[] = []): Promise<number> {
+    const queued = deliveries.filter((d) => d.renderError === undefined);
+    const failed = deliveries.filter((d) => d.renderError !== undefined);
+    const [added, dead] = await Promise.all([
+      this.publish(queued),
+      Promise.all(failed.map((d) => this.renderFailed(d))),
+      Promise.all(rejections.map((r) => this.rejected(r))),
+    ]);
+    return added + dead.filter((duplicate) => !duplicate).length;
+  }
+
+  /** A delivery whose request could not be rendered ends at once: its end record in dead letters. */
+  private renderFailed(d: NewDelivery): Promise<boolean> {
+    const { renderError, nextAttemptAt: _, ...queued } = d;
+    const error = renderError ?? 'render failed';
+    const record: FinishedRecord = {
+      ...queued,
+      state: 'failed',
+      attempts: [
+        {
+          attempt: 1,
+          started_at: d.receivedAt,
+          duration_ms: 0,
+          outcome: 'permanent',
+          status: null,
+          error,
+          response: null,
+        },
+      ],
+      finishedAt: d.receivedAt,
+      lastError: error,
+    };
+    const h = headers();
+    h.set(REASON_HEADER, headerValue(error));
+    return this.send(subjects.dead(d.webhookId, d.id), JSON.stringify(record), msgIds.finished(d.id, 1), h);
+  }
+
+  private async rejected(r: Rejection): Promise<boolean> {
+    const record: RejectedRecord = {
+      receivedAt: r.receivedAt,
+      source: r.source,
+      subject: r.subject ?? null,
+      reason: r.reason,
+      detail: r.detail ?? null,
+      payload: r.payload ? Buffer.from(r.payload).toString('base64') : null,
+    };
+    return this.send(subjects.rejected, JSON.stringify(record), undefined, undefined);
+  }
+
   /** Publishes one delivery, retrying with the same id until the deadline; resolves to whether it was a duplicate. */
-  private async publishOne(d: NewDelivery): Promise<boolean> {
+  private publishOne(d: NewDelivery): Promise<boolean> {
     const { renderError: _, nextAttemptAt, ...queued } = d;
     const body: QueuedDelivery = queued;
     const h = headers();
     h.set(ATTEMPT_HEADER, '0');
     h.set(NOT_BEFORE_HEADER, String(nextAttemptAt));
+    return this.send(deliverySubject(d.webhookId), JSON.stringify(body), msgIds.intake(d.id), h);
+  }
+
+  /** Publishes, retrying (same msg-id) until the deadline; resolves to whether the stream had it already. */
+  private async send(subject: string, body: string, msgID: string | undefined, h: MsgHdrs | undefined) {
     try {
       const ack = await retryUntil(this.publishDeadlineMs, () =>
-        this.js.publish(deliverySubject(d.webhookId), JSON.stringify(body), {
-          msgID: d.id,
-          headers: h,
-          timeout: 5000,
-        }),
+        this.js.publish(subject, body, { msgID, headers: h, timeout: 5000 }),
       );
       return ack.duplicate;
     } catch (err) {
       throw new StoreError(
-        `publishing delivery ${d.id} to ${DELIVERIES_STREAM} failed: ${(err as Error).message}`,
+        `publishing ${msgID ?? 'a record'} to ${subject} failed: ${(err as Error).message}`,
         {
           cause: err,
         },
@@ -136,4 +212,10 @@ export class DeliveryQueue {
       );
     return added;
   }
+}
+
+/** A header value: one line, bounded (a reason may be a long multi-line error). */
+export function headerValue(s: string, max = 512): string {
+  const line = s.replace(/[\r\n]+/g, ' ');
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }

@@ -1,11 +1,11 @@
 /**
- * The `jetstream` backend's shared state (DESIGN.md section 8), the part
- * every replica watches: API webhooks (`HOOKD_WEBHOOKS`) and webhook states
- * (`HOOKD_STATES`); the delivery work queue (`HOOKD_DELIVERIES`): intake's
- * confirmed publishes and each webhook's consumer with its outcomes (done,
- * retry, dead letter). Scheduling retries by time, attempt records, rejected
- * events in streams and cluster-wide breakers are not built yet, so
- * `store.backend: jetstream` is not offered.
+ * The `jetstream` backend (DESIGN.md section 8, issue 15): the shared state
+ * every replica watches (API webhooks in `HOOKD_WEBHOOKS`, webhook states in
+ * `HOOKD_STATES`), and the deliveries' streams with the queue the
+ * dispatcher works from (`JetStreamDispatchQueue`: intake, per-webhook
+ * consumers, the waiting room for retries, end records and dead letters).
+ * The API's reads, cluster-wide breakers and the app's wiring come with
+ * their own modules; until then `store.backend: jetstream` is not offered.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { SpecSeal } from '../contract.ts';
@@ -26,18 +26,28 @@ export {
   NOT_BEFORE_HEADER,
   type QueuedDelivery,
 } from './delivery-queue.ts';
+export { type DispatchQueueOptions, JetStreamDispatchQueue } from './dispatch-queue.ts';
 export { decodeOutcome, OutcomeFeed, type OutcomeFeedOptions } from './outcomes.ts';
 export { type PresenceOptions, REPLICAS_BUCKET, ReplicaPresence } from './presence.ts';
 export { ProbeClaims } from './probes.ts';
-export { msgIds, OUTCOMES_STREAM, type OutcomeRecord, PROBES_STREAM, subjects } from './records.ts';
 export {
-  consumerName,
   DEAD_LETTERS_STREAM,
+  type FinishedRecord,
+  msgIds,
+  OUTCOMES_STREAM,
+  type OutcomeRecord,
+  PROBES_STREAM,
+  type QueuedMessage,
   REASON_HEADER,
-  type TakenDelivery,
-  WebhookQueue,
-  type WebhookQueueOptions,
-} from './webhook-queue.ts';
+  REJECTED_STREAM,
+  RETRIES_STREAM,
+  type RejectedRecord,
+  SUCCEEDED_STREAM,
+  subjects,
+} from './records.ts';
+export { backlogByWebhook, ensureStreams } from './streams.ts';
+export { RETRIES_CONSUMER } from './waiting-room.ts';
+export { consumerName } from './webhook-queue.ts';
 export { JetStreamWebhookStates, type StateRecord } from './webhook-states.ts';
 
 export interface SharedStateOptions {

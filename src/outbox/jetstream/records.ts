@@ -75,6 +75,14 @@ export const msgIds = {
   intake: (deliveryId: string) => deliveryId,
   retry: (deliveryId: string, attemptsInHistory: number) => `${deliveryId}.${attemptsInHistory}`,
   requeue: (deliveryId: string, deadLetterSeq: number) => `${deliveryId}.r${deadLetterSeq}`,
+  /**
+   * A taken message not due for a while (a first attempt scheduled later,
+   * or clocks apart) moved to the waiting room as it is: `<id>.w<its
+   * HOOKD_DELIVERIES sequence>`, the same when that message is moved again
+   * and never the id of the move that brought it (which the waiting room
+   * may still remember).
+   */
+  hold: (deliveryId: string, seq: number) => `${deliveryId}.w${seq}`,
   finished: (deliveryId: string, attemptsInHistory: number) => `${deliveryId}.f${attemptsInHistory}`,
   /**
    * A claim of a half-open probe: the webhook, the open period (its

@@ -19,6 +19,7 @@ import {
 } from '@nats-io/jetstream';
 import { type NatsConnection, nanos } from '@nats-io/transport-node';
 import type { Retention } from '../contract.ts';
+import { tokenId } from './buckets.ts';
 import {
   DEAD_LETTERS_STREAM,
   DELIVERIES_STREAM,
@@ -104,4 +105,16 @@ async function ensureStream(
     duplicate_window: Math.min(info.config.duplicate_window, windowFor(s.maxAgeMs)),
   });
   return true;
+}
+
+/** Messages in `HOOKD_DELIVERIES` per webhook (waiting and taken), from one stream info call. */
+export async function backlogByWebhook(jsm: JetStreamManager): Promise<Map<string, number>> {
+  const prefix = 'hookd.deliveries.';
+  const info = await jsm.streams.info(DELIVERIES_STREAM, { subjects_filter: `${prefix}>` });
+  const backlog = new Map<string, number>();
+  for (const [subject, n] of Object.entries(info.state.subjects ?? {})) {
+    const webhookId = tokenId(subject.slice(prefix.length));
+    if (webhookId !== undefined) backlog.set(webhookId, n);
+  }
+  return backlog;
 }

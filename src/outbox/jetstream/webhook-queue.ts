@@ -6,176 +6,201 @@
  *   own consumer; the research measured p50 77 ms against 2.9 s with one
  *   shared consumer),
  * - the webhook's concurrency holds cluster-wide: `MaxAckPending` counts
- *   every replica's unacknowledged deliveries of the webhook,
+ *   every replica's unacknowledged deliveries of the webhook, and follows
+ *   the configured concurrency (the consumer is updated when it changes),
  * - a replica killed for good loses nothing: what it took and did not
  *   acknowledge goes to another replica after the ack wait, with the same
- *   delivery id (the receiver's `webhook-id`). The ack wait must be above
- *   the attempt timeout; `working()` extends it for a long attempt.
+ *   delivery id (the receiver's `webhook-id`). The ack wait is above the
+ *   attempt timeout; a longer attempt restarts it (`working`).
  *
- * Every outcome leaves the queue only after its next home confirmed it:
- * a retry is republished (attempt + 1, `Hookd-Not-Before`, `Nats-Msg-Id`
- * `<id>.<attempt>`) and a dead letter published to `HOOKD_DEAD_LETTERS`
- * before the taken message is acknowledged. A replica dying between the two
- * leaves both, so the attempt may be made twice, with the same delivery id
- * (at least once). `MaxDeliver` is never used (it hides a message in a work
- * queue); consumer `BackOff` neither (it redefines the ack wait).
- *
- * Not built yet: holding a retry until its not-before time without pinning
- * it as unacknowledged (a taken message that is not due counts against
- * `MaxAckPending`), cluster-wide rate limits and breakers, attempt records.
+ * Messages are pulled only on demand, when the dispatcher asks for the
+ * webhook's due work, and at most as many as it has free slots: a webhook
+ * nobody asks for (breaker open, Stopped) keeps its backlog stored in the
+ * stream, not handed out and pinned. What arrives waits in a small buffer;
+ * a message not started within a few seconds is handed back (`stale`).
+ * Pull requests wait on the server for up to `PULL_EXPIRES_MS`, so new
+ * messages, and slots freed by any replica, reach a waiting request at once.
+ * `MaxDeliver` is never set (it hides a message in a work queue), nor
+ * consumer `BackOff` (it redefines the ack wait).
  */
-import {
-  AckPolicy,
-  type JetStreamClient,
-  type JetStreamManager,
-  type JsMsg,
-  jetstream,
-  jetstreamManager,
-} from '@nats-io/jetstream';
-import { headers, type NatsConnection, nanos } from '@nats-io/transport-node';
-import { StoreError } from '../errors.ts';
+import { AckPolicy, type JetStreamManager } from '@nats-io/jetstream';
+import { type NatsConnection, nanos } from '@nats-io/transport-node';
 import { idToken } from './buckets.ts';
-import {
-  ATTEMPT_HEADER,
-  DELIVERIES_STREAM,
-  deliverySubject,
-  NOT_BEFORE_HEADER,
-  type QueuedDelivery,
-} from './delivery-queue.ts';
-import { DEAD_LETTERS_STREAM, REASON_HEADER } from './records.ts';
-import { retryUntil } from './retry.ts';
+import { DELIVERIES_STREAM, subjects } from './records.ts';
+import type { TakenMessage } from './taken.ts';
 
-export { DEAD_LETTERS_STREAM, REASON_HEADER };
-export const DEAD_LETTERS_SUBJECT_PREFIX = 'hookd.dead';
-
-/** A delivery taken from the queue: in flight on this replica until settled. */
-export interface TakenDelivery {
-  delivery: QueuedDelivery;
-  /** Attempts made before this one. */
-  attempt: number;
-  /** Not to be attempted before this time (ms since the epoch). */
-  notBefore: number;
-  /** How many times the queue has handed this message out (above 1: a replica took it and did not settle it). */
-  handedOut: number;
-  readonly msg: JsMsg;
-}
-
-export interface WebhookQueueOptions {
-  /** Deliveries in flight for this webhook across every replica. */
-  maxAckPending: number;
-  /** Above the attempt timeout: a taken delivery not settled by then goes to another replica. */
-  ackWaitMs: number;
-  replicas: number;
-  /** How long dead letters are kept (`store.retention.failed`). */
-  deadLetterMaxAgeMs: number;
-  /** How long a republish is retried before the outcome fails (default 30 s). */
-  publishDeadlineMs?: number;
-}
+/** How long a pull request waits on the server for messages (the client refuses less than 1 s). */
+export const PULL_EXPIRES_MS = 2000;
 
 export const consumerName = (webhookId: string) => `hookd-${idToken(webhookId)}`;
 
-async function ensureDeadLetters(jsm: JetStreamManager, opts: WebhookQueueOptions): Promise<void> {
-  await jsm.streams.info(DEAD_LETTERS_STREAM).catch(() =>
-    jsm.streams.add({
-      name: DEAD_LETTERS_STREAM,
-      subjects: [`${DEAD_LETTERS_SUBJECT_PREFIX}.>`],
-      num_replicas: opts.replicas,
-      max_age: nanos(opts.deadLetterMaxAgeMs),
-    }),
-  );
+export interface WebhookQueueDeps {
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  webhookId: string;
+  /** Where the server sends this replica's pulled messages and pull statuses (`<inbox>.<webhook token>`). */
+  inbox: string;
+  /** Above the attempt timeout: a taken delivery not settled by then goes to another replica. */
+  ackWaitMs: number;
+  onError: (err: Error) => void;
 }
 
 export class WebhookQueue {
-  private constructor(
-    private readonly js: JetStreamClient,
-    readonly webhookId: string,
-    private readonly opts: WebhookQueueOptions,
-  ) {}
+  /** Arrived and not yet handed to the dispatcher, oldest first. */
+  readonly buffer: TakenMessage[] = [];
+  /** Messages asked for by pull requests still waiting on the server. */
+  private outstanding = 0;
+  /** When the last pull request sent expires on the server. */
+  private outstandingUntil = 0;
+  /** `MaxAckPending` as last set on the consumer, and as wanted now. */
+  private applied = 0;
+  private wanted = 0;
+  private updating: Promise<void> | undefined;
+  private ready = false;
+  private readonly pullSubject: string;
+  private readonly replyTo: string;
 
-  /** Creates or updates the webhook's consumer (every replica opens the same one). */
-  static async open(nc: NatsConnection, webhookId: string, opts: WebhookQueueOptions): Promise<WebhookQueue> {
-    const jsm = await jetstreamManager(nc);
-    await ensureDeadLetters(jsm, opts);
-    const name = consumerName(webhookId);
-    const limits = { ack_wait: nanos(opts.ackWaitMs), max_ack_pending: opts.maxAckPending };
-    const existing = await jsm.consumers.info(DELIVERIES_STREAM, name).catch(() => undefined);
-    if (existing) await jsm.consumers.update(DELIVERIES_STREAM, name, limits);
-    else
-      await jsm.consumers.add(DELIVERIES_STREAM, {
-        durable_name: name,
-        filter_subject: deliverySubject(webhookId),
-        ack_policy: AckPolicy.Explicit,
-        ...limits,
-      });
-    return new WebhookQueue(jetstream(nc), webhookId, opts);
+  constructor(private readonly deps: WebhookQueueDeps) {
+    this.pullSubject = `$JS.API.CONSUMER.MSG.NEXT.${DELIVERIES_STREAM}.${consumerName(deps.webhookId)}`;
+    this.replyTo = `${deps.inbox}.${idToken(deps.webhookId)}`;
   }
 
-  /** Takes up to `max` deliveries (fewer when the webhook's cluster-wide limit is reached), waiting at most `expiresMs`. */
-  async take(max: number, expiresMs = 1000): Promise<TakenDelivery[]> {
-    const consumer = await this.js.consumers.get(DELIVERIES_STREAM, consumerName(this.webhookId));
-    const out: TakenDelivery[] = [];
-    for await (const msg of await consumer.fetch({ max_messages: max, expires: Math.max(1000, expiresMs) })) {
-      out.push({
-        delivery: msg.json<QueuedDelivery>(),
-        attempt: Number(msg.headers?.get(ATTEMPT_HEADER) || 0),
-        notBefore: Number(msg.headers?.get(NOT_BEFORE_HEADER) || 0),
-        handedOut: msg.info.deliveryCount,
-        msg,
-      });
+  get webhookId(): string {
+    return this.deps.webhookId;
+  }
+
+  /** Whether the consumer exists with its limit (pulls wait until then). */
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  /**
+   * Whether a pull request of this replica may still be waiting on the
+   * server (one whose server died never answers: it counts until its
+   * expiry has passed).
+   */
+  pulling(now: number): boolean {
+    if (this.outstanding > 0 && now > this.outstandingUntil + 1000) this.outstanding = 0;
+    return this.outstanding > 0;
+  }
+
+  /**
+   * Sets the webhook's cluster-wide limit (`MaxAckPending`): creates the
+   * consumer the first time, updates it when the limit changed. Resolves
+   * once the consumer has it; never rejects (failures go to `onError` and
+   * are tried again at the next call).
+   */
+  limit(maxAckPending: number): Promise<void> {
+    this.wanted = Math.max(1, Math.floor(maxAckPending));
+    if (this.wanted === this.applied) return Promise.resolve();
+    this.updating ??= this.apply().finally(() => {
+      this.updating = undefined;
+    });
+    return this.updating;
+  }
+
+  private async apply(): Promise<void> {
+    const { jsm, webhookId, ackWaitMs } = this.deps;
+    const name = consumerName(webhookId);
+    while (this.applied !== this.wanted) {
+      const want = this.wanted;
+      const limits = { ack_wait: nanos(ackWaitMs), max_ack_pending: want };
+      try {
+        const existing = await jsm.consumers.info(DELIVERIES_STREAM, name).catch((err: Error) => {
+          if (/not found/i.test(err.message)) return undefined;
+          throw err;
+        });
+        if (existing) await jsm.consumers.update(DELIVERIES_STREAM, name, limits);
+        else
+          await jsm.consumers.add(DELIVERIES_STREAM, {
+            durable_name: name,
+            filter_subject: subjects.delivery(webhookId),
+            ack_policy: AckPolicy.Explicit,
+            ...limits,
+          });
+        this.applied = want;
+        this.ready = true;
+      } catch (err) {
+        this.deps.onError(
+          new Error(
+            `could not set up the consumer ${name} of ${DELIVERIES_STREAM}: ${(err as Error).message}`,
+            {
+              cause: err,
+            },
+          ),
+        );
+        return;
+      }
     }
+  }
+
+  /**
+   * The dispatcher could start `n` more attempts of this webhook now: asks
+   * the server for what is not already asked for, at most `room` (the
+   * webhook's limit less what this replica holds).
+   */
+  want(n: number, room: number, now: number): void {
+    if (!this.ready) return;
+    this.pulling(now);
+    const ask = Math.min(n, room) - this.outstanding;
+    if (ask <= 0) return;
+    this.outstanding += ask;
+    this.outstandingUntil = now + PULL_EXPIRES_MS;
+    this.deps.nc.publish(this.pullSubject, JSON.stringify({ batch: ask, expires: nanos(PULL_EXPIRES_MS) }), {
+      reply: this.replyTo,
+    });
+  }
+
+  /** A pulled message arrived: buffered, or (`t` undefined) moved elsewhere by the caller. */
+  arrived(t: TakenMessage | undefined): void {
+    if (this.outstanding > 0) this.outstanding--;
+    if (t) this.buffer.push(t);
+  }
+
+  /** A pull status arrived: a request expired with `left` messages not sent, or the server refused it. */
+  status(code: number, description: string, left: number): void {
+    if (code === 100) return; // heartbeat (not asked for)
+    if (code === 408 || code === 404) this.outstanding = Math.max(0, this.outstanding - left);
+    else {
+      // 409: consumer deleted, leadership change, too many waiting requests: ask again when next needed.
+      this.outstanding = 0;
+      if (/deleted|not found/i.test(description)) {
+        this.ready = false;
+        this.applied = 0;
+      }
+    }
+  }
+
+  /** Up to `max` buffered messages due at or before `upTo`, oldest first, taken out of the buffer. */
+  take(max: number, upTo: number, skip: readonly string[]): TakenMessage[] {
+    const out: TakenMessage[] = [];
+    if (max <= 0 || this.buffer.length === 0) return out;
+    const skipped = skip.length > 0 ? new Set(skip) : undefined;
+    let keep = 0;
+    for (let i = 0; i < this.buffer.length; i++) {
+      const t = this.buffer[i]!;
+      if (out.length < max && t.notBefore <= upTo && !skipped?.has(t.delivery.id)) out.push(t);
+      else this.buffer[keep++] = t;
+    }
+    this.buffer.length = keep;
     return out;
   }
 
-  /** The attempt is still running: the ack wait starts again. */
-  working(t: TakenDelivery): void {
-    t.msg.working();
+  /** When the earliest buffered message is due (undefined: none buffered). */
+  nextDue(skip: readonly string[]): number | undefined {
+    let next: number | undefined;
+    for (const t of this.buffer)
+      if ((next === undefined || t.notBefore < next) && !skip.includes(t.delivery.id)) next = t.notBefore;
+    return next;
   }
 
-  /** Delivered: it leaves the queue. */
-  async succeeded(t: TakenDelivery): Promise<void> {
-    await this.settle(t);
-  }
-
-  /** Attempt again at `at`: republished with the next attempt number, then removed. */
-  async retry(t: TakenDelivery, at: number): Promise<void> {
-    const attempt = t.attempt + 1;
-    await this.publish(deliverySubject(this.webhookId), t, `${t.delivery.id}.${attempt}`, {
-      [ATTEMPT_HEADER]: String(attempt),
-      [NOT_BEFORE_HEADER]: String(at),
-    });
-    await this.settle(t);
-  }
-
-  /** Given up: moved to `HOOKD_DEAD_LETTERS` with the reason, then removed from the queue. */
-  async deadLetter(t: TakenDelivery, reason: string): Promise<void> {
-    await this.publish(`${DEAD_LETTERS_SUBJECT_PREFIX}.${idToken(this.webhookId)}`, t, t.delivery.id, {
-      [ATTEMPT_HEADER]: String(t.attempt + 1),
-      [REASON_HEADER]: reason,
-    });
-    await this.settle(t);
-  }
-
-  private async publish(subject: string, t: TakenDelivery, msgID: string, set: Record<string, string>) {
-    const h = headers();
-    for (const [k, v] of Object.entries(set)) h.set(k, v);
-    try {
-      await retryUntil(this.opts.publishDeadlineMs ?? 30_000, () =>
-        this.js.publish(subject, JSON.stringify(t.delivery), { msgID, headers: h, timeout: 5000 }),
-      );
-    } catch (err) {
-      throw new StoreError(
-        `moving delivery ${t.delivery.id} to ${subject} failed: ${(err as Error).message}`,
-        {
-          cause: err,
-        },
-      );
-    }
-  }
-
-  private async settle(t: TakenDelivery): Promise<void> {
-    if (!(await t.msg.ackAck().catch(() => false)))
-      throw new StoreError(
-        `delivery ${t.delivery.id}: the queue did not confirm its removal; another replica may attempt it again`,
-      );
+  /** Buffered messages that arrived before `before`, taken out of the buffer (to be handed back). */
+  stale(before: number): TakenMessage[] {
+    if (this.buffer.length === 0 || this.buffer[0]!.arrivedAt >= before) return [];
+    const old = this.buffer.filter((t) => t.arrivedAt < before);
+    const rest = this.buffer.filter((t) => t.arrivedAt >= before);
+    this.buffer.length = 0;
+    this.buffer.push(...rest);
+    return old;
   }
 }
