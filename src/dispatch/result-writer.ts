@@ -7,10 +7,15 @@
 import type { Logger } from 'pino';
 import type { AttemptResult, DeliveryStore } from '../outbox/index.ts';
 
-/** How long results may wait before they are written. */
-const FLUSH_MS = 20;
+/**
+ * How long results may wait before they are written: off the event loop
+ * now, so only the bytes count (each commit rewrites the pages it touches:
+ * 100 ms wrote 7 % fewer bytes per delivery than 20 ms in a drain). A retry
+ * waits at least its schedule's next delay anyway.
+ */
+const FLUSH_MS = 100;
 /** Write at once when this many are waiting. */
-const FLUSH_MAX = 512;
+const FLUSH_MAX = 4096;
 const RETRY_MS = 1000;
 
 export interface WrittenResult {

@@ -39,6 +39,8 @@ export interface NewDelivery {
   nextAttemptAt: number;
   /** The rendered request, stored once, unchanged for every attempt. */
   request: StoredRequest;
+  /** The request but its body as JSON, when the caller has it already (intake measured it): not made twice. */
+  requestHead?: string;
   /** Set when rendering failed: the delivery is stored as failed with this reason. */
   renderError?: string;
 }

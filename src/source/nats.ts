@@ -17,6 +17,7 @@ import {
 import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
+import { inBatches } from './batches.ts';
 import type { ConsumerLease } from './consumer-lease.ts';
 import { type Decoded, decodeEvent } from './decode.ts';
 import type { HookEvent, Rejection } from './event.ts';
@@ -186,14 +187,15 @@ export class NatsSource {
     }
   }
 
-  /** Processes buffered messages batch by batch, one batch at a time. */
+  /** Processes buffered messages batch by batch, several at a time (`inBatches`). */
   private async drain(): Promise<void> {
     // Let the callback fill the buffer with what arrived together.
     await new Promise((r) => setImmediate(r));
-    while (this.buffer.length > 0) {
-      const batch = this.buffer.splice(0, this.settings.batch);
-      await this.process(batch);
-    }
+    await inBatches(
+      () => this.buffer,
+      this.settings.batch,
+      (b) => this.process(b),
+    );
     this.flushing = undefined;
   }
 

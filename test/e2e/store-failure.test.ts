@@ -38,10 +38,10 @@ test('a full disk stops acknowledging, shows on /readyz, and recovers without lo
   await js.publish('events.a', JSON.stringify({ id: 'before', type: 'x.y' }));
   await receiver.waitFor(1, 10_000);
 
-  // Fill the disk: no page may be added any more.
-  const db = (hookd.app.store as SqliteStore).sqlite.db;
-  const pages = db.pragma('page_count', { simple: true }) as number;
-  db.pragma(`max_page_count = ${pages}`);
+  // Fill the disk: the writing connection (the writer thread's) may add no page any more.
+  const store = hookd.app.store as SqliteStore;
+  const pages = store.sqlite.db.pragma('page_count', { simple: true }) as number;
+  await store.writerPragma(`max_page_count = ${pages}`);
   const big = 'x'.repeat(2000);
   for (let i = 0; i < 60; i++)
     await js.publish('events.a', JSON.stringify({ id: `during-${i}`, type: 'x.y', pad: big }));
@@ -69,7 +69,7 @@ test('a full disk stops acknowledging, shows on /readyz, and recovers without lo
   );
 
   // Free the disk again.
-  db.pragma('max_page_count = 4294967294');
+  await store.writerPragma('max_page_count = 4294967294');
   await receiver.waitFor(61, 30_000);
   const ids = new Set(receiver.requests.map((r) => JSON.parse(r.body).id));
   for (let i = 0; i < 60; i++) assert.ok(ids.has(`during-${i}`), `during-${i} arrived`);

@@ -22,10 +22,6 @@ export class SqliteAttempts implements AttemptLog {
 
   constructor(file: SqliteFile) {
     this.stmts = {
-      add: file.db.prepare(
-        `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, outcome, status, error, response)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
       of: file.db.prepare(
         `SELECT attempt, started_at, duration_ms, outcome, status, error, response
          FROM attempts WHERE delivery_id = ? ORDER BY attempt, id`,
@@ -34,20 +30,6 @@ export class SqliteAttempts implements AttemptLog {
         `SELECT state, attempts, last_status, last_started_at, last_duration_ms, last_response FROM deliveries WHERE key = ? AND id = ?`,
       ),
     };
-  }
-
-  /** Inside a write transaction of the caller. */
-  add(deliveryId: string, a: AttemptRow): void {
-    this.stmts.add.run(
-      deliveryId,
-      a.attempt,
-      a.started_at,
-      a.duration_ms,
-      a.outcome,
-      a.status,
-      a.error,
-      a.response,
-    );
   }
 
   async of(deliveryId: string): Promise<AttemptRow[]> {

@@ -1,7 +1,9 @@
 /**
- * Deliveries in SQLite (WAL): intake writes a batch of deliveries and
- * rejected events in one transaction; the dispatcher reads due rows and
- * writes attempt results in batches. One hookd process owns a store file.
+ * Deliveries in SQLite (WAL): intake batches and attempt results are
+ * written by the writer (a thread of their own for a file, group-committed);
+ * the dispatcher's queue reads (due rows, counts) and the API's reads run on
+ * this thread's connection, which sees each commit as soon as it returns.
+ * One hookd process owns a store file.
  *
  * One concept over 300 lines: every statement on the deliveries table, so
  * the queries and the indexes they rely on are read together.
@@ -19,11 +21,11 @@ import type {
   StoredRequest,
 } from '../contract.ts';
 import { DELIVERY_STATES } from '../contract.ts';
-import { InvalidCursorError, StoreError } from '../errors.ts';
-import type { SqliteAttempts } from './attempts.ts';
+import { InvalidCursorError } from '../errors.ts';
 import type { SqliteFile } from './database.ts';
-import type { SqliteRejected } from './rejected.ts';
 import { rowKey } from './row-key.ts';
+import type { InsertRow, RejectRow, ResultRow } from './write-ops.ts';
+import type { Writer } from './writer.ts';
 
 const DUE_COLUMNS =
   'id, event_id, event_type, webhook_id, identifier, transport, priority, attempts, received_at, head, body';
@@ -56,18 +58,11 @@ export class SqliteDeliveries implements DeliveryStore {
 
   constructor(
     private readonly file: SqliteFile,
-    private readonly attempts: SqliteAttempts,
-    private readonly rejected: SqliteRejected,
-    /** Whether a success gets an attempts row too (`store.attemptLog: all`); it is on the delivery row anyway. */
-    private readonly logSuccesses = false,
+    /** Where every write goes (the writer thread for a file). */
+    private readonly writer: Writer,
   ) {
     const db = file.db;
     this.stmts = {
-      exists: db.prepare(`SELECT 1 FROM deliveries WHERE key = ? AND id = ?`).pluck(),
-      insert: db.prepare(
-        `INSERT INTO deliveries (key, id, event_id, event_type, webhook_id, identifier, transport, priority, state, attempts, next_attempt_at, received_at, updated_at, head, body, last_error)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`,
-      ),
       due: db.prepare(
         `SELECT ${DUE_COLUMNS} FROM deliveries
          WHERE state = 'pending' AND webhook_id = ? AND next_attempt_at <= ?
@@ -81,10 +76,6 @@ export class SqliteDeliveries implements DeliveryStore {
       countPending: db.prepare(`SELECT COUNT(*) FROM deliveries WHERE state = 'pending'`).pluck(),
       dueByWebhook: db.prepare(
         `SELECT webhook_id AS webhookId, MIN(next_attempt_at) AS at FROM deliveries WHERE state = 'pending' GROUP BY webhook_id`,
-      ),
-      finish: db.prepare(
-        `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, updated_at = ?, last_error = ?,
-           last_status = ?, last_started_at = ?, last_duration_ms = ?, last_response = ? WHERE key = ? AND id = ?`,
       ),
       get: db.prepare(`SELECT ${ROW_COLUMNS} FROM deliveries WHERE key = ? AND id = ?`),
     };
@@ -130,67 +121,36 @@ export class SqliteDeliveries implements DeliveryStore {
   }
 
   async insert(deliveries: readonly NewDelivery[], rejections: readonly Rejection[] = []): Promise<number> {
-    let added = 0;
-    let failed = 0;
-    this.guard(true, () =>
-      this.file.write('FULL', () => {
-        for (const d of deliveries) {
-          const { body, ...head } = d.request;
-          const renderFailed = d.renderError !== undefined;
-          const key = rowKey(d.id);
-          // A redelivered event maps onto its row: nothing new.
-          if (this.stmts.exists.get(key, d.id)) continue;
-          this.stmts.insert.run(
-            key,
-            d.id,
-            d.eventId,
-            d.eventType,
-            d.webhookId,
-            d.identifier,
-            d.transport,
-            d.priority,
-            renderFailed ? 'failed' : 'pending',
-            d.nextAttemptAt,
-            d.receivedAt,
-            d.receivedAt,
-            JSON.stringify(head),
-            body,
-            d.renderError ?? null,
-          );
-          added++;
-          if (renderFailed) {
-            failed++;
-            this.attempts.add(d.id, {
-              attempt: 1,
-              started_at: d.receivedAt,
-              duration_ms: 0,
-              outcome: 'permanent',
-              status: null,
-              error: d.renderError ?? null,
-              response: null,
-            });
-            this.stmts.finish.run(
-              'failed',
-              1,
-              d.receivedAt,
-              d.receivedAt,
-              d.renderError,
-              null,
-              d.receivedAt,
-              0,
-              null,
-              key,
-              d.id,
-            );
-          }
-        }
-        for (const r of rejections) this.rejected.add(r);
-      }),
-    );
+    const rows: InsertRow[] = deliveries.map((d) => {
+      const { body, ...head } = d.request;
+      return [
+        d.id,
+        d.eventId,
+        d.eventType,
+        d.webhookId,
+        d.identifier,
+        d.transport,
+        d.priority,
+        d.nextAttemptAt,
+        d.receivedAt,
+        d.requestHead ?? JSON.stringify(head),
+        body,
+        d.renderError ?? null,
+      ];
+    });
+    const rejected: RejectRow[] = rejections.map((r) => [
+      r.receivedAt,
+      r.source,
+      r.subject ?? null,
+      r.reason,
+      r.detail ?? null,
+      r.payload ?? null,
+    ]);
+    const { added, failed } = (await this.guard(
+      true,
+      this.writer.run({ op: 'insert', rows, rejections: rejected }),
+    )) as { added: number; failed: number };
     this.bump('failed', failed);
-    // Let responses and timers in before the next batch: a stored backlog must never stop sending
-    // (batches written back to back held the event loop for seconds, issue 14).
-    await new Promise((r) => setImmediate(r));
     return added;
   }
 
@@ -226,43 +186,27 @@ export class SqliteDeliveries implements DeliveryStore {
   }
 
   /**
-   * Written with synchronous=NORMAL: a result lost to a power cut only makes
-   * hookd send that attempt again, with the same webhook-id; new events
-   * (which are acknowledged upstream) are always written with FULL.
+   * Synced NORMAL unless an intake batch shares the commit: a result lost to
+   * a power cut only makes hookd send that attempt again, with the same
+   * webhook-id; new events (which are acknowledged upstream) are always
+   * synced in full.
    */
   async complete(results: readonly AttemptResult[], now: number): Promise<void> {
-    this.guard(false, () =>
-      this.file.write('NORMAL', () => {
-        for (const r of results) {
-          const status = r.status ?? null;
-          const response = r.response ?? null;
-          if (r.outcome !== 'success' || this.logSuccesses) {
-            this.attempts.add(r.deliveryId, {
-              attempt: r.attempt,
-              started_at: r.startedAt,
-              duration_ms: r.durationMs,
-              outcome: r.outcome,
-              status,
-              error: r.error ?? null,
-              response,
-            });
-          }
-          this.stmts.finish.run(
-            r.next.state,
-            r.attempt,
-            r.next.state === 'pending' ? r.next.at : now,
-            now,
-            r.outcome === 'success' ? null : (r.error ?? null),
-            status,
-            r.startedAt,
-            r.durationMs,
-            response,
-            rowKey(r.deliveryId),
-            r.deliveryId,
-          );
-        }
-      }),
+    const rows = results.map(
+      (r): ResultRow => [
+        r.deliveryId,
+        r.attempt,
+        r.startedAt,
+        r.durationMs,
+        r.outcome,
+        r.status ?? null,
+        r.outcome === 'success' ? null : (r.error ?? null),
+        r.response ?? null,
+        r.next.state,
+        r.next.state === 'pending' ? r.next.at : now,
+      ],
     );
+    await this.guard(false, this.writer.run({ op: 'complete', results: rows, now }));
     for (const r of results) {
       this.bump('inflight', -1);
       if (r.next.state !== 'pending') this.bump(r.next.state, 1);
@@ -305,42 +249,32 @@ export class SqliteDeliveries implements DeliveryStore {
   }
 
   async retryFailed(filter: RequeueFilter, now: number): Promise<number> {
-    const where = [`state = 'failed'`];
-    const args: unknown[] = [];
-    if (filter.webhookId !== undefined) {
-      // The webhook's id, or its identifier (what operators see in logs and metrics).
-      where.push('(webhook_id = ? OR identifier = ?)');
-      args.push(filter.webhookId, filter.webhookId);
-    }
-    if (filter.since !== undefined) {
-      where.push('updated_at >= ?');
-      args.push(filter.since);
-    }
-    if (filter.ids !== undefined) {
-      const marks = filter.ids.map(() => '?').join(',') || 'NULL';
-      where.push(`key IN (${marks}) AND id IN (${marks})`);
-      args.push(...filter.ids.map(rowKey), ...filter.ids);
-    }
-    const r = this.file.write('FULL', () =>
-      this.file.db
-        .prepare(
-          `UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE ${where.join(' AND ')}`,
-        )
-        .run(filter.dueAt ?? now, now, ...args),
-    );
-    this.bump('failed', -r.changes);
-    return r.changes;
+    const changes = (await this.guard(
+      false,
+      this.writer.run({
+        op: 'retry',
+        args: {
+          webhookId: filter.webhookId,
+          since: filter.since,
+          ids: filter.ids,
+          dueAt: filter.dueAt ?? now,
+          now,
+        },
+      }),
+    )) as number;
+    this.bump('failed', -changes);
+    return changes;
   }
 
-  /** Runs a write, rethrowing failures as `StoreError`; intake writes also set `writable`. */
-  private guard<T>(intake: boolean, fn: () => T): T {
+  /** Awaits a write; intake writes also set `writable` (false after a failure until one works again). */
+  private async guard<T>(intake: boolean, write: Promise<T>): Promise<T> {
     try {
-      const r = fn();
+      const r = await write;
       if (intake) this.writable = true;
       return r;
     } catch (err) {
       if (intake) this.writable = false;
-      throw new StoreError('the outbox could not be written', { cause: err });
+      throw err;
     }
   }
 }

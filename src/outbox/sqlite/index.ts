@@ -1,4 +1,9 @@
-/** The `sqlite` backend (DESIGN.md section 8): every delivery in one process's file. */
+/**
+ * The `sqlite` backend (DESIGN.md section 8): every delivery in one
+ * process's file. Writes of deliveries, attempts and rejected events go to
+ * the writer thread (group commit, off the event loop); reads, and the rare
+ * small writes of webhook states and API webhooks, use this thread's connection.
+ */
 import { statSync } from 'node:fs';
 import type { Pruned, Retention, SpecSeal, Store } from '../contract.ts';
 import { SqliteApiWebhooks } from './api-webhooks.ts';
@@ -7,13 +12,20 @@ import { Checkpointer } from './checkpointer.ts';
 import { SqliteFile } from './database.ts';
 import { SqliteDeliveries } from './deliveries.ts';
 import { SqliteRejected } from './rejected.ts';
-import { SqliteRetention } from './retention.ts';
+import type { PruneReport } from './retention.ts';
 import { SqliteWebhookStates } from './webhook-states.ts';
+import { InlineWriter, ThreadWriter, type Writer } from './writer.ts';
 
 export interface SqliteStoreOptions {
   seal?: SpecSeal;
   /** `all`: a row per successful attempt too (default `failures`: a success is kept on its delivery). */
   attemptLog?: 'failures' | 'all';
+  /**
+   * `thread` (default for a file): writes in the writer thread. `inline`:
+   * on the caller's connection, one transaction per write (always for
+   * `:memory:`; tests that drive time with fake timers).
+   */
+  writer?: 'thread' | 'inline';
 }
 
 export class SqliteStore implements Store {
@@ -23,7 +35,7 @@ export class SqliteStore implements Store {
   readonly webhookStates: SqliteWebhookStates;
   readonly webhooks: SqliteApiWebhooks;
   private readonly file: SqliteFile;
-  private readonly retention: SqliteRetention;
+  private readonly writer: Writer;
   private readonly checkpointer: Checkpointer | undefined;
 
   constructor(
@@ -33,13 +45,12 @@ export class SqliteStore implements Store {
     this.file = new SqliteFile(path);
     this.attempts = new SqliteAttempts(this.file);
     this.rejected = new SqliteRejected(this.file);
-    this.deliveries = new SqliteDeliveries(
-      this.file,
-      this.attempts,
-      this.rejected,
-      opts.attemptLog === 'all',
-    );
-    this.retention = new SqliteRetention(this.file);
+    const logSuccesses = opts.attemptLog === 'all';
+    this.writer =
+      path === ':memory:' || opts.writer === 'inline'
+        ? new InlineWriter(this.file.db, logSuccesses)
+        : new ThreadWriter({ path, logSuccesses });
+    this.deliveries = new SqliteDeliveries(this.file, this.writer);
     if (path !== ':memory:') {
       // Checkpoints run in a worker thread; the main connection's own only if that one is gone.
       this.file.db.pragma('wal_autocheckpoint = 10000');
@@ -67,15 +78,28 @@ export class SqliteStore implements Store {
   }
 
   async prune(retention: Retention, now: number, budget: number): Promise<Pruned> {
-    return this.retention.prune(retention, now, budget, (state, n) => this.deliveries.pruned(state, n));
+    const { pruned, byState } = (await this.writer.run({
+      op: 'prune',
+      retention,
+      now,
+      budget,
+    })) as PruneReport;
+    for (const { state, n } of byState) this.deliveries.pruned(state, n);
+    return pruned;
   }
 
-  /** For tests that break the disk on purpose (a full disk) and for tools; not part of `Store`. */
+  /** This thread's connection (reads), for tests and tools; not part of `Store`. */
   get sqlite(): SqliteFile {
     return this.file;
   }
 
+  /** A pragma on the writing connection, for tests that break the disk on purpose (`max_page_count`). */
+  writerPragma(sql: string): Promise<unknown> {
+    return this.writer.run({ op: 'pragma', sql });
+  }
+
   async close(): Promise<void> {
+    await this.writer.close();
     await this.checkpointer?.close();
     this.file.close();
   }

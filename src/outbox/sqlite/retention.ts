@@ -8,13 +8,18 @@
  * never wait long behind it.
  */
 import type { Pruned, Retention } from '../contract.ts';
-import type { SqliteFile } from './database.ts';
+import type { Database } from './driver.ts';
+
+/** What one pass removed, and how many finished deliveries of each state (they leave the counts). */
+export interface PruneReport {
+  pruned: Pruned;
+  byState: { state: 'succeeded' | 'failed'; n: number }[];
+}
 
 export class SqliteRetention {
   private readonly stmts;
 
-  constructor(private readonly file: SqliteFile) {
-    const db = file.db;
+  constructor(db: Database) {
     this.stmts = {
       expired: db.prepare(
         `SELECT seq, id FROM deliveries WHERE state = ? AND updated_at < ? ORDER BY updated_at LIMIT ?`,
@@ -27,35 +32,30 @@ export class SqliteRetention {
     };
   }
 
-  /** Deletes up to `budget` expired records; `onPruned` hears how many finished deliveries of each state went. */
-  prune(
-    retention: Retention,
-    now: number,
-    budget: number,
-    onPruned: (state: 'succeeded' | 'failed', n: number) => void,
-  ): Pruned {
+  /**
+   * Deletes up to `budget` expired records, inside the caller's transaction
+   * (synced NORMAL when nothing else in its group needs more: a deletion
+   * lost to a power cut is simply done again).
+   */
+  prune(retention: Retention, now: number, budget: number): PruneReport {
     const out: Pruned = { deliveries: 0, attempts: 0, rejected: 0 };
     const byState: { state: 'succeeded' | 'failed'; n: number }[] = [];
-    // NORMAL: a deletion lost to a power cut is simply done again.
-    this.file.write('NORMAL', () => {
-      let left = budget;
-      for (const state of ['succeeded', 'failed'] as const) {
-        if (left <= 0) break;
-        const rows = this.stmts.expired.all(state, now - retention[state], left) as {
-          seq: number;
-          id: string;
-        }[];
-        for (const r of rows) {
-          out.attempts += this.stmts.deleteAttempts.run(r.id).changes;
-          this.stmts.deleteDelivery.run(r.seq);
-        }
-        out.deliveries += rows.length;
-        left -= rows.length;
-        if (rows.length) byState.push({ state, n: rows.length });
+    let left = budget;
+    for (const state of ['succeeded', 'failed'] as const) {
+      if (left <= 0) break;
+      const rows = this.stmts.expired.all(state, now - retention[state], left) as {
+        seq: number;
+        id: string;
+      }[];
+      for (const r of rows) {
+        out.attempts += this.stmts.deleteAttempts.run(r.id).changes;
+        this.stmts.deleteDelivery.run(r.seq);
       }
-      if (left > 0) out.rejected = this.stmts.deleteRejected.run(now - retention.rejected, left).changes;
-    });
-    for (const { state, n } of byState) onPruned(state, n);
-    return out;
+      out.deliveries += rows.length;
+      left -= rows.length;
+      if (rows.length) byState.push({ state, n: rows.length });
+    }
+    if (left > 0) out.rejected = this.stmts.deleteRejected.run(now - retention.rejected, left).changes;
+    return { pruned: out, byState };
   }
 }

@@ -32,7 +32,7 @@ afterEach(() => {
 
 test('a dead letter requeued by another process (hookd retry) keeps the queue depth true, never negative', async () => {
   const path = join(dir, 'hookd.db');
-  const store = new SqliteStore(path);
+  const store = new SqliteStore(path, { writer: 'inline' });
   const daemon = store.deliveries;
   const transport = new ScriptedTransport();
   const w = webhook('a');
@@ -51,10 +51,10 @@ test('a dead letter requeued by another process (hookd retry) keeps the queue de
   await advance(0);
   assert.deepEqual(daemon.depth(), { pending: 0, inflight: 2, succeeded: 0, failed: 0 });
   transport.answerAll({ outcome: 'permanent', error: 'HTTP 400', status: 400 });
-  await advance(25);
+  await advance(100);
   assert.deepEqual(daemon.depth(), { pending: 0, inflight: 0, succeeded: 0, failed: 2 });
 
-  const cli = new SqliteStore(path);
+  const cli = new SqliteStore(path, { writer: 'inline' });
   assert.equal(await cli.deliveries.retryFailed({ webhookId: 'a' }, T0), 2);
   await cli.close();
   assert.equal(daemon.depth().pending, 2, 'pending is read from the store');
@@ -64,7 +64,7 @@ test('a dead letter requeued by another process (hookd retry) keeps the queue de
   assert.equal(transport.open.length, 2, 'requeued deliveries are sent');
   assert.deepEqual(daemon.depth(), { pending: 0, inflight: 2, succeeded: 0, failed: 0 });
   transport.answerAll({ outcome: 'success', status: 200 });
-  await advance(25);
+  await advance(100);
   assert.deepEqual(daemon.depth(), { pending: 0, inflight: 0, succeeded: 2, failed: 0 });
   const stopped = dispatcher.stop(0);
   await advance(0);
