@@ -31,12 +31,11 @@ import { createLogger, withTransportRedaction } from './logging.ts';
 import { Metrics, setWebhookStateGauge } from './metrics/index.ts';
 import {
   DELIVERY_STATES,
-  type DispatchSide,
+  JetStreamDispatchQueue,
   JetStreamStore,
   openStore,
   RetentionLoop,
   type Store,
-  StoreError,
 } from './outbox/index.ts';
 import type { WebhookState } from './rules/index.ts';
 import { Sandbox } from './sandbox/index.ts';
@@ -58,27 +57,6 @@ export interface AppOptions {
 }
 
 export type { ReloadResult };
-
-/**
- * The jetstream dispatch queue (`JetStreamDispatchQueue`, issue 15) is not
- * on main yet: until it is, `store.backend: jetstream` refuses to start
- * rather than take events it could not deliver.
- */
-async function openDispatchQueue(
-  _nc: unknown,
-  _opts: {
-    replicas: number;
-    retention: Config['store']['retention'];
-    ackWaitMs: number;
-    concurrency: (webhookId: string) => number;
-    onWork: (webhookId: string, at: number) => void;
-    onError: (err: Error) => void;
-  },
-): Promise<DispatchSide> {
-  throw new StoreError(
-    'store.backend: jetstream cannot run yet: its dispatch queue is not built (issue 15); use store.backend: sqlite',
-  );
-}
 
 let appsInProcess = 0;
 
@@ -158,6 +136,7 @@ export class App {
     const replica = replicaId(opts.env);
     const box: { app?: App } = {};
     const onError = (err: Error) => log.warn({ err: err.message }, 'jetstream store');
+    log.info({ nats: config.nats.url, replica }, 'opening the jetstream store (waits for NATS)');
     const store = await JetStreamStore.connect(config.nats.url!, {
       name: `hookd ${replica}`,
       waitForServer: true,
@@ -166,7 +145,7 @@ export class App {
       seal,
       onError,
       dispatch: (nc) =>
-        openDispatchQueue(nc, {
+        JetStreamDispatchQueue.open(nc, {
           replicas,
           retention: config.store.retention,
           // Above the longest attempt: a taken delivery goes to another replica only when this one is gone.

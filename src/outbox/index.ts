@@ -3,6 +3,8 @@ export * from './contract.ts';
 export { deliveryId } from './delivery-id.ts';
 export { DuplicateWebhookError, InvalidCursorError, StoreError } from './errors.ts';
 export {
+  type DispatchQueueOptions,
+  JetStreamDispatchQueue,
   JetStreamWebhookStates,
   OutcomeFeed,
   type OutcomeRecord,

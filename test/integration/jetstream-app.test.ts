@@ -1,0 +1,120 @@
+/**
+ * Two hookd Apps with `store.backend: jetstream` on one nats-server
+ * (issue 15, DESIGN.md section 8): a webhook created through A's API is in
+ * B's catalog (the KV bucket's watch; measured, the contract allows 1 s),
+ * events published to NATS are delivered through the shared queues, and
+ * both answer the same `GET /v1/webhooks/{id}/deliveries`. `/metrics` names
+ * each replica and its backend.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import type { RunningHookd } from '../helpers/hookd.ts';
+import { waitForConsumer } from '../helpers/nats-server.ts';
+import { usePeers } from '../helpers/peers.ts';
+import type { Receiver } from '../helpers/receiver.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const peers = usePeers();
+
+const api = async (h: RunningHookd, method: string, path: string, body?: unknown) => {
+  const r = await fetch(`${h.url}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+};
+
+describe('two replicas (Apps) on one nats-server', () => {
+  let natsUrl: string;
+  let receiver: Receiver;
+  let a: RunningHookd;
+  let b: RunningHookd;
+  let webhookId: string;
+
+  const replica = () =>
+    peers.hookd({
+      config: {
+        nats: { url: natsUrl },
+        store: { backend: 'jetstream' },
+        // Short retries: a receiver's 503 is retried at once.
+        delivery: { retry: { schedule: ['0s', '0s', '0s'], jitter: 0 } },
+      },
+    });
+
+  test('setup: two replicas open the same streams and buckets and share the event consumer', async () => {
+    natsUrl = (await peers.nats()).url;
+    receiver = await peers.receiver();
+    a = await replica();
+    b = await replica();
+    await waitForConsumer(natsUrl);
+    assert.notEqual(a.app.replica, b.app.replica);
+  });
+
+  test("a webhook created through A's API is in B's catalog", async (t) => {
+    const created = await api(a, 'POST', '/v1/webhooks', {
+      url: `${receiver.url}/orders`,
+      events: ['orders.created'],
+      // Signed: each request carries its delivery id as webhook-id.
+      secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    webhookId = String(created.body.id);
+    const t0 = performance.now();
+    await waitFor(`webhook ${webhookId} in B's catalog`, () => b.app.catalog.webhook(webhookId));
+    t.diagnostic(`in B's catalog after ${(performance.now() - t0).toFixed(1)} ms`);
+    assert.equal((await api(b, 'GET', `/v1/webhooks/${webhookId}`)).status, 200);
+  });
+
+  test('events published to NATS are delivered once each; both replicas list the same deliveries', async () => {
+    const nc = await peers.start(
+      'publisher',
+      () => connect({ servers: natsUrl }),
+      (c) => c.close(),
+    );
+    const js = jetstream(nc);
+    const events = Array.from({ length: 20 }, (_, i) => ({
+      id: `evt-${i}`,
+      type: 'orders.created',
+      data: { i },
+    }));
+    for (const e of events) await js.publish('events.orders', JSON.stringify(e), { msgID: e.id });
+    await receiver.waitFor(events.length, 60_000);
+    const ids = receiver.requests.map((r) => r.headers['webhook-id']);
+    assert.equal(new Set(ids).size, events.length, 'each delivery once');
+    const path = `/v1/webhooks/${webhookId}/deliveries?limit=7`;
+    const page = async (h: RunningHookd, before?: string) =>
+      (await api(h, 'GET', before ? `${path}&before=${before}` : path)).body as {
+        items: { id: string; state: string; attempts: { outcome: string }[] }[];
+        next: string | null;
+      };
+    const listed: { id: string; attempts: string[] }[] = [];
+    await waitFor('both replicas to list 20 succeeded deliveries', async () => {
+      const all: string[] = [];
+      for (let p = await page(a); ; p = await page(a, p.next!)) {
+        all.push(...p.items.filter((d) => d.state === 'succeeded').map((d) => d.id));
+        if (!p.next) break;
+      }
+      return all.length === events.length;
+    });
+    for (
+      let pa = await page(a), pb = await page(b);
+      ;
+      pa = await page(a, pa.next!), pb = await page(b, pb.next!)
+    ) {
+      assert.deepEqual(pb, pa, 'B answers what A answers');
+      if (!pa.next) break;
+    }
+  });
+
+  test('/metrics names the replica and its backend; no consumer lease in jetstream mode', async () => {
+    const text = await (await fetch(`${a.url}/metrics`)).text();
+    assert.match(
+      text,
+      new RegExp(`hookd_replica_info\\{replica="${a.app.replica}",backend="jetstream"\\} 1`),
+    );
+    assert.match(text, /^hookd_consumer_lease_held 0$/m);
+  });
+});
