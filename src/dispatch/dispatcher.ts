@@ -23,7 +23,11 @@ export interface DispatcherDeps {
   /** Where due work comes from (the outbox). */
   work: DueWork;
   /** Where attempt results are written; `recount` re-reads its delivery counts on each rescan. */
-  outbox: Pick<DeliveryStore, 'complete' | 'claimed' | 'released'> & { recount?(): void };
+  outbox: Pick<DeliveryStore, 'complete' | 'claimed' | 'released'> & {
+    recount?(): void;
+    /** How long attempt results may wait to be written together (absent: the result writer's default). */
+    readonly resultDelayMs?: number;
+  };
   /** The webhook as currently configured (undefined when it was removed). */
   webhook: (id: string) => Webhook | undefined;
   transport: (type: string) => TransportInstance | undefined;
@@ -79,6 +83,7 @@ export class Dispatcher {
     });
     this.results = new ResultWriter({
       outbox: deps.outbox,
+      delayMs: deps.outbox.resultDelayMs,
       logger: deps.logger,
       now: this.now,
       // Written: these deliveries may be read again, and retries are due when scheduled.

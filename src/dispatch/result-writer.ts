@@ -31,6 +31,12 @@ export class ResultWriter {
   constructor(
     private readonly deps: {
       outbox: Pick<DeliveryStore, 'complete'>;
+      /**
+       * How long results may wait to be written together (default
+       * `FLUSH_MS`). 0: at once (the jetstream queue: a delivery holds its
+       * slot of the webhook's cluster-wide limit until its result is written).
+       */
+      delayMs?: number;
       logger: Logger;
       now: () => number;
       /** Called once a batch is on disk. */
@@ -41,7 +47,7 @@ export class ResultWriter {
   add(result: AttemptResult, webhookId: string): void {
     this.pending.push({ result, webhookId });
     if (this.pending.length >= FLUSH_MAX) void this.flush();
-    else this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS);
+    else this.timer ??= setTimeout(() => void this.flush(), this.deps.delayMs ?? FLUSH_MS);
   }
 
   /** Writes what is waiting now (after the batch being written, if any). */

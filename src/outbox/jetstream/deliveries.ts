@@ -47,6 +47,8 @@ const readOnly = (what: string) =>
   new StoreError(`${what}: this jetstream store was opened for reads and requeues only (no dispatch queue)`);
 
 export class JetStreamDeliveries implements DeliveryStore {
+  /** Attempt results are written at once (dispatch-queue.ts): a delivery holds its webhook's cluster-wide slot until then. */
+  readonly resultDelayMs = 0;
   inflight = 0;
   counts = { pending: 0, succeeded: 0, failed: 0 };
 

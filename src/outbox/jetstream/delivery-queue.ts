@@ -26,11 +26,12 @@
  * permanent attempt, the render error); rejected events to
  * `HOOKD_REJECTED`; each confirmed before it resolves.
  */
-import { type JetStreamClient, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
-import { headers, type MsgHdrs, type NatsConnection, nanos } from '@nats-io/transport-node';
+import { jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
+import { type NatsConnection, nanos } from '@nats-io/transport-node';
 import type { NewDelivery, Rejection } from '../contract.ts';
 import { StoreError } from '../errors.ts';
 import { idToken } from './buckets.ts';
+import { Publisher } from './publisher.ts';
 import {
   ATTEMPT_HEADER,
   DELIVERIES_STREAM,
@@ -63,13 +64,13 @@ export interface AckableEvent {
 
 export class DeliveryQueue {
   private constructor(
-    private readonly js: JetStreamClient,
+    private readonly pub: Publisher,
     private readonly publishDeadlineMs: number,
   ) {}
 
   /** Publishes to streams that exist (`ensureStreams`). */
-  static over(nc: NatsConnection, publishDeadlineMs = 30_000): DeliveryQueue {
-    return new DeliveryQueue(jetstream(nc), publishDeadlineMs);
+  static over(pub: Publisher, publishDeadlineMs = 30_000): DeliveryQueue {
+    return new DeliveryQueue(pub, publishDeadlineMs);
   }
 
   /**
@@ -92,7 +93,7 @@ export class DeliveryQueue {
         duplicate_window: nanos(DUPLICATE_WINDOW_MS),
       }),
     );
-    return new DeliveryQueue(jetstream(nc), opts.publishDeadlineMs ?? 30_000);
+    return new DeliveryQueue(new Publisher(nc), opts.publishDeadlineMs ?? 30_000);
   }
 
   /**
@@ -149,9 +150,9 @@ export class DeliveryQueue {
       finishedAt: d.receivedAt,
       lastError: error,
     };
-    const h = headers();
-    h.set(REASON_HEADER, headerValue(error));
-    return this.send(subjects.dead(d.webhookId, d.id), JSON.stringify(record), msgIds.finished(d.id, 1), h);
+    return this.send(subjects.dead(d.webhookId, d.id), JSON.stringify(record), msgIds.finished(d.id, 1), {
+      [REASON_HEADER]: headerValue(error),
+    });
   }
 
   private async rejected(r: Rejection): Promise<boolean> {
@@ -170,17 +171,22 @@ export class DeliveryQueue {
   private publishOne(d: NewDelivery): Promise<boolean> {
     const { renderError: _, nextAttemptAt, ...queued } = d;
     const body: QueuedDelivery = queued;
-    const h = headers();
-    h.set(ATTEMPT_HEADER, '0');
-    h.set(NOT_BEFORE_HEADER, String(nextAttemptAt));
-    return this.send(deliverySubject(d.webhookId), JSON.stringify(body), msgIds.intake(d.id), h);
+    return this.send(deliverySubject(d.webhookId), JSON.stringify(body), msgIds.intake(d.id), {
+      [ATTEMPT_HEADER]: '0',
+      [NOT_BEFORE_HEADER]: String(nextAttemptAt),
+    });
   }
 
   /** Publishes, retrying (same msg-id) until the deadline; resolves to whether the stream had it already. */
-  private async send(subject: string, body: string, msgID: string | undefined, h: MsgHdrs | undefined) {
+  private async send(
+    subject: string,
+    body: string,
+    msgID: string | undefined,
+    set: Record<string, string> | undefined,
+  ) {
     try {
       const ack = await retryUntil(this.publishDeadlineMs, () =>
-        this.js.publish(subject, body, { msgID, headers: h, timeout: 5000 }),
+        this.pub.publish(subject, body, { msgID, set }),
       );
       return ack.duplicate;
     } catch (err) {

@@ -20,7 +20,7 @@
  * - `close` hands back everything taken and not settled, so another
  *   replica takes it at once.
  */
-import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { AttemptResult, DueRow, NewDelivery, Rejection, Retention } from '../contract.ts';
 import { StoreError } from '../errors.ts';
@@ -28,6 +28,7 @@ import { tokenId } from './buckets.ts';
 import { DeliveryQueue } from './delivery-queue.ts';
 import { Lanes } from './lanes.ts';
 import { moveAfterAttempt } from './moves.ts';
+import { Publisher } from './publisher.ts';
 import { DELIVERIES_STREAM, subjects } from './records.ts';
 import { backlogByWebhook, ensureStreams } from './streams.ts';
 import { WaitingRoom } from './waiting-room.ts';
@@ -56,6 +57,8 @@ export interface DispatchQueueOptions {
 }
 
 export class JetStreamDispatchQueue {
+  /** Results are written at once: a delivery holds its webhook's cluster-wide slot until then. */
+  readonly resultDelayMs = 0;
   private readonly lanes: Lanes;
   /** Messages in the stream per webhook, as last read. */
   private backlog = new Map<string, number>();
@@ -66,7 +69,7 @@ export class JetStreamDispatchQueue {
   private room: WaitingRoom | undefined;
   private refreshing = false;
   private closing = false;
-  private readonly js: JetStreamClient;
+  private readonly pub: Publisher;
   private readonly intake: DeliveryQueue;
   private readonly onError: (err: Error) => void;
   private readonly publishDeadlineMs: number;
@@ -76,14 +79,14 @@ export class JetStreamDispatchQueue {
     private readonly jsm: JetStreamManager,
     private readonly opts: DispatchQueueOptions,
   ) {
-    this.js = jetstream(nc);
+    this.pub = new Publisher(nc);
     this.publishDeadlineMs = opts.publishDeadlineMs ?? 30_000;
-    this.intake = DeliveryQueue.over(nc, this.publishDeadlineMs);
+    this.intake = DeliveryQueue.over(this.pub, this.publishDeadlineMs);
     this.onError = opts.onError ?? (() => {});
     this.lanes = new Lanes({
       nc,
       jsm,
-      js: this.js,
+      pub: this.pub,
       ackWaitMs: opts.ackWaitMs,
       bufferMaxAgeMs: opts.bufferMaxAgeMs ?? 3000,
       publishDeadlineMs: this.publishDeadlineMs,
@@ -119,17 +122,14 @@ export class JetStreamDispatchQueue {
     this.room = await WaitingRoom.open(this.nc, {
       onDue: (webhookId) => this.work(webhookId),
       onError: this.onError,
+      publisher: this.pub,
       publishDeadlineMs: this.publishDeadlineMs,
     });
     await this.refresh();
-    this.every(TICK_MS, () => this.lanes.tick(Date.now()));
-    this.every(this.opts.refreshMs ?? 1000, () => void this.refresh());
-  }
-
-  private every(ms: number, fn: () => void): void {
-    const t = setInterval(fn, ms);
-    t.unref?.();
-    this.timers.push(t);
+    this.timers.push(
+      setInterval(() => this.lanes.tick(Date.now()), TICK_MS).unref(),
+      setInterval(() => void this.refresh(), this.opts.refreshMs ?? 1000).unref(),
+    );
   }
 
   /**
@@ -215,7 +215,7 @@ export class JetStreamDispatchQueue {
       if (!held) continue;
       const { t, lane } = held;
       moves.push(
-        moveAfterAttempt(this.js, t, r, now, this.publishDeadlineMs).then(() => {
+        moveAfterAttempt(this.pub, t, r, now, this.publishDeadlineMs).then(() => {
           this.lanes.settled(r.deliveryId, t);
           // Its next home has it: it leaves the queue (an ack lost on the way means one more attempt, same id).
           t.ack();
@@ -233,7 +233,7 @@ export class JetStreamDispatchQueue {
       );
   }
 
-  /** Counted by the queue itself (`inFlight`). */
+  /** Counted here (`inFlight`). */
   claimed(_n: number): void {}
 
   /** An attempt cut short by shutdown: its message stays held until `close` hands it back. */
@@ -294,5 +294,6 @@ export class JetStreamDispatchQueue {
     await this.room?.close();
     this.activity?.unsubscribe();
     await this.lanes.close();
+    this.pub.close();
   }
 }

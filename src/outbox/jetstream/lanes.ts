@@ -13,10 +13,11 @@
  * goes to the waiting room instead of the buffer, so it does not hold one
  * of the webhook's slots.
  */
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { idToken } from './buckets.ts';
 import { moveToWaitingRoom } from './moves.ts';
+import type { Publisher } from './publisher.ts';
 import { TakenMessage } from './taken.ts';
 import { WebhookQueue } from './webhook-queue.ts';
 
@@ -27,7 +28,7 @@ const HOLD_MS = 1000;
 export interface LanesDeps {
   nc: NatsConnection;
   jsm: JetStreamManager;
-  js: JetStreamClient;
+  pub: Publisher;
   ackWaitMs: number;
   bufferMaxAgeMs: number;
   publishDeadlineMs: number;
@@ -134,7 +135,7 @@ export class Lanes {
 
   private async toWaitingRoom(t: TakenMessage): Promise<void> {
     try {
-      await moveToWaitingRoom(this.deps.js, t, this.deps.publishDeadlineMs);
+      await moveToWaitingRoom(this.deps.pub, t, this.deps.publishDeadlineMs);
       t.ack();
     } catch (err) {
       t.nak(1000);

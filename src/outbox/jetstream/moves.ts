@@ -6,11 +6,10 @@
  * message not due for a while goes to the waiting room as it is. Each
  * move's `Nats-Msg-Id` (records.ts) makes a repeated move a duplicate.
  */
-import type { JetStreamClient } from '@nats-io/jetstream';
-import { headers } from '@nats-io/transport-node';
 import type { AttemptResult, AttemptRow } from '../contract.ts';
 import { StoreError } from '../errors.ts';
 import { headerValue } from './delivery-queue.ts';
+import type { Publisher } from './publisher.ts';
 import { ATTEMPT_HEADER, msgIds, NOT_BEFORE_HEADER, REASON_HEADER, subjects } from './records.ts';
 import { retryUntil } from './retry.ts';
 import type { TakenMessage } from './taken.ts';
@@ -61,13 +60,9 @@ function afterAttempt(t: TakenMessage, r: AttemptResult, now: number): Move {
   };
 }
 
-async function publish(js: JetStreamClient, m: Move, deadlineMs: number, what: string): Promise<void> {
-  const h = headers();
-  for (const [k, v] of Object.entries(m.set)) h.set(k, v);
+async function publish(pub: Publisher, m: Move, deadlineMs: number, what: string): Promise<void> {
   try {
-    await retryUntil(deadlineMs, () =>
-      js.publish(m.subject, m.body, { msgID: m.msgID, headers: h, timeout: 5000 }),
-    );
+    await retryUntil(deadlineMs, () => pub.publish(m.subject, m.body, { msgID: m.msgID, set: m.set }));
   } catch (err) {
     throw new StoreError(`moving ${what} to ${m.subject} failed: ${(err as Error).message}`, { cause: err });
   }
@@ -75,17 +70,17 @@ async function publish(js: JetStreamClient, m: Move, deadlineMs: number, what: s
 
 /** Publishes where an attempted delivery goes with its result; rejects when it could not be stored. */
 export function moveAfterAttempt(
-  js: JetStreamClient,
+  pub: Publisher,
   t: TakenMessage,
   r: AttemptResult,
   now: number,
   deadlineMs: number,
 ): Promise<void> {
-  return publish(js, afterAttempt(t, r, now), deadlineMs, `delivery ${t.delivery.id}`);
+  return publish(pub, afterAttempt(t, r, now), deadlineMs, `delivery ${t.delivery.id}`);
 }
 
 /** Publishes a message not due for a while to the waiting room, as it came (attempt, time, body). */
-export function moveToWaitingRoom(js: JetStreamClient, t: TakenMessage, deadlineMs: number): Promise<void> {
+export function moveToWaitingRoom(pub: Publisher, t: TakenMessage, deadlineMs: number): Promise<void> {
   const { id, webhookId } = t.delivery;
   const move: Move = {
     subject: subjects.retry(webhookId),
@@ -93,5 +88,5 @@ export function moveToWaitingRoom(js: JetStreamClient, t: TakenMessage, deadline
     msgID: msgIds.hold(id, t.seq),
     set: { [ATTEMPT_HEADER]: String(t.attempt), [NOT_BEFORE_HEADER]: String(t.notBefore) },
   };
-  return publish(js, move, deadlineMs, `delivery ${id}`);
+  return publish(pub, move, deadlineMs, `delivery ${id}`);
 }

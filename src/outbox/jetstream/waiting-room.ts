@@ -25,8 +25,9 @@ import {
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import { headers, type NatsConnection, nanos } from '@nats-io/transport-node';
+import { type NatsConnection, nanos } from '@nats-io/transport-node';
 import { tokenId } from './buckets.ts';
+import type { Publisher } from './publisher.ts';
 import { ATTEMPT_HEADER, NOT_BEFORE_HEADER, RETRIES_STREAM } from './records.ts';
 import { retryUntil } from './retry.ts';
 
@@ -42,6 +43,8 @@ export interface WaitingRoomOptions {
   /** A retry of `webhookId` is back in its webhook's queue. */
   onDue: (webhookId: string) => void;
   onError: (err: Error) => void;
+  /** Where republishes go (the queue's, shared). */
+  publisher: Publisher;
   /** How long a republish is retried (same msg-id: safe) before the message is handed back (default 30 s). */
   publishDeadlineMs?: number;
   now?: () => number;
@@ -113,13 +116,14 @@ export class WaitingRoom {
   /** Republishes a due retry to its webhook's queue (same msg-id), then acknowledges it here. */
   private async moveOn(m: JsMsg): Promise<void> {
     const token = m.subject.slice('hookd.retries.'.length);
-    const h = headers();
-    h.set(ATTEMPT_HEADER, m.headers?.get(ATTEMPT_HEADER) || '0');
-    h.set(NOT_BEFORE_HEADER, m.headers?.get(NOT_BEFORE_HEADER) || '0');
+    const set = {
+      [ATTEMPT_HEADER]: m.headers?.get(ATTEMPT_HEADER) || '0',
+      [NOT_BEFORE_HEADER]: m.headers?.get(NOT_BEFORE_HEADER) || '0',
+    };
     const msgID = m.headers?.get('Nats-Msg-Id') || `${m.info.streamSequence}.waiting`;
     try {
       await retryUntil(this.opts.publishDeadlineMs ?? 30_000, () =>
-        this.js.publish(`hookd.deliveries.${token}`, m.data, { msgID, headers: h, timeout: 5000 }),
+        this.opts.publisher.publish(`hookd.deliveries.${token}`, m.data, { msgID, set }),
       );
     } catch (err) {
       m.nak(1000);
