@@ -6,17 +6,21 @@
  * probe's outcome on its own; a record that is no outcome is skipped and
  * reported. `HOOKD_REPLICAS` counts the replicas running, one fewer at once
  * when one leaves, and a replica whose heartbeats stopped after three.
+ * On a 3-node cluster (R3 stream), records published while the stream's
+ * leader is SIGKILLed reach both feeds, in the same order.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
+  OUTCOMES_STREAM,
   OutcomeFeed,
   type OutcomeRecord,
   ReplicaPresence,
   subjects,
 } from '../../src/outbox/jetstream/index.ts';
+import { startNatsCluster } from '../helpers/nats-cluster.ts';
 import { usePeers } from '../helpers/peers.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -127,5 +131,57 @@ describe('outcomes and presence on one nats-server', () => {
     // z's process "dies": its connection is gone, its key is never deleted.
     await dyingConnection.close();
     await waitFor('x to count 1 once z fell silent', () => x.live() === 1, { saw: () => x.live() });
+  });
+});
+
+describe('outcomes on a 3-node cluster, the stream leader killed', () => {
+  test('both feeds read every record in the same order through the leader change', async (t) => {
+    /** What the feeds reported (a stalled reader resumed). */
+    const notes: string[] = [];
+    const cluster = await peers.start(
+      'nats cluster',
+      () => startNatsCluster(3),
+      (c) => c.stop(),
+    );
+    const open = async (replica: string, first: number) => {
+      // Each replica's connection prefers another member; all are listed, so it fails over.
+      const servers = [...cluster.urls.slice(first), ...cluster.urls.slice(0, first)];
+      const nc = await peers.start(
+        `${replica}'s connection`,
+        () => connect({ servers, noRandomize: true, maxReconnectAttempts: -1, reconnectTimeWait: 100 }),
+        (c) => c.close(),
+      );
+      const seen: OutcomeRecord[] = [];
+      const f = await OutcomeFeed.open(nc, {
+        replicas: 3,
+        replica,
+        publishDeadlineMs: 30_000,
+        onRecord: (_id, r) => seen.push(r),
+        onError: (e) => notes.push(`${replica}: ${e.message}`),
+      });
+      peers.defer(`${replica}'s feed`, () => f.close());
+      return { nc, f, seen };
+    };
+    const a = await open('a', 0);
+    const b = await open('b', 1);
+    for (let i = 0; i < 10; i++) (i % 2 ? a : b).f.failure('hook', `before-${i}`);
+    await Promise.all([a.f.flush(), b.f.flush()]);
+    const leader = (await (await jetstreamManager(a.nc)).streams.info(OUTCOMES_STREAM)).cluster?.leader;
+    await cluster.memberNamed(leader)!.kill(true);
+    const killedAt = Date.now();
+    for (let i = 0; i < 10; i++) (i % 2 ? a : b).f.failure('hook', `after-${i}`);
+    await Promise.all([a.f.flush(), b.f.flush()]);
+    const ids = (f: { seen: OutcomeRecord[] }) =>
+      f.seen.map((r) => (r.kind === 'failure' ? r.deliveryId : `successes ${r.count}`));
+    await waitFor('both feeds to read all 20 records', () => a.seen.length >= 20 && b.seen.length >= 20, {
+      timeoutMs: 60_000,
+      saw: () => ({ a: ids(a), b: ids(b) }),
+    });
+    t.diagnostic(
+      `SIGKILLed ${leader}, the leader of ${OUTCOMES_STREAM}: all read ${Date.now() - killedAt} ms later`,
+    );
+    if (notes.length) t.diagnostic(notes.join('; '));
+    assert.deepEqual(ids(a), ids(b), 'the same order on both');
+    assert.equal(new Set(ids(a)).size, 20, 'each record once');
   });
 });

@@ -17,7 +17,13 @@
  * Each record carries a `Nats-Msg-Id` of this replica's own (`<replica>.<n>`),
  * so a publish retried after a lost answer is counted once.
  */
-import { DeliverPolicy, type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import {
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
 import { type NatsConnection, nanos } from '@nats-io/transport-node';
 import { StoreError } from '../errors.ts';
 import { tokenId } from './buckets.ts';
@@ -37,6 +43,8 @@ export interface OutcomeFeedOptions {
   /** How long a publish is retried (a leader election takes seconds) before the outcome is dropped (default 10 s). */
   publishDeadlineMs?: number;
   now?: () => number;
+  /** How often reading is checked for a stall (default 2 s). */
+  checkEveryMs?: number;
 }
 
 /** How long the stream keeps outcomes (records.ts: 1 hour); only replicas reading now need them. */
@@ -52,8 +60,14 @@ export class OutcomeFeed {
   private closed = false;
   private readonly now: () => number;
 
+  /** The last stream sequence read, and the stream's last when this feed was seen behind it. */
+  private readSeq = 0;
+  private behindAt: number | undefined;
+  private checker: NodeJS.Timeout | undefined;
+
   private constructor(
     private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
     private readonly opts: OutcomeFeedOptions,
   ) {
     this.now = opts.now ?? Date.now;
@@ -74,21 +88,26 @@ export class OutcomeFeed {
         num_replicas: opts.replicas,
       }),
     );
-    const feed = new OutcomeFeed(jetstream(nc), opts);
-    await feed.read(info.state.last_seq + 1);
+    const feed = new OutcomeFeed(jetstream(nc), jsm, opts);
+    feed.readSeq = info.state.last_seq;
+    await feed.read();
+    feed.checker = setInterval(() => void feed.check().catch(() => {}), opts.checkEveryMs ?? 2000);
+    feed.checker.unref();
     return feed;
   }
 
-  /** An ordered consumer from `seq` on: it re-creates itself after a gap or a lost server, keeping the order. */
-  private async read(seq: number): Promise<void> {
+  /** An ordered consumer after the last record read: it re-creates itself after a gap, keeping the order. */
+  private async read(): Promise<void> {
     const consumer = await this.js.consumers.get(OUTCOMES_STREAM, {
       deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: seq,
+      opt_start_seq: this.readSeq + 1,
     });
     const messages = await consumer.consume();
     this.stopReading = () => void messages.stop();
     void (async () => {
       for await (const m of messages) {
+        if (m.seq <= this.readSeq) continue; // read already (a consumer re-created after a stall)
+        this.readSeq = m.seq;
         const webhookId = tokenId(m.subject.slice(m.subject.lastIndexOf('.') + 1));
         const record = decodeOutcome(m.data);
         if (webhookId === undefined || !record) {
@@ -176,8 +195,29 @@ export class OutcomeFeed {
     while (this.inflight.size) await Promise.all([...this.inflight]);
   }
 
+  /**
+   * The ordered consumer's own recovery after the server holding it is lost
+   * can stall (seen on a 3-node 2.9 cluster with the stream leader
+   * SIGKILLed): when the stream had a record at the previous check that is
+   * still not read, the consumer is replaced by one after the last record
+   * read, so the breakers keep the stream's order and lose nothing.
+   */
+  private async check(): Promise<void> {
+    const last = (await this.jsm.streams.info(OUTCOMES_STREAM)).state.last_seq;
+    const stalled = this.behindAt !== undefined && this.readSeq < this.behindAt;
+    this.behindAt = this.readSeq < last ? last : undefined;
+    if (!stalled || this.closed) return;
+    this.stopReading?.();
+    await this.read();
+    if (this.closed) this.stopReading?.();
+    this.opts.onError?.(
+      new StoreError(`reading ${OUTCOMES_STREAM} stalled: resumed after sequence ${this.readSeq}`),
+    );
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.checker);
     await this.flush();
     this.stopReading?.();
   }
