@@ -4,13 +4,14 @@
  * B's catalog (the KV bucket's watch; measured, the contract allows 1 s),
  * events published to NATS are delivered through the shared queues, and
  * both answer the same `GET /v1/webhooks/{id}/deliveries`. `/metrics` names
- * each replica and its backend.
+ * each replica and its backend. The same pair on a 3-node cluster (R3).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { RunningHookd } from '../helpers/hookd.ts';
+import { startNatsCluster } from '../helpers/nats-cluster.ts';
 import { waitForConsumer } from '../helpers/nats-server.ts';
 import { usePeers } from '../helpers/peers.ts';
 import type { Receiver } from '../helpers/receiver.ts';
@@ -116,5 +117,56 @@ describe('two replicas (Apps) on one nats-server', () => {
       new RegExp(`hookd_replica_info\\{replica="${a.app.replica}",backend="jetstream"\\} 1`),
     );
     assert.match(text, /^hookd_consumer_lease_held 0$/m);
+  });
+});
+
+describe('two replicas (Apps) on a 3-node cluster, R3 streams and buckets', () => {
+  test('a webhook created through A is delivered by the pair and both list the same deliveries', async () => {
+    const cluster = await peers.start(
+      'nats cluster',
+      () => startNatsCluster(),
+      (c) => c.stop(),
+    );
+    const receiver = await peers.receiver();
+    // nats.url lists every member (joined with commas), as an operator writes it for a cluster.
+    const replica = () =>
+      peers.hookd({
+        config: {
+          nats: { url: cluster.urls.join(',') },
+          store: { backend: 'jetstream', jetstream: { replicas: 3 } },
+        },
+      });
+    const a = await replica();
+    const b = await replica();
+    await waitForConsumer(cluster.urls[0]!);
+    const created = await api(a, 'POST', '/v1/webhooks', {
+      url: `${receiver.url}/c`,
+      events: ['orders.created'],
+      secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = String(created.body.id);
+    await waitFor(`webhook ${id} in B's catalog`, () => b.app.catalog.webhook(id));
+    const nc = await peers.start(
+      'publisher',
+      () => connect({ servers: cluster.urls }),
+      (c) => c.close(),
+    );
+    const js = jetstream(nc);
+    for (let i = 0; i < 10; i++)
+      await js.publish('events.orders', JSON.stringify({ id: `c-${i}`, type: 'orders.created' }), {
+        msgID: `c-${i}`,
+      });
+    await receiver.waitFor(10, 60_000);
+    assert.equal(new Set(receiver.requests.map((r) => r.headers['webhook-id'])).size, 10);
+    const list = async (h: RunningHookd) =>
+      (await api(h, 'GET', `/v1/webhooks/${id}/deliveries?limit=50`)).body as { items: { state: string }[] };
+    await waitFor(
+      'A to list 10 succeeded',
+      async () => (await list(a)).items.filter((d) => d.state === 'succeeded').length === 10,
+    );
+    assert.deepEqual(await list(b), await list(a));
+    const info = await (await jetstreamManager(nc)).streams.info('HOOKD_SUCCEEDED');
+    assert.equal(info.config.num_replicas, 3);
   });
 });
