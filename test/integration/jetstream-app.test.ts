@@ -110,6 +110,47 @@ describe('two replicas (Apps) on one nats-server', () => {
     }
   });
 
+  test('a dead letter shows failed on both; requeued through B it is delivered and listed with both attempts', async () => {
+    const nc = await peers.start(
+      'publisher',
+      () => connect({ servers: natsUrl }),
+      (c) => c.close(),
+    );
+    const seen = receiver.requests.length;
+    // A 400 is permanent: the delivery is a dead letter at once.
+    receiver.respond(() => ({ status: 400 }));
+    await jetstream(nc).publish('events.orders', JSON.stringify({ id: 'evt-dead', type: 'orders.created' }), {
+      msgID: 'evt-dead',
+    });
+    await receiver.waitFor(seen + 1, 60_000);
+    const deliveryId = String(receiver.requests[seen]!.headers['webhook-id']);
+    const failed = async (h: RunningHookd) =>
+      (await api(h, 'GET', `/v1/webhooks/${webhookId}/deliveries?state=failed&limit=10`)).body as {
+        items: { id: string; attempts: { outcome: string }[] }[];
+      };
+    await waitFor('the dead letter listed on A', async () =>
+      (await failed(a)).items.some((d) => d.id === deliveryId),
+    );
+    assert.deepEqual(await failed(b), await failed(a));
+    receiver.respond(() => ({ status: 200 }));
+    const requeued = await api(b, 'POST', `/v1/deliveries/${deliveryId}/retry`);
+    assert.equal(requeued.status, 202, JSON.stringify(requeued.body));
+    // Pending, or already delivered: the requeue wakes every replica at once (hookd.activity.<webhook>).
+    assert.match(String(requeued.body.state), /^(pending|succeeded)$/);
+    await receiver.waitFor(seen + 2, 60_000);
+    assert.equal(receiver.requests[seen + 1]!.headers['webhook-id'], deliveryId, 'the same webhook-id');
+    await waitFor('A to show it delivered, with both attempts', async () => {
+      const d = (await api(a, 'GET', `/v1/webhooks/${webhookId}/deliveries?state=succeeded&limit=50`))
+        .body as {
+        items: { id: string; attempts: { outcome: string }[] }[];
+      };
+      const it = d.items.find((x) => x.id === deliveryId);
+      return it && JSON.stringify(it.attempts.map((x) => x.outcome)) === '["permanent","success"]';
+    });
+    // Requeueing what is not failed is a conflict, on either replica.
+    assert.equal((await api(a, 'POST', `/v1/deliveries/${deliveryId}/retry`)).status, 409);
+  });
+
   test('/metrics names the replica and its backend; no consumer lease in jetstream mode', async () => {
     const text = await (await fetch(`${a.url}/metrics`)).text();
     assert.match(
