@@ -289,6 +289,49 @@ describe('JetStreamDispatchQueue with the dispatcher, one nats-server', () => {
     assert.ok(byA > 0 && byB > 0, `both replicas took part (A ${byA}, B ${byB})`);
   });
 
+  test('a replica shut down hands back what it held at once, long before the ack wait', async (t) => {
+    const h = hook('handback-hook', { concurrency: 2 });
+    let hold = true;
+    const seen = recorder(rx, () => (hold ? 'hold' : { status: 200 }));
+    // An ack wait far beyond the test's patience: only a hand-back lets B have them.
+    const a = await replica([h], { ackWaitMs: 600_000 });
+    const all = Array.from({ length: 4 }, (_, i) => rendered(`hb-${i}`, h));
+    await a.queue.insert(all);
+    await waitFor('replica A to have 2 attempts open', () => seen.held.length === 2);
+    hold = false;
+    // A stops with no grace: its open attempts are cut short (released), then handed back.
+    const stopping = a.stop(0);
+    for (const res of seen.held) res.destroy();
+    await stopping;
+    const b = await replica([h], { ackWaitMs: 600_000 });
+    t.after(() => b.stop());
+    await waitFor(
+      'every delivery delivered by B',
+      () => all.every((d) => seen.ok().some((s) => s.id === d.id)),
+      {
+        timeoutMs: 20_000,
+        saw: () => seen.ok().length,
+      },
+    );
+  });
+
+  test("a webhook's concurrency change reaches its consumer's MaxAckPending", async (t) => {
+    const h = hook('limit-hook', { concurrency: 2 });
+    const hooks = [h];
+    const seen = recorder(rx);
+    const a = await replica(hooks);
+    t.after(() => a.stop());
+    await a.queue.insert([rendered('l-0', h)]);
+    await waitFor('the first delivery', () => seen.ok('limit-hook').length === 1);
+    const limit = async () =>
+      (await jsm.consumers.info(DELIVERIES_STREAM, consumerName('limit-hook'))).config.max_ack_pending;
+    assert.equal(await limit(), 2);
+    h.concurrency = 5; // as a reload or an API update changes the webhook in force
+    await a.queue.insert([rendered('l-1', h)]);
+    await waitFor('the consumer updated to 5', async () => (await limit()) === 5);
+    await waitFor('the second delivery', () => seen.ok('limit-hook').length === 2);
+  });
+
   test('a replica killed with deliveries in flight: the other delivers them, with the same delivery ids', async (t) => {
     const h = hook('kill-hook', { concurrency: 2 });
     let hold = true;
