@@ -316,9 +316,9 @@ export class App {
       logger: this.logger.child({ component: 'intake' }),
       firstAttemptAt: (w, receivedAt) => firstAttemptAt(policyFor(w, config.delivery), receivedAt),
       maxRequestBytes: config.delivery.maxRequestBytes,
-      onStored: (due) => {
-        for (const [id, at] of due) this.dispatcher.notify(id, at);
-      },
+      // sqlite: sent from memory, not read back from the store; jetstream: its queue consumer hands them out.
+      onStored: (deliveries, allNew) => this.dispatcher.stored(deliveries, allNew && !opened),
+      room: () => this.dispatcher.room(),
     });
 
     this.auth = new Authenticator(config.api.tokens, opts.env ?? process.env);

@@ -20,8 +20,13 @@ export interface IntakeDeps {
   logger: Logger;
   /** When a new delivery of `webhook` received at `receivedAt` is first due (the delivery policy decides). */
   firstAttemptAt: (webhook: Webhook, receivedAt: number) => number;
-  /** Called after deliveries were stored: the earliest due time per webhook. */
-  onStored: (due: ReadonlyMap<string, number>) => void;
+  /**
+   * Called once a batch's deliveries are stored (render failures included);
+   * `allNew`: every one was new (none a redelivered event's).
+   */
+  onStored: (deliveries: readonly NewDelivery[], allNew: boolean) => void;
+  /** Resolves when the next batch may be stored (the dispatcher bounds what waits in memory); absent: at once. */
+  room?: () => Promise<void>;
   /** `delivery.maxRequestBytes`: a larger rendered request is a permanent render failure. */
   maxRequestBytes: number;
 }
@@ -49,6 +54,7 @@ export class Intake {
    */
   async accept(events: readonly HookEvent[], rejections: readonly Rejection[] = []): Promise<IntakeResult> {
     const { metrics } = this.deps;
+    await this.deps.room?.();
     // One catalog for the whole batch: a reload never splits a batch.
     const catalog = this.deps.catalog();
     const rows: NewDelivery[] = [];
@@ -93,7 +99,8 @@ export class Intake {
         rows.push(row);
         const fail = (err: unknown) => this.renderFailed(row, webhook, event, err);
         const store = (r: RenderedRequest) => {
-          row.request = this.checkedRequest(r);
+          row.requestHead = this.checkedHead(r);
+          row.request = r;
         };
         try {
           const out = catalog.templates.get(webhook.id)!.render(event);
@@ -109,31 +116,27 @@ export class Intake {
     const added = await this.deps.deliveries.insert(rows, rejected);
     for (let i = rejections.length; i < rejected.length; i++)
       metrics.eventsRejected.inc({ reason: rejected[i]!.reason });
-    if (added > 0) {
-      const due = new Map<string, number>();
-      for (const r of rows) {
-        if (r.renderError !== undefined) continue;
-        const cur = due.get(r.webhookId);
-        if (cur === undefined || r.nextAttemptAt < cur) due.set(r.webhookId, r.nextAttemptAt);
-      }
-      this.deps.onStored(due);
-    }
+    if (added > 0) this.deps.onStored(rows, added === rows.length);
     return { events: events.length, deliveries: added, perEvent };
   }
 
   /**
-   * A rendered request, stored as it is (the store keeps its body once, not
-   * as JSON inside JSON); throws `RenderError` over `delivery.maxRequestBytes`.
+   * The rendered request's head (all but the body) as the store keeps it:
+   * made once here, where it is measured, and stored as it is (the store
+   * keeps the body once, not as JSON inside JSON); throws `RenderError`
+   * over `delivery.maxRequestBytes`.
    */
-  private checkedRequest(r: RenderedRequest): RenderedRequest {
+  private checkedHead(r: RenderedRequest): string {
     const max = this.deps.maxRequestBytes;
     // UTF-8 takes at most 3 bytes per UTF-16 unit: count bytes only when it could matter.
     const size = (s: string) => (s.length * 3 <= max ? s.length : Buffer.byteLength(s));
-    const bytes = size(r.body) + size(JSON.stringify({ ...r, body: '' }));
+    const { body, ...rest } = r;
+    const head = JSON.stringify(rest);
+    const bytes = size(body) + size(head);
     if (bytes > max) {
       throw new RenderError(`the rendered request is ${bytes} bytes; delivery.maxRequestBytes is ${max}`);
     }
-    return r;
+    return head;
   }
 
   /** A request that cannot be rendered is a permanent failure of that delivery: a dead letter like any other. */
@@ -145,6 +148,7 @@ export class Intake {
         : `unexpected error: ${(err as Error)?.message ?? String(err)}`;
     row.renderError = `render failed: ${message}`;
     row.request = EMPTY_REQUEST;
+    row.requestHead = undefined;
     const label = metrics.webhookLabel(webhook.identifier);
     metrics.renderErrors.inc({ webhook: label });
     metrics.deliveries.inc({ webhook: label, type: webhook.type, outcome: 'failed' });

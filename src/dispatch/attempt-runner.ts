@@ -20,8 +20,11 @@ export interface AttemptOptions {
   /** The request may be built lazily (parsed from the store): a failure there counts as the attempt's. */
   delivery: Omit<Delivery, 'request'> & { request: Delivery['request'] | (() => Delivery['request']) };
   timeoutMs: number;
-  /** Aborts the attempt (shutdown); the per-attempt timeout is added here. */
-  controller?: AbortController;
+  /**
+   * Aborts the attempt, at its timeout and at shutdown (the dispatcher's
+   * `Deadlines`); absent: a controller and timer of its own (the test send).
+   */
+  signal?: AbortSignal;
   now: () => number;
 }
 
@@ -37,16 +40,20 @@ export async function runAttempt(opts: AttemptOptions): Promise<AttemptRun> {
       durationMs: 0,
     };
   }
-  // One controller per attempt, aborted by its timer or by shutdown (AbortSignal.any is slow on Node 20).
-  const controller = opts.controller ?? new AbortController();
-  const timer = setTimeout(
-    () => controller.abort(new DOMException(`no response within ${timeoutMs} ms`, 'TimeoutError')),
-    timeoutMs,
-  );
+  let signal = opts.signal;
+  let timer: NodeJS.Timeout | undefined;
+  if (!signal) {
+    const controller = new AbortController();
+    timer = setTimeout(
+      () => controller.abort(new DOMException(`no response within ${timeoutMs} ms`, 'TimeoutError')),
+      timeoutMs,
+    );
+    signal = controller.signal;
+  }
   let result: SendResult;
   try {
     const request = typeof delivery.request === 'function' ? delivery.request() : delivery.request;
-    result = await transport.send({ ...delivery, request }, controller.signal);
+    result = await transport.send({ ...delivery, request }, signal);
   } catch (err) {
     result = escaped(err);
   } finally {

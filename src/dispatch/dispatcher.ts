@@ -8,19 +8,22 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import type { Metrics } from '../metrics/index.ts';
-import type { AttemptResult, DeliveryStore } from '../outbox/index.ts';
+import type { AttemptResult, DeliveryStore, NewDelivery } from '../outbox/index.ts';
 import type { Webhook } from '../rules/index.ts';
 import type { RenderedRequest, SendResult, TransportInstance } from '../transports/index.ts';
+import { reportAttempt } from './attempt-report.ts';
 import { runAttempt } from './attempt-runner.ts';
+import { Deadlines } from './deadlines.ts';
 import { type Decision, decide, policyFor } from './delivery-policy.ts';
 import type { DueRow, DueWork } from './due-work.ts';
+import { FreshWork, waitingByWebhook } from './fresh-work.ts';
 import { Gates, type StateGate } from './gates.ts';
 import { RateLimits } from './rate-limit.ts';
 import { ResultWriter } from './result-writer.ts';
 import { Scheduler } from './scheduler.ts';
 
 export interface DispatcherDeps {
-  /** Where due work comes from (the outbox). */
+  /** Where due work comes from (the outbox); deliveries just stored come from memory (`stored`). */
   work: DueWork;
   /** Where attempt results are written; `recount` re-reads its delivery counts on each rescan. */
   outbox: Pick<DeliveryStore, 'complete' | 'claimed' | 'released'> & {
@@ -50,9 +53,12 @@ const RESCAN_MS = 60_000;
 const IDLE_POLL_MS = 1000;
 
 export class Dispatcher {
-  /** Attempts in flight, by delivery id: how to abort them at shutdown. */
-  private readonly inflight = new Map<string, AbortController>();
+  /** Attempts in flight. */
+  private running = 0;
+  /** Attempt timeouts, shared by attempts that start together; shutdown aborts them all. */
+  private readonly deadlines: Deadlines;
   private readonly scheduler: Scheduler;
+  private readonly fresh: FreshWork;
   private readonly rateLimits: RateLimits;
   private readonly results: ResultWriter;
   private wakeTimer: NodeJS.Timeout | undefined;
@@ -69,8 +75,10 @@ export class Dispatcher {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
     this.rateLimits = new RateLimits(deps.rateLimitReplicas);
+    this.deadlines = new Deadlines(this.now);
+    this.fresh = new FreshWork(deps.work);
     this.scheduler = new Scheduler({
-      work: deps.work,
+      work: this.fresh,
       webhook: deps.webhook,
       gate: new Gates({ states: deps.admission, rateLimits: this.rateLimits }),
       concurrency: deps.settings.concurrency,
@@ -90,7 +98,11 @@ export class Dispatcher {
       onWritten: (batch) => {
         for (const { result, webhookId } of batch) {
           this.scheduler.written(webhookId, result.deliveryId);
-          if (result.next.state === 'pending') this.notify(webhookId, result.next.at);
+          if (result.next.state === 'pending') {
+            // A retry waits in the store, not in memory.
+            this.fresh.toStore(webhookId);
+            this.notify(webhookId, result.next.at);
+          }
         }
       },
     });
@@ -115,8 +127,28 @@ export class Dispatcher {
 
   /** Re-reads one webhook's earliest pending delivery (it was resumed, or its deliveries requeued). */
   rescanWebhook(webhookId: string): void {
+    this.fresh.toStore(webhookId);
     const next = this.scheduler.rescanWebhook(webhookId);
     if (next !== undefined) this.notify(webhookId, next);
+  }
+
+  /**
+   * Deliveries just stored (their commit returned): sent from memory.
+   * `allNew`: the store added every one of them (none was a redelivered
+   * event's); false, or for a store whose own queue hands deliveries out,
+   * their webhooks are read from the store.
+   */
+  stored(deliveries: readonly NewDelivery[], allNew: boolean): void {
+    for (const [webhookId, rows] of waitingByWebhook(deliveries)) {
+      if (allNew) this.fresh.add(webhookId, rows, (id) => this.scheduler.isTaken(webhookId, id));
+      else this.fresh.toStore(webhookId);
+      this.notify(webhookId, Math.min(...rows.map((r) => r.at)));
+    }
+  }
+
+  /** Resolves when intake may store more: deliveries waiting in memory are bounded. */
+  room(): Promise<void> {
+    return this.fresh.room();
   }
 
   /** New or requeued deliveries of `webhookId` are due at `at`. */
@@ -139,7 +171,7 @@ export class Dispatcher {
   }
 
   get inFlight(): number {
-    return this.inflight.size;
+    return this.running;
   }
 
   private pump(): void {
@@ -170,22 +202,17 @@ export class Dispatcher {
   }
 
   private run(row: DueRow, webhook: Webhook | undefined): void {
-    const controller = new AbortController();
-    this.inflight.set(row.id, controller);
-    void this.attempt(row, webhook, controller).finally(() => {
-      this.inflight.delete(row.id);
+    this.running++;
+    void this.attempt(row, webhook).finally(() => {
+      this.running--;
       this.scheduler.finished(row.webhook_id);
-      if (this.inflight.size === 0) for (const fn of this.idle) fn();
+      if (this.running === 0) for (const fn of this.idle) fn();
       this.wake();
     });
   }
 
-  private async attempt(
-    row: DueRow,
-    webhook: Webhook | undefined,
-    controller: AbortController,
-  ): Promise<void> {
-    const { metrics, logger, settings } = this.deps;
+  private async attempt(row: DueRow, webhook: Webhook | undefined): Promise<void> {
+    const { settings } = this.deps;
     const attemptNo = row.attempts + 1;
     let run: { result: SendResult; startedAt: number; durationMs: number };
     if (!webhook) {
@@ -206,7 +233,7 @@ export class Dispatcher {
           webhook,
         },
         timeoutMs: webhook.timeoutMs ?? settings.timeoutMs,
-        controller,
+        signal: this.deadlines.signal(webhook.timeoutMs ?? settings.timeoutMs),
         now: this.now,
       });
     }
@@ -214,6 +241,7 @@ export class Dispatcher {
     // Attempts cut short by shutdown are released, not counted against the retries.
     if (this.shutdown.signal.aborted && result.outcome === 'retryable') {
       this.deps.outbox.released(1);
+      this.fresh.toStore(row.webhook_id);
       this.scheduler.written(row.webhook_id, row.id);
       return;
     }
@@ -232,30 +260,7 @@ export class Dispatcher {
     };
     this.results.add(attempt, row.webhook_id);
 
-    const type = webhook?.type ?? row.transport;
-    const label = metrics.webhookLabel(row.identifier);
-    metrics.attempts.inc({ webhook: label, type, outcome: result.outcome });
-    metrics.attemptDuration.observe({ type }, durationMs / 1000);
-    if (next.state !== 'pending') {
-      metrics.deliveries.inc({ webhook: label, type, outcome: next.state });
-      metrics.deliveryDuration.observe({ type }, (this.now() - row.received_at) / 1000);
-    }
-    const log = {
-      delivery: row.id,
-      event: row.event_id,
-      webhook: row.identifier,
-      webhookId: row.webhook_id,
-      attempt: attemptNo,
-      outcome: result.outcome,
-      status: result.status,
-      latencyMs: Math.round(durationMs * 10) / 10,
-      next: next.state,
-      ...(result.outcome === 'success' ? {} : { error: result.error }),
-    };
-    // Successes at debug (one info line per delivery cost a sixth of the throughput); failures stay one line each.
-    if (result.outcome === 'success') logger.debug(log, 'delivered');
-    else if (next.state === 'failed') logger.warn(log, 'delivery failed');
-    else logger.info(log, 'delivery attempt failed; will retry');
+    reportAttempt(this.deps, row, webhook?.type ?? row.transport, attemptNo, run, next, this.now());
     if (webhook) this.deps.onAttempt?.(webhook, decision, result, row.id);
   }
 
@@ -272,7 +277,7 @@ export class Dispatcher {
     this.stopped = true;
     clearTimeout(this.wakeTimer);
     clearInterval(this.rescanTimer);
-    if (this.inflight.size > 0) {
+    if (this.running > 0) {
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);
@@ -281,8 +286,7 @@ export class Dispatcher {
         };
         const timer = setTimeout(() => {
           this.shutdown.abort(new Error('shutting down'));
-          for (const controller of this.inflight.values())
-            controller.abort(new Error('hookd is shutting down'));
+          this.deadlines.abortAll(new Error('hookd is shutting down'));
           // Aborted attempts settle promptly; give them a moment to release.
           setTimeout(done, 1000).unref?.();
         }, timeoutMs);

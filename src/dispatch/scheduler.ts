@@ -96,6 +96,11 @@ export class Scheduler {
     else this.busy.set(webhookId, n);
   }
 
+  /** Whether a delivery is taken (in flight, or its result unwritten). */
+  isTaken(webhookId: string, deliveryId: string): boolean {
+    return this.excluded.get(webhookId)?.has(deliveryId) ?? false;
+  }
+
   /** A delivery's result is written (or it was released): it may be read again. */
   written(webhookId: string, deliveryId: string): void {
     const s = this.excluded.get(webhookId);

@@ -1,6 +1,7 @@
 /** The outbox's public surface: the store contract and how to open one. */
 export * from './contract.ts';
 export { deliveryId } from './delivery-id.ts';
+export { dueRowOf } from './due-row.ts';
 export { DuplicateWebhookError, InvalidCursorError, StoreError } from './errors.ts';
 export {
   type DispatchQueueOptions,

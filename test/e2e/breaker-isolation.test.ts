@@ -125,6 +125,15 @@ webhooks:
   const failingIds: string[] = [];
   for (const d of deliveries)
     if ((await store.deliveries.get(d))?.identifier === 'failing') failingIds.push(d);
+  // Results are written in batches (up to 100 ms after the attempt): read the log once every one is.
+  await waitFor(
+    'every result of the failing webhook to be written',
+    async () =>
+      (await Promise.all(failingIds.map((d) => store.deliveries.get(d)))).every(
+        (d) => d?.state === 'succeeded',
+      ),
+    { saw: () => `${failingIds.length} deliveries` },
+  );
   const started: number[] = [];
   for (const d of failingIds) for (const a of await store.attempts.of(d)) started.push(a.started_at);
   const whileOpen = started.filter((at) => at > opens[0]!.at && at < closedAt);

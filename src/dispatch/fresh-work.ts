@@ -1,0 +1,201 @@
+/**
+ * Fresh deliveries dispatched from memory (issue 14): once intake has stored
+ * a batch, its deliveries are handed here and sent from memory, not read
+ * back from the store. The store is read for what memory does not hold:
+ * retries, held webhooks, deliveries requeued by the API or another process,
+ * and everything pending after a restart.
+ *
+ * Per webhook one of two modes:
+ * - memory: every pending delivery not taken (in flight, or its result
+ *   unwritten) is in this queue; the store is not read;
+ * - store (`fromStore`): the store may hold pending deliveries memory does
+ *   not; they are read from the store, fresh ones are left there, until the
+ *   store has none left but those taken, and memory takes over again.
+ *
+ * A delivery is added only after its commit returned and only if no read of
+ * the store took it meanwhile (the caller's `taken`), so nothing is sent twice.
+ *
+ * Memory is bounded: intake waits (`room`) while `limits.room` deliveries
+ * wait here; when none of them was taken for `limits.waitMs`, the webhook
+ * with the most goes to the store (a held webhook, or a slow receiver), so
+ * intake never waits on a webhook that does not move.
+ */
+import { dueRowOf, type NewDelivery } from '../outbox/index.ts';
+import type { DueRow, DueWork } from './due-work.ts';
+
+export interface FreshLimits {
+  /** Deliveries held in memory before intake waits. */
+  room: number;
+  /** How long intake waits for one of them to be taken before the largest queue goes to the store. */
+  waitMs: number;
+}
+
+const DEFAULT_LIMITS: FreshLimits = { room: 4096, waitMs: 200 };
+
+/** A delivery waiting in memory and when it is due. */
+export interface Waiting {
+  row: DueRow;
+  at: number;
+}
+
+/** Deliveries just stored as the dispatcher reads them, by webhook (render failures are stored as failed: none). */
+export function waitingByWebhook(deliveries: readonly NewDelivery[]): Map<string, Waiting[]> {
+  const by = new Map<string, Waiting[]>();
+  for (const d of deliveries) {
+    if (d.renderError !== undefined) continue;
+    let rows = by.get(d.webhookId);
+    if (!rows) {
+      rows = [];
+      by.set(d.webhookId, rows);
+    }
+    rows.push({ at: d.nextAttemptAt, row: dueRowOf(d) });
+  }
+  return by;
+}
+
+/** A FIFO that drops its consumed head in chunks (no O(n) shift per delivery). */
+class Queue {
+  items: Waiting[] = [];
+  head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  peek(): Waiting | undefined {
+    return this.items[this.head];
+  }
+
+  shift(): Waiting | undefined {
+    const w = this.items[this.head];
+    if (w === undefined) return undefined;
+    this.items[this.head++] = undefined as never;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return w;
+  }
+}
+
+export class FreshWork implements DueWork {
+  private readonly queues = new Map<string, Queue>();
+  private readonly fromStore = new Set<string>();
+  private held = 0;
+  /** Deliveries taken from memory since start: intake's wait sees whether any moved. */
+  private takenCount = 0;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(
+    private readonly store: DueWork,
+    private readonly limits: FreshLimits = DEFAULT_LIMITS,
+  ) {}
+
+  /** Deliveries waiting in memory. */
+  get size(): number {
+    return this.held;
+  }
+
+  /**
+   * Deliveries of one webhook just stored, each new: queued here in memory
+   * mode, left in the store in store mode. `taken`: the delivery was read
+   * from the store meanwhile (it is on its way already).
+   */
+  add(webhookId: string, rows: readonly Waiting[], taken: (id: string) => boolean): void {
+    if (this.fromStore.has(webhookId)) return;
+    let q = this.queues.get(webhookId);
+    if (!q) {
+      q = new Queue();
+      this.queues.set(webhookId, q);
+    }
+    for (const r of rows) {
+      if (taken(r.row.id)) continue;
+      q.items.push(r);
+      this.held++;
+    }
+  }
+
+  /** The store holds pending deliveries of `webhookId` that memory does not (a retry, a requeue, a hold). */
+  toStore(webhookId: string): void {
+    this.fromStore.add(webhookId);
+    const q = this.queues.get(webhookId);
+    if (!q) return;
+    this.queues.delete(webhookId);
+    this.held -= q.length;
+    this.freed();
+  }
+
+  /** Resolves when intake may store more (see the header). */
+  async room(): Promise<void> {
+    while (this.held >= this.limits.room) {
+      const before = this.takenCount;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.waiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, this.limits.waitMs);
+        this.waiters.add(done);
+      });
+      if (this.held >= this.limits.room && this.takenCount === before) this.toStore(this.largest());
+    }
+  }
+
+  private largest(): string {
+    let id = '';
+    let n = -1;
+    for (const [w, q] of this.queues)
+      if (q.length > n) {
+        n = q.length;
+        id = w;
+      }
+    return id;
+  }
+
+  private freed(): void {
+    if (this.held < this.limits.room) for (const w of [...this.waiters]) w();
+  }
+
+  /** Every webhook with pending deliveries in the store: all read from the store until it has no more. */
+  dueByWebhook(): { webhookId: string; at: number }[] {
+    const due = this.store.dueByWebhook();
+    for (const { webhookId } of due) this.toStore(webhookId);
+    return due;
+  }
+
+  due(webhookId: string, upTo: number, limit: number, skip: readonly string[]): DueRow[] {
+    if (this.fromStore.has(webhookId)) return this.store.due(webhookId, upTo, limit, skip);
+    const q = this.queues.get(webhookId);
+    const out: DueRow[] = [];
+    if (!q) return out;
+    const exclude = skip.length > 0 ? new Set(skip) : undefined;
+    for (let w = q.peek(); w !== undefined && out.length < limit && w.at <= upTo; w = q.peek()) {
+      q.shift();
+      this.held--;
+      if (!exclude?.has(w.row.id)) out.push(w.row);
+    }
+    if (q.length === 0) this.queues.delete(webhookId);
+    this.takenCount += out.length;
+    if (out.length) this.freed();
+    return out;
+  }
+
+  nextDueOf(webhookId: string, skip: readonly string[]): number | undefined {
+    if (this.fromStore.has(webhookId)) {
+      const next = this.store.nextDueOf(webhookId, skip);
+      // The store has nothing pending but what is taken: memory holds the rest from now on.
+      if (next === undefined) this.fromStore.delete(webhookId);
+      return next;
+    }
+    const q = this.queues.get(webhookId);
+    if (!q) return undefined;
+    const exclude = new Set(skip);
+    while (q.length > 0 && exclude.has(q.peek()!.row.id)) {
+      q.shift();
+      this.held--;
+    }
+    if (q.length === 0) this.queues.delete(webhookId);
+    return q.peek()?.at;
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * Fresh deliveries dispatched from memory (issue 14): deliveries just
+ * stored are served from memory without reading the store; a webhook whose
+ * store holds more (a retry, a requeue, a restart) is read from the store
+ * until it has none but those taken; memory is bounded, and a webhook that
+ * does not move is sent to the store instead of holding intake up.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, mock, test } from 'node:test';
+import type { DueRow, DueWork } from '../../../src/dispatch/due-work.ts';
+import { FreshWork } from '../../../src/dispatch/fresh-work.ts';
+
+const row = (id: string, webhookId = 'w'): DueRow => ({
+  id,
+  event_id: id,
+  event_type: 'x.y',
+  webhook_id: webhookId,
+  identifier: webhookId,
+  transport: 'http',
+  priority: 0,
+  attempts: 0,
+  received_at: 0,
+  request: { body: '{}' },
+});
+
+/** A store that records what it was asked and answers from a fixed list. */
+class FakeStore implements DueWork {
+  calls: string[] = [];
+  pending: { row: DueRow; at: number }[] = [];
+  dueByWebhook() {
+    this.calls.push('dueByWebhook');
+    const by = new Map<string, number>();
+    for (const p of this.pending) by.set(p.row.webhook_id, Math.min(by.get(p.row.webhook_id) ?? p.at, p.at));
+    return [...by].map(([webhookId, at]) => ({ webhookId, at }));
+  }
+  due(webhookId: string, upTo: number, limit: number, skip: readonly string[]) {
+    this.calls.push(`due ${webhookId}`);
+    return this.pending
+      .filter((p) => p.row.webhook_id === webhookId && p.at <= upTo && !skip.includes(p.row.id))
+      .slice(0, limit)
+      .map((p) => p.row);
+  }
+  nextDueOf(webhookId: string, skip: readonly string[]) {
+    this.calls.push(`nextDueOf ${webhookId}`);
+    return this.pending.find((p) => p.row.webhook_id === webhookId && !skip.includes(p.row.id))?.at;
+  }
+}
+
+const never = () => false;
+
+beforeEach(() => mock.timers.enable({ apis: ['setTimeout'] }));
+afterEach(() => mock.timers.reset());
+
+test('deliveries just stored are served from memory, oldest first, without reading the store', () => {
+  const store = new FakeStore();
+  const fresh = new FreshWork(store);
+  fresh.add(
+    'w',
+    [
+      { row: row('a'), at: 10 },
+      { row: row('b'), at: 20 },
+      { row: row('c'), at: 30 },
+    ],
+    never,
+  );
+  assert.equal(fresh.size, 3);
+  assert.deepEqual(
+    fresh.due('w', 20, 10, []).map((r) => r.id),
+    ['a', 'b'],
+    'only what is due',
+  );
+  assert.equal(fresh.nextDueOf('w', []), 30);
+  assert.deepEqual(
+    fresh.due('w', 100, 10, []).map((r) => r.id),
+    ['c'],
+  );
+  assert.equal(fresh.nextDueOf('w', []), undefined);
+  assert.equal(fresh.size, 0);
+  assert.deepEqual(store.calls, [], 'the store was never read');
+});
+
+test('a delivery the store handed out meanwhile is not served again from memory', () => {
+  const fresh = new FreshWork(new FakeStore());
+  fresh.add(
+    'w',
+    [
+      { row: row('a'), at: 0 },
+      { row: row('b'), at: 0 },
+    ],
+    (id) => id === 'a',
+  );
+  assert.deepEqual(
+    fresh.due('w', 0, 10, []).map((r) => r.id),
+    ['b'],
+  );
+  // One taken after it was added is dropped when read (the scheduler passes what it has taken).
+  fresh.add(
+    'w',
+    [
+      { row: row('c'), at: 0 },
+      { row: row('d'), at: 0 },
+    ],
+    never,
+  );
+  assert.deepEqual(
+    fresh.due('w', 0, 10, ['c']).map((r) => r.id),
+    ['d'],
+  );
+});
+
+test('a webhook sent to the store is read from it until it has none left but those taken; then memory again', () => {
+  const store = new FakeStore();
+  const fresh = new FreshWork(store);
+  fresh.add('w', [{ row: row('a'), at: 0 }], never);
+  // A retry of 'r' waits in the store: memory no longer holds everything pending.
+  store.pending = [
+    { row: row('r'), at: 5 },
+    { row: row('a'), at: 0 },
+  ];
+  fresh.toStore('w');
+  assert.equal(fresh.size, 0, 'memory let go of its copy');
+  fresh.add('w', [{ row: row('b'), at: 0 }], never);
+  assert.equal(fresh.size, 0, 'fresh ones stay in the store meanwhile');
+  assert.deepEqual(
+    fresh.due('w', 10, 10, []).map((r) => r.id),
+    ['r', 'a'],
+  );
+  store.pending = [
+    { row: row('r'), at: 5 },
+    { row: row('a'), at: 0 },
+  ];
+  assert.equal(fresh.nextDueOf('w', ['r', 'a']), undefined, 'nothing but what is taken');
+  fresh.add('w', [{ row: row('c'), at: 0 }], never);
+  store.calls = [];
+  assert.deepEqual(
+    fresh.due('w', 10, 10, []).map((r) => r.id),
+    ['c'],
+    'memory again',
+  );
+  assert.deepEqual(store.calls, []);
+});
+
+test('a rescan sends every webhook the store has pending deliveries of to the store', () => {
+  const store = new FakeStore();
+  const fresh = new FreshWork(store);
+  fresh.add('w', [{ row: row('a'), at: 0 }], never);
+  fresh.add('v', [{ row: row('x', 'v'), at: 0 }], never);
+  store.pending = [
+    { row: row('a'), at: 0 },
+    { row: row('z'), at: 0 },
+  ];
+  assert.deepEqual(fresh.dueByWebhook(), [{ webhookId: 'w', at: 0 }]);
+  assert.deepEqual(
+    fresh.due('w', 0, 10, []).map((r) => r.id),
+    ['a', 'z'],
+    'w from the store',
+  );
+  assert.deepEqual(
+    fresh.due('v', 0, 10, []).map((r) => r.id),
+    ['x'],
+    'v still from memory',
+  );
+});
+
+test('memory is bounded: intake waits for room, and a webhook that does not move goes to the store', async () => {
+  const fresh = new FreshWork(new FakeStore(), { room: 4, waitMs: 200 });
+  fresh.add(
+    'w',
+    [0, 1, 2].map((i) => ({ row: row(`w${i}`), at: 0 })),
+    never,
+  );
+  fresh.add(
+    'held',
+    [0, 1].map((i) => ({ row: row(`h${i}`, 'held'), at: 0 })),
+    never,
+  );
+  let roomy = false;
+  const waiting = fresh.room().then(() => {
+    roomy = true;
+  });
+  await Promise.resolve();
+  assert.equal(roomy, false, 'full: intake waits');
+  // One is taken: room again, at once.
+  fresh.due('w', 0, 2, []);
+  await waiting;
+  assert.equal(roomy, true);
+
+  // Full again and nothing moves: after waitMs the largest queue goes to the store.
+  fresh.add(
+    'held',
+    [2, 3, 4].map((i) => ({ row: row(`h${i}`, 'held'), at: 0 })),
+    never,
+  );
+  assert.equal(fresh.size, 6);
+  let done = false;
+  const stuck = fresh.room().then(() => {
+    done = true;
+  });
+  mock.timers.tick(199);
+  await Promise.resolve();
+  assert.equal(done, false);
+  mock.timers.tick(1);
+  await stuck;
+  assert.equal(fresh.size, 1, 'the held webhook left memory; w keeps its one');
+  fresh.add('held', [{ row: row('h9', 'held'), at: 0 }], never);
+  assert.equal(fresh.size, 1, 'its new deliveries stay in the store');
+});
