@@ -300,17 +300,27 @@ describe('JetStreamDispatchQueue with the dispatcher, one nats-server', () => {
     await waitFor('replica A to have 2 attempts open', () => seen.held.length === 2);
     hold = false;
     // A stops with no grace: its open attempts are cut short (released), then handed back.
-    const stopping = a.stop(0);
+    await a.stop(0);
     for (const res of seen.held) res.destroy();
-    await stopping;
     const b = await replica([h], { ackWaitMs: 600_000 });
     t.after(() => b.stop());
+    let info: Awaited<ReturnType<typeof jsm.consumers.info>> | undefined;
     await waitFor(
       'every delivery delivered by B',
-      () => all.every((d) => seen.ok().some((s) => s.id === d.id)),
+      async () => {
+        info = await jsm.consumers.info(DELIVERIES_STREAM, consumerName('handback-hook'));
+        return all.every((d) => seen.ok().some((s) => s.id === d.id));
+      },
       {
         timeoutMs: 20_000,
-        saw: () => seen.ok().length,
+        saw: () => ({
+          missing: all.filter((d) => !seen.ok().some((s) => s.id === d.id)).map((d) => d.eventId),
+          seen: seen.seen.map((s) => [s.id.slice(-4), s.status]),
+          ackPending: info?.num_ack_pending,
+          redelivered: info?.num_redelivered,
+          waiting: info?.num_waiting,
+          pending: info?.num_pending,
+        }),
       },
     );
   });
@@ -413,16 +423,25 @@ describe('JetStreamDispatchQueue with the dispatcher, one nats-server', () => {
 });
 
 describe('3-node cluster, R3 streams', () => {
-  test("a replica killed and the queue's stream leader killed during delivery: every delivery arrives", async (t) => {
+  test("a replica killed and the queue's stream leader killed during delivery (with retries): every delivery arrives", async (t) => {
     const cluster = await peers.start(
       'nats cluster',
       () => startNatsCluster(3),
       (c) => c.stop(),
     );
     const rx = await peers.httpReceiver();
-    const seen = recorder(rx, () => ({ status: 200, delayMs: 10 }));
+    // Every 10th event's first attempt fails: those go through the waiting room (HOOKD_RETRIES, R3) too.
+    const failedOnce = new Set<string>();
+    const seen = recorder(rx, (req) => {
+      const event = (JSON.parse(req.body) as { eventId: string }).eventId;
+      if (Number(event.slice(1)) % 10 === 0 && !failedOnce.has(event)) {
+        failedOnce.add(event);
+        return { status: 503 };
+      }
+      return { status: 200, delayMs: 10 };
+    });
     const hooks = ['c-hook-0', 'c-hook-1', 'c-hook-2', 'c-hook-3'].map((id) =>
-      httpHook(id, `${rx.origin}/${id}`, { concurrency: 4 }),
+      httpHook(id, `${rx.origin}/${id}`, { concurrency: 4, retry: { schedule: [0, 500] } }),
     );
     const opts = { servers: cluster.urls, hooks, replicas: 3, ackWaitMs: 3000 };
     const a = await startReplica(peers, opts);

@@ -19,7 +19,7 @@ import { idToken } from './buckets.ts';
 import { moveToWaitingRoom } from './moves.ts';
 import type { Publisher } from './publisher.ts';
 import { TakenMessage } from './taken.ts';
-import { WebhookQueue } from './webhook-queue.ts';
+import { PULL_EXPIRES_MS, WebhookQueue } from './webhook-queue.ts';
 
 const DELIVERIES_PREFIX = 'hookd.deliveries.';
 /** A pulled message due later than this goes to the waiting room instead of the buffer. */
@@ -121,6 +121,7 @@ export class Lanes {
     }
     const lane = this.byToken.get(msg.subject.slice(DELIVERIES_PREFIX.length));
     if (!lane || this.closing) {
+      lane?.arrived(undefined);
       t.nak();
       return;
     }
@@ -168,6 +169,11 @@ export class Lanes {
     const { nc } = this.deps;
     if (nc.isClosed()) return;
     await nc.flush().catch(() => undefined);
+    // A pull request still waiting on the server would get messages nobody here answers (they would
+    // wait out the ack wait): the inbox stays, handing back what comes, until the requests expire.
+    const giveUpAt = Date.now() + PULL_EXPIRES_MS + 200;
+    const waiting = () => [...this.byId.values()].some((lane) => lane.pullsUntil(Date.now()) > 0);
+    while (waiting() && Date.now() < giveUpAt && !nc.isClosed()) await new Promise((r) => setTimeout(r, 50));
     this.sub.unsubscribe();
     await nc.flush().catch(() => undefined);
   }

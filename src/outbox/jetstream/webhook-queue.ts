@@ -84,6 +84,11 @@ export class WebhookQueue {
     return this.outstanding > 0;
   }
 
+  /** When this replica's last pull request expires on the server (0: none waiting). */
+  pullsUntil(now: number): number {
+    return this.pulling(now) ? this.outstandingUntil : 0;
+  }
+
   /**
    * Sets the webhook's cluster-wide limit (`MaxAckPending`): creates the
    * consumer the first time, updates it when the limit changed. Resolves
