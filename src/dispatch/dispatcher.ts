@@ -58,7 +58,8 @@ export class Dispatcher {
   /** Attempt timeouts, shared by attempts that start together; shutdown aborts them all. */
   private readonly deadlines: Deadlines;
   private readonly scheduler: Scheduler;
-  private readonly fresh: FreshWork;
+  /** Fresh deliveries from memory; undefined when the work source hands out every delivery itself (`ownQueue`). */
+  private readonly fresh: FreshWork | undefined;
   private readonly rateLimits: RateLimits;
   private readonly results: ResultWriter;
   private wakeTimer: NodeJS.Timeout | undefined;
@@ -76,9 +77,9 @@ export class Dispatcher {
     this.random = deps.random ?? Math.random;
     this.rateLimits = new RateLimits(deps.rateLimitReplicas);
     this.deadlines = new Deadlines(this.now);
-    this.fresh = new FreshWork(deps.work);
+    this.fresh = deps.work.ownQueue ? undefined : new FreshWork(deps.work);
     this.scheduler = new Scheduler({
-      work: this.fresh,
+      work: this.fresh ?? deps.work,
       webhook: deps.webhook,
       gate: new Gates({ states: deps.admission, rateLimits: this.rateLimits }),
       concurrency: deps.settings.concurrency,
@@ -100,7 +101,7 @@ export class Dispatcher {
           this.scheduler.written(webhookId, result.deliveryId);
           if (result.next.state === 'pending') {
             // A retry waits in the store, not in memory.
-            this.fresh.toStore(webhookId);
+            this.fresh?.toStore(webhookId);
             this.notify(webhookId, result.next.at);
           }
         }
@@ -127,7 +128,7 @@ export class Dispatcher {
 
   /** Re-reads one webhook's earliest pending delivery (it was resumed, or its deliveries requeued). */
   rescanWebhook(webhookId: string): void {
-    this.fresh.toStore(webhookId);
+    this.fresh?.toStore(webhookId);
     const next = this.scheduler.rescanWebhook(webhookId);
     if (next !== undefined) this.notify(webhookId, next);
   }
@@ -140,15 +141,15 @@ export class Dispatcher {
    */
   stored(deliveries: readonly NewDelivery[], allNew: boolean): void {
     for (const [webhookId, rows] of waitingByWebhook(deliveries)) {
-      if (allNew) this.fresh.add(webhookId, rows, (id) => this.scheduler.isTaken(webhookId, id));
-      else this.fresh.toStore(webhookId);
+      if (allNew) this.fresh?.add(webhookId, rows, (id) => this.scheduler.isTaken(webhookId, id));
+      else this.fresh?.toStore(webhookId);
       this.notify(webhookId, Math.min(...rows.map((r) => r.at)));
     }
   }
 
   /** Resolves when intake may store more: deliveries waiting in memory are bounded. */
   room(): Promise<void> {
-    return this.fresh.room();
+    return this.fresh?.room() ?? Promise.resolve();
   }
 
   /** New or requeued deliveries of `webhookId` are due at `at`. */
@@ -241,7 +242,7 @@ export class Dispatcher {
     // Attempts cut short by shutdown are released, not counted against the retries.
     if (this.shutdown.signal.aborted && result.outcome === 'retryable') {
       this.deps.outbox.released(1);
-      this.fresh.toStore(row.webhook_id);
+      this.fresh?.toStore(row.webhook_id);
       this.scheduler.written(row.webhook_id, row.id);
       return;
     }

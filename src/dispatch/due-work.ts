@@ -14,4 +14,11 @@ export interface DueWork {
   due(webhookId: string, upTo: number, limit: number, skip: readonly string[]): DueRow[];
   /** When the next pending delivery of a webhook, leaving out `skip`, is due (undefined: none). */
   nextDueOf(webhookId: string, skip: readonly string[]): number | undefined;
+  /**
+   * True when the source hands out every delivery itself and says when a
+   * webhook has work (the jetstream queue: its consumers, shared by the
+   * replicas): deliveries just stored are not sent from memory, and
+   * "nothing due" means "wait to be told", not "memory holds the rest".
+   */
+  readonly ownQueue?: boolean;
 }

@@ -49,6 +49,8 @@ const readOnly = (what: string) =>
 export class JetStreamDeliveries implements DeliveryStore {
   /** Attempt results are written at once (dispatch-queue.ts): a delivery holds its webhook's cluster-wide slot until then. */
   readonly resultDelayMs = 0;
+  /** Every delivery is handed out by its webhook's consumer (dispatch-queue.ts), none from the dispatcher's memory. */
+  readonly ownQueue = true;
   inflight = 0;
   counts = { pending: 0, succeeded: 0, failed: 0 };
 

@@ -57,8 +57,9 @@ export interface DispatchQueueOptions {
 }
 
 export class JetStreamDispatchQueue {
-  /** Results are written at once: a delivery holds its webhook's cluster-wide slot until then. */
+  /** Results written at once (a delivery holds its webhook's cluster-wide slot until then); no delivery from memory. */
   readonly resultDelayMs = 0;
+  readonly ownQueue = true;
   private readonly lanes: Lanes;
   /** Messages in the stream per webhook, as last read. */
   private backlog = new Map<string, number>();
