@@ -168,7 +168,7 @@ function scenarios(name: string, setup: () => Promise<{ urls: string[]; replicas
           request: { method: 'POST', url: `${receiver.url}/${webhookId}`, headers: {}, body: '{}' },
         }));
         store.deliveries.insert(rows);
-        d.notify(webhookId, now);
+        d.stored(rows, true);
       };
       return { name, shared, states, cluster, dispatcher: d, store, changes, transitions, probes, add };
     };
