@@ -186,6 +186,20 @@ export class DeliveryReads {
   /** A delivery by id: finished ones by subject, pending ones from the end of their queue. */
   async get(id: string): Promise<{ row: DeliveryRow; attempts: AttemptRow[] } | undefined> {
     if (!isDeliveryId(id)) return undefined;
+    // A delivery may move on while it is looked for (pending → its end record, in milliseconds once a
+    // replica takes it): not found anywhere, the end records are read once more.
+    for (let look = 0; look < 2; look++) {
+      const found = (await this.finished(id)) ?? (look === 0 ? await this.pending(id) : undefined);
+      if (found) {
+        this.remember(found.row, found.attempts);
+        return found;
+      }
+    }
+    return undefined;
+  }
+
+  /** Its end record, the newest of succeeded and dead letter. */
+  private async finished(id: string): Promise<{ row: DeliveryRow; attempts: AttemptRow[] } | undefined> {
     const finished = await Promise.all(
       [SUCCEEDED_STREAM, DEAD_LETTERS_STREAM].map(async (stream) => {
         const subject = stream === SUCCEEDED_STREAM ? `hookd.succeeded.*.${id}` : `hookd.dead.*.${id}`;
@@ -196,9 +210,7 @@ export class DeliveryReads {
     const newest = finished
       .filter((f) => f !== null)
       .sort((a, b) => b.m.time.getTime() - a.m.time.getTime())[0];
-    const found = newest ? rowOf(newest.m, newest.stream) : await this.pending(id);
-    if (found) this.remember(found.row, found.attempts);
-    return found;
+    return newest ? rowOf(newest.m, newest.stream) : undefined;
   }
 
   private async pending(id: string): Promise<{ row: DeliveryRow; attempts: AttemptRow[] } | undefined> {
