@@ -71,6 +71,16 @@ export interface RunningHookd {
   stop(): Promise<void>;
 }
 
+/** Calls a running hookd's API (no token: tests run without `api.tokens`); the answer's status and JSON body. */
+export async function api(h: RunningHookd, method: string, path: string, body?: unknown) {
+  const r = await fetch(`${h.url}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+}
+
 export async function startHookd(opts: {
   rules?: Record<string, string>;
   config?: ConfigInput;

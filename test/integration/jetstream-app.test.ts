@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import type { RunningHookd } from '../helpers/hookd.ts';
+import { api, type RunningHookd } from '../helpers/hookd.ts';
 import { startNatsCluster } from '../helpers/nats-cluster.ts';
 import { waitForConsumer } from '../helpers/nats-server.ts';
 import { usePeers } from '../helpers/peers.ts';
@@ -18,15 +18,6 @@ import type { Receiver } from '../helpers/receiver.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const peers = usePeers();
-
-const api = async (h: RunningHookd, method: string, path: string, body?: unknown) => {
-  const r = await fetch(`${h.url}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
-};
 
 describe('two replicas (Apps) on one nats-server', () => {
   let natsUrl: string;
