@@ -60,45 +60,59 @@ describe('two replicas (Apps) on one nats-server', () => {
     assert.equal((await api(b, 'GET', `/v1/webhooks/${webhookId}`)).status, 200);
   });
 
-  test('events published to NATS are delivered once each; both replicas list the same deliveries', async () => {
+  test('events published to NATS are delivered once each, retries included; both replicas list the same deliveries', async () => {
     const nc = await peers.start(
       'publisher',
       () => connect({ servers: natsUrl }),
       (c) => c.close(),
     );
     const js = jetstream(nc);
-    const events = Array.from({ length: 20 }, (_, i) => ({
+    // More than a webhook's concurrency (56 by default): its queue must keep handing out work.
+    const N = 200;
+    const events = Array.from({ length: N }, (_, i) => ({
       id: `evt-${i}`,
       type: 'orders.created',
       data: { i },
     }));
-    for (const e of events) await js.publish('events.orders', JSON.stringify(e), { msgID: e.id });
-    await receiver.waitFor(events.length, 60_000);
-    const ids = receiver.requests.map((r) => r.headers['webhook-id']);
-    assert.equal(new Set(ids).size, events.length, 'each delivery once');
-    const path = `/v1/webhooks/${webhookId}/deliveries?limit=7`;
+    // The first three requests fail: those deliveries wait in HOOKD_RETRIES, then succeed.
+    receiver.respond((_req, n) => ({ status: n <= 3 ? 503 : 200 }));
+    await Promise.all(events.map((e) => js.publish('events.orders', JSON.stringify(e), { msgID: e.id })));
+    await receiver.waitFor(N + 3, 60_000);
+    const ok = receiver.requests.slice(3).map((r) => String(r.headers['webhook-id']));
+    assert.equal(new Set(ok).size, N, 'each delivery succeeded once');
+    const path = `/v1/webhooks/${webhookId}/deliveries?limit=70`;
+    type Page = {
+      items: { id: string; state: string; attempts: { outcome: string }[] }[];
+      next: string | null;
+    };
     const page = async (h: RunningHookd, before?: string) =>
-      (await api(h, 'GET', before ? `${path}&before=${before}` : path)).body as {
-        items: { id: string; state: string; attempts: { outcome: string }[] }[];
-        next: string | null;
-      };
-    const listed: { id: string; attempts: string[] }[] = [];
-    await waitFor('both replicas to list 20 succeeded deliveries', async () => {
-      const all: string[] = [];
-      for (let p = await page(a); ; p = await page(a, p.next!)) {
-        all.push(...p.items.filter((d) => d.state === 'succeeded').map((d) => d.id));
-        if (!p.next) break;
+      (await api(h, 'GET', before ? `${path}&before=${before}` : path)).body as Page;
+    const all = async (h: RunningHookd) => {
+      const pages: Page[] = [];
+      for (let p = await page(h); ; p = await page(h, p.next!)) {
+        pages.push(p);
+        if (!p.next) return pages;
       }
-      return all.length === events.length;
-    });
-    for (
-      let pa = await page(a), pb = await page(b);
-      ;
-      pa = await page(a, pa.next!), pb = await page(b, pb.next!)
-    ) {
-      assert.deepEqual(pb, pa, 'B answers what A answers');
-      if (!pa.next) break;
-    }
+    };
+    await waitFor(
+      `A to list ${N} succeeded deliveries`,
+      async () => (await all(a)).flatMap((p) => p.items).filter((d) => d.state === 'succeeded').length === N,
+    );
+    const pagesA = await all(a);
+    assert.deepEqual(await all(b), pagesA, 'B answers what A answers, page by page');
+    const listed = pagesA.flatMap((p) => p.items);
+    assert.deepEqual(
+      listed.map((d) => d.id).sort(),
+      [...ok].sort(),
+      'listed: the deliveries the receiver got',
+    );
+    const retried = listed.filter((d) => d.attempts.length > 1);
+    assert.equal(retried.length, 3, JSON.stringify(retried));
+    for (const d of retried)
+      assert.deepEqual(
+        d.attempts.map((x) => x.outcome),
+        ['retryable', 'success'],
+      );
   });
 
   test('a dead letter shows failed on both; requeued through B it is delivered and listed with both attempts', async () => {
