@@ -187,9 +187,10 @@ export class DeliveryReads {
   async get(id: string): Promise<{ row: DeliveryRow; attempts: AttemptRow[] } | undefined> {
     if (!isDeliveryId(id)) return undefined;
     // A delivery may move on while it is looked for (pending → its end record, in milliseconds once a
-    // replica takes it): not found anywhere, the end records are read once more.
+    // replica takes it; the waiting room → its queue): each move stores the new home before it leaves
+    // the old one, so a second look finds what the first missed between two reads.
     for (let look = 0; look < 2; look++) {
-      const found = (await this.finished(id)) ?? (look === 0 ? await this.pending(id) : undefined);
+      const found = (await this.finished(id)) ?? (await this.pending(id));
       if (found) {
         this.remember(found.row, found.attempts);
         return found;
