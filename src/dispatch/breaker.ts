@@ -176,6 +176,11 @@ export class Breaker {
     return this.open(snap.openedAt, reason, from);
   }
 
+  /** Whether `n` more failures in a row would open it now (closed, by the consecutive count). */
+  wouldOpenAfter(n: number): boolean {
+    return this.mode === 'closed' && this.consecutive + n >= this.s.failures;
+  }
+
   /** Opens by hand (an operator set TooManyErrors). */
   forceOpen(now: number): Transition | undefined {
     if (this.mode === 'open') return undefined;

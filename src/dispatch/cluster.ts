@@ -26,6 +26,7 @@ import type { Webhook } from '../rules/index.ts';
 import type { SendResult } from '../transports/index.ts';
 import type { Decision } from './delivery-policy.ts';
 import { ProbeRounds } from './probe-rounds.ts';
+import { UnseenFailures } from './unseen-failures.ts';
 import type { SavedState, WebhookStates } from './webhook-states.ts';
 
 export interface ClusterDeps {
@@ -75,7 +76,8 @@ export async function attachCluster(deps: ClusterDeps): Promise<Cluster> {
     wake: deps.wake,
     onError,
   });
-  states.shareBreakers(rounds);
+  const unseen = new UnseenFailures();
+  states.shareBreakers(rounds, unseen);
   deps.sharedStates.onRemoteChange((id, saved) => states.applyRemote(id, saved, webhook(id)));
   const feed = await OutcomeFeed.open(nc, {
     replicas: deps.replicas,
@@ -84,9 +86,10 @@ export async function attachCluster(deps: ClusterDeps): Promise<Cluster> {
     onError,
     onRecord: (id, r) => {
       const w = webhook(id);
-      if (!w) return;
-      if (r.kind === 'failure') states.recordShared(w, false, r.at, 1, r.probe);
-      else states.recordShared(w, true, r.at, r.count, r.probe);
+      if (w && r.kind === 'failure') states.recordShared(w, false, r.at, 1, r.probe);
+      else if (w && r.kind === 'successes') states.recordShared(w, true, r.at, r.count, r.probe);
+      // One of ours came back: a webhook waiting for it may go on (or its breaker opened).
+      if (r.kind === 'failure' && r.replica === replica && unseen.seen(id)) deps.wake();
     },
   });
   let presence: ReplicaPresence;
@@ -111,7 +114,10 @@ export async function attachCluster(deps: ClusterDeps): Promise<Cluster> {
         return;
       }
       if (effect.ok) feed.success(w.id, probe);
-      else feed.failure(w.id, deliveryId, probe);
+      else {
+        unseen.published(w.id, Date.now());
+        feed.failure(w.id, deliveryId, probe);
+      }
     },
     replicas: () => presence.live(),
     flush: () => feed.flush(),

@@ -18,6 +18,7 @@ import type { Webhook, WebhookState } from '../rules/index.ts';
 import { Breaker, type BreakerSettings, type BreakerSnapshot, type Transition } from './breaker.ts';
 import type { ProbeRounds } from './probe-rounds.ts';
 import type { Admission } from './scheduler.ts';
+import type { UnseenFailures } from './unseen-failures.ts';
 
 export interface StateStore {
   loadWebhookStates(): ReturnType<WebhookStateStore['loadWebhookStates']>;
@@ -66,8 +67,9 @@ export class WebhookStates {
   private readonly saved = new Map<string, BreakerSnapshot>();
   /** When each webhook's state in force was decided (cluster mode: older saved states are not applied). */
   private readonly decidedAt = new Map<string, number>();
-  /** Cluster mode: who sends a half-open probe. */
+  /** Cluster mode: who sends a half-open probe; this replica's failures not yet read back. */
   private rounds: ProbeRounds | undefined;
+  private unseen: UnseenFailures | undefined;
 
   constructor(
     private readonly deps: {
@@ -139,6 +141,8 @@ export class WebhookStates {
       return { allowed: 0, probe: false, wakeAt: b.mode === 'open' ? b.reopensAt : undefined };
     if (b.mode === 'half-open') return this.rounds?.admit(w.id, b, now) ?? { allowed: 1, probe: true };
     // Closed: a webhook configured TooManyErrors was closed by a probe already; otherwise Active.
+    const wakeAt = this.unseen?.hold(w.id, (n) => b.wouldOpenAfter(n), now);
+    if (wakeAt !== undefined) return { allowed: 0, probe: false, wakeAt };
     return { allowed: r.allowed, probe: false };
   }
 
@@ -149,6 +153,7 @@ export class WebhookStates {
     this.saved.delete(webhookId);
     this.decidedAt.delete(webhookId);
     this.rounds?.forget(webhookId);
+    this.unseen?.forget(webhookId);
     this.deps.store.deleteWebhookState(webhookId);
   }
 
@@ -160,11 +165,13 @@ export class WebhookStates {
   }
 
   /**
-   * Cluster mode from now on: breakers are fed by `recordShared` only, and
-   * a half-open probe needs its round won through `rounds`.
+   * Cluster mode from now on: breakers are fed by `recordShared` only, a
+   * half-open probe needs its round won through `rounds`, and a webhook
+   * whose own `unseen` failures may already open its breaker waits for them.
    */
-  shareBreakers(rounds: ProbeRounds): void {
+  shareBreakers(rounds: ProbeRounds, unseen?: UnseenFailures): void {
     this.rounds = rounds;
+    this.unseen = unseen;
   }
 
   /**

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import type { BreakerSettings, Transition } from '../../../src/dispatch/breaker.ts';
 import { ProbeRounds } from '../../../src/dispatch/probe-rounds.ts';
 import { RateLimits, rateShare } from '../../../src/dispatch/rate-limit.ts';
+import { UnseenFailures } from '../../../src/dispatch/unseen-failures.ts';
 import {
   type SavedState,
   type StateChange,
@@ -319,6 +320,42 @@ test('probe rounds: a claim in flight holds, a won round admits one probe, a los
   );
   assert.deepEqual(errors, ['no answer from HOOKD_PROBES']);
   assert.deepEqual(claimed, ['w1.0.0', 'w1.0.1', 'w1.0.2']);
+});
+
+test('own failures not yet read back hold the webhook while they may open its breaker; the breaker is untouched', () => {
+  const states = new WebhookStates({
+    store: { loadWebhookStates: () => [], saveWebhookState: () => {}, deleteWebhookState: () => {} },
+    settings: S,
+    onChange: () => {},
+    onBreaker: () => {},
+  });
+  const unseen = new UnseenFailures(2000);
+  states.shareBreakers(new ProbeRounds({ claim: async () => true, wake: () => {} }), unseen);
+  const INF = Number.POSITIVE_INFINITY;
+  unseen.published(w.id, 1000);
+  unseen.published(w.id, 1001);
+  assert.equal(states.admit(w, 1002).allowed, INF, '2 unseen of a threshold of 3: go on');
+  unseen.published(w.id, 1003);
+  assert.deepEqual(
+    states.admit(w, 1004),
+    { allowed: 0, probe: false, wakeAt: 3000 },
+    '3 unseen may open it: wait',
+  );
+  // The first comes back: 1 counted + 2 unseen still may open it.
+  states.recordShared(w, false, 1000, 1);
+  assert.equal(unseen.seen(w.id), true, 'it was held: wake the dispatcher');
+  assert.equal(states.admit(w, 1005).allowed, 0);
+  // A success of another replica in between: 0 counted + 2 unseen cannot.
+  states.recordShared(w, true, 1006, 1);
+  assert.equal(states.admit(w, 1007).allowed, INF);
+  assert.equal(unseen.seen(w.id), false, 'not held then');
+  // Failures whose publish was lost hold for 2 s at most.
+  unseen.published(w.id, 5000);
+  unseen.published(w.id, 5001);
+  unseen.published(w.id, 5002);
+  assert.equal(states.admit(w, 6999).allowed, 0);
+  assert.equal(states.admit(w, 7002).allowed, INF, 'none of them back within 2 s: not held');
+  assert.equal(states.stateOf(w), 'Active', 'the breaker only counts what the stream returns');
 });
 
 test("rate limits: each replica's share of the rate and the burst, never below one token", () => {
