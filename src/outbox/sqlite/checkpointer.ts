@@ -1,10 +1,11 @@
 /**
  * WAL checkpoints off the event loop (issue 14: 47 checkpoints per 20k
  * deliveries each blocked the loop 10–54 ms). A worker thread with its own
- * connection runs a PASSIVE checkpoint every `everyMs`; writers on the main
- * connection keep appending meanwhile (WAL allows it), and the next write
- * after a complete checkpoint starts the WAL over. The main connection keeps
- * a large auto-checkpoint as a safety net in case the worker is gone.
+ * connection runs a PASSIVE checkpoint every `everyMs`; the writer thread
+ * keeps appending meanwhile (WAL allows it; a checkpoint there would hold
+ * every commit behind it), and the next write after a complete checkpoint
+ * starts the WAL over. The writer's connection keeps a large auto-checkpoint
+ * as a safety net in case this thread is gone.
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
