@@ -4,8 +4,9 @@
  * `HOOKD_STATES`), and the deliveries' streams with the queue the
  * dispatcher works from (`JetStreamDispatchQueue`: intake, per-webhook
  * consumers, the waiting room for retries, end records and dead letters).
- * The API's reads, cluster-wide breakers and the app's wiring come with
- * their own modules; until then `store.backend: jetstream` is not offered.
+ * The store every replica opens (`JetStreamStore`, store.ts) answers the
+ * API's reads from the streams; the breakers' outcome stream and probe
+ * claims are outcomes.ts and probes.ts.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { SpecSeal } from '../contract.ts';
