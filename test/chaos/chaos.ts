@@ -27,8 +27,9 @@ import { createServer, type Server } from 'node:http';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Database } from '../../src/outbox/sqlite/driver.ts';
+import { streamMessages } from '../helpers/cluster-checks.ts';
 import { type NatsServer, startNats, waitForConsumer } from '../helpers/nats-server.ts';
-import { makeReplica, parseMetrics, type Replica, streamMessages } from '../helpers/replicas.ts';
+import { makeReplica, parseMetrics, type Replica } from '../helpers/replicas.ts';
 
 function setting(name: string, dflt: number): number {
   const raw = process.env[name];

@@ -19,6 +19,8 @@ export interface NatsCluster {
   urls: string[];
   /** The member with this server name (as a stream's `cluster.leader` names it). */
   memberNamed(name: string | undefined): NatsServer | undefined;
+  /** The member leading `stream` now (waits until it has one). */
+  leaderOf(stream: string): Promise<{ name: string; member: NatsServer }>;
   stop(): Promise<void>;
 }
 
@@ -68,5 +70,19 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
     await stop();
     throw err;
   }
-  return { members, urls, stop, memberNamed: (n) => members.find((_m, i) => n === `${name}-${i + 1}`) };
+  const memberNamed = (n: string | undefined) => members.find((_m, i) => n === `${name}-${i + 1}`);
+  const leaderOf = async (stream: string) => {
+    const nc = await connect({ servers: urls });
+    try {
+      const jsm = await jetstreamManager(nc);
+      return await waitFor(`a leader of ${stream}`, async () => {
+        const leader = (await jsm.streams.info(stream)).cluster?.leader;
+        const member = memberNamed(leader);
+        return leader && member ? { name: leader, member } : undefined;
+      });
+    } finally {
+      await nc.close();
+    }
+  };
+  return { members, urls, stop, memberNamed, leaderOf };
 }

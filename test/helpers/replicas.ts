@@ -17,9 +17,10 @@
  * of silently running the sqlite store.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeDirs, merge, type TestDirs } from './hookd.ts';
+import type { NatsCluster } from './nats-cluster.ts';
 import type { Peers } from './peers.ts';
 import { freePort } from './ports.ts';
 import { GiveUp, waitFor } from './wait.ts';
@@ -64,6 +65,8 @@ export class Replica {
     readonly name: string,
     readonly dirs: TestDirs,
     private readonly env: Record<string, string>,
+    /** The backend its config file sets. */
+    readonly backend: 'jetstream' | 'sqlite' = 'jetstream',
   ) {}
 
   get url(): string {
@@ -158,6 +161,11 @@ export class Replica {
       },
       { timeoutMs, intervalMs: 100 },
     );
+    // A hookd that reads store.backend but still opens the SQLite file would pass every check above.
+    if (this.backend === 'jetstream' && existsSync(this.dirs.storePath))
+      throw new Error(
+        `replica ${this.name} opened a SQLite store at ${this.dirs.storePath}: store.backend jetstream is not in force`,
+      );
   }
 
   /** SIGKILL (a replica gone at once, nothing flushed); resolves when the process is gone. */
@@ -207,6 +215,25 @@ export class Replica {
     const r = await fetch(`${this.url}/metrics`, { signal: AbortSignal.timeout(10_000) });
     if (!r.ok) throw new Error(`replica ${this.name}: /metrics answered ${r.status}`);
     return parseMetrics(await r.text());
+  }
+
+  /** The id of the webhook with `identifier`, as this replica lists it. */
+  async webhookId(identifier: string): Promise<string> {
+    const list = await this.api<{ items?: { id: string; identifier: string }[] }>(
+      'GET',
+      `/v1/webhooks?identifier=${encodeURIComponent(identifier)}`,
+    );
+    const w = list.body.items?.find((i) => i.identifier === identifier);
+    if (!w) throw new Error(`replica ${this.name} does not list webhook ${identifier}: ${list.text}`);
+    return w.id;
+  }
+
+  /** The state of webhook `id` as this replica answers it (Active, Stopped, TooManyErrors). */
+  async stateOf(id: string): Promise<string> {
+    const g = await this.api<{ state: string }>('GET', `/v1/webhooks/${id}`);
+    if (g.status !== 200)
+      throw new Error(`replica ${this.name}: GET /v1/webhooks/${id} answered ${g.status}: ${g.text}`);
+    return g.body.state;
   }
 
   /** Log lines whose `msg` is `msg` (and whose fields match `where`). */
@@ -264,7 +291,12 @@ export function replicaConfig(opts: ReplicaOptions): Record<string, unknown> {
 export function makeReplica(name: string, opts: ReplicaOptions): Replica {
   const dirs = makeDirs(opts.rules);
   writeFileSync(dirs.configPath, `${JSON.stringify(replicaConfig(opts), null, 2)}\n`);
-  return new Replica(name, dirs, { HOOKD_LOG_LEVEL: opts.logLevel ?? 'info', ...opts.env });
+  return new Replica(
+    name,
+    dirs,
+    { HOOKD_LOG_LEVEL: opts.logLevel ?? 'info', ...opts.env },
+    opts.backend ?? 'jetstream',
+  );
 }
 
 /**
@@ -287,127 +319,41 @@ export async function startReplica(peers: Peers, name: string, opts: ReplicaOpti
 }
 
 /**
- * Publishes CloudEvents `{ id, type }` to `events.<type>`, 256 in flight,
- * each retried until JetStream acknowledges it (`Nats-Msg-Id` = the event id,
- * so a retry of a publish that did land is stored once): a stream leader
- * killed meanwhile delays publishes, it does not lose them. Resolves with
- * the number of retries.
+ * On a cluster: the EVENTS stream R3 as an operator makes it (hookd uses an
+ * existing stream as it is), then `n` replicas with hookd's streams and
+ * buckets R3, each connected to another member (one member killed cuts one
+ * replica's connection, and it fails over to the members it learnt).
  */
-export async function publishEvents(
-  natsUrl: string | readonly string[],
-  events: readonly { id: string; type: string }[],
-  opts: { timeoutMs?: number; onPublished?: (n: number) => void } = {},
-): Promise<{ retries: number; duplicates: number }> {
+export async function startOnCluster(
+  peers: Peers,
+  cluster: NatsCluster,
+  n: number,
+  opts: Omit<ReplicaOptions, 'natsUrl' | 'streamReplicas'>,
+): Promise<Replica[]> {
   const { connect } = await import('@nats-io/transport-node');
-  const { jetstream } = await import('@nats-io/jetstream');
-  const nc = await connect({
-    servers: typeof natsUrl === 'string' ? natsUrl : [...natsUrl],
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 250,
-  });
-  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
-  let retries = 0;
-  let duplicates = 0;
-  let published = 0;
-  try {
-    const js = jetstream(nc);
-    const one = async (e: { id: string; type: string }) => {
-      const data = JSON.stringify({ specversion: '1.0', id: e.id, type: e.type, source: '/test', data: {} });
-      for (;;) {
-        try {
-          const ack = await js.publish(`events.${e.type}`, data, { msgID: e.id, timeout: 5000 });
-          if (ack.duplicate) duplicates++;
-          opts.onPublished?.(++published);
-          return;
-        } catch (err) {
-          if (Date.now() > deadline)
-            throw new Error(`publishing event ${e.id} failed until the deadline: ${(err as Error).message}`);
-          retries++;
-          await new Promise((r) => setTimeout(r, 250));
-        }
-      }
-    };
-    const inFlight = new Set<Promise<void>>();
-    for (const e of events) {
-      while (inFlight.size >= 256) await Promise.race(inFlight);
-      const p: Promise<void> = one(e).finally(() => inFlight.delete(p));
-      inFlight.add(p);
-    }
-    await Promise.all(inFlight);
-  } finally {
-    await nc.close();
-  }
-  return { retries, duplicates };
-}
-
-/** `n` events `<prefix>-0` … of one type. */
-export const events = (prefix: string, type: string, n: number) =>
-  Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${i}`, type }));
-
-/** What a receiver got, by event id: the requests and the webhook-ids they carried. */
-export function tally(requests: readonly { body: string; headers: Record<string, unknown> }[]): {
-  requests: number;
-  events: Map<string, { count: number; webhookIds: Set<string> }>;
-  /** Events sent more than once with different webhook-ids (must be none). */
-  mixed: string[];
-  duplicates: number;
-} {
-  const byEvent = new Map<string, { count: number; webhookIds: Set<string> }>();
-  for (const r of requests) {
-    let id = '?';
-    try {
-      id = String((JSON.parse(r.body) as { id: unknown }).id);
-    } catch {}
-    const e = byEvent.get(id) ?? { count: 0, webhookIds: new Set<string>() };
-    e.count++;
-    e.webhookIds.add(String(r.headers['webhook-id'] ?? ''));
-    byEvent.set(id, e);
-  }
-  const mixed = [...byEvent]
-    .filter(([, e]) => e.webhookIds.size !== 1 || e.webhookIds.has(''))
-    .map(([id]) => id);
-  return { requests: requests.length, events: byEvent, mixed, duplicates: requests.length - byEvent.size };
-}
-
-/** Messages in each named stream now (absent streams: null), read with a connection of its own. */
-export async function streamMessages(
-  natsUrl: string | readonly string[],
-  names: readonly string[],
-): Promise<Record<string, number | null>> {
-  const { connect } = await import('@nats-io/transport-node');
-  const { jetstreamManager } = await import('@nats-io/jetstream');
-  const nc = await connect({ servers: typeof natsUrl === 'string' ? natsUrl : [...natsUrl] });
+  const { jetstreamManager, RetentionPolicy } = await import('@nats-io/jetstream');
+  const nc = await connect({ servers: cluster.urls });
   try {
     const jsm = await jetstreamManager(nc);
-    const out: Record<string, number | null> = {};
-    for (const name of names) {
-      try {
-        out[name] = (await jsm.streams.info(name)).state.messages;
-      } catch {
-        out[name] = null;
-      }
-    }
-    return out;
+    await jsm.streams.add({
+      name: 'EVENTS',
+      subjects: ['events.>'],
+      retention: RetentionPolicy.Limits,
+      num_replicas: 3,
+    });
   } finally {
     await nc.close();
   }
-}
-
-/**
- * Waits until hookd's work queues (HOOKD_DELIVERIES, HOOKD_RETRIES) are
- * empty: nothing pending, nothing stranded; resolves with those and the
- * dead letters' count.
- */
-export async function workQueuesEmpty(
-  natsUrl: string | readonly string[],
-  timeoutMs = 30_000,
-): Promise<Record<string, number | null>> {
-  return waitFor(
-    'the work queues HOOKD_DELIVERIES and HOOKD_RETRIES to be empty',
-    async () => {
-      const s = await streamMessages(natsUrl, ['HOOKD_DELIVERIES', 'HOOKD_RETRIES', 'HOOKD_DEAD_LETTERS']);
-      return s.HOOKD_DELIVERIES === 0 && s.HOOKD_RETRIES === 0 && s;
-    },
-    { timeoutMs, intervalMs: 250 },
-  );
+  const replicas: Replica[] = [];
+  for (let i = 0; i < n; i++) {
+    const url = cluster.urls[i % cluster.urls.length]!;
+    const r = await startReplica(peers, String.fromCharCode(65 + i), {
+      ...opts,
+      natsUrl: url,
+      streamReplicas: 3,
+    });
+    replicas.push(r);
+  }
+  for (const r of replicas) await r.ready();
+  return replicas;
 }

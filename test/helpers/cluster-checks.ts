@@ -1,0 +1,217 @@
+/**
+ * What the cluster tests (issue 15) do and check from outside hookd: publish
+ * events to NATS (each until acknowledged), count what a receiver got by
+ * event and webhook-id, sum a counter over the replicas, read hookd's
+ * streams (the work queues must end empty).
+ */
+import assert from 'node:assert/strict';
+import type { Receiver } from './receiver.ts';
+import type { Replica } from './replicas.ts';
+import { waitFor } from './wait.ts';
+
+/**
+ * Publishes CloudEvents `{ id, type }` to `events.<type>`, 256 in flight,
+ * each retried until JetStream acknowledges it (`Nats-Msg-Id` = the event id,
+ * so a retry of a publish that did land is stored once): a stream leader
+ * killed meanwhile delays publishes, it does not lose them. `perSecond`
+ * paces them. Resolves with the number of retries and duplicates.
+ */
+export async function publishEvents(
+  natsUrl: string | readonly string[],
+  events: readonly { id: string; type: string }[],
+  opts: { timeoutMs?: number; onPublished?: (n: number) => void; perSecond?: number } = {},
+): Promise<{ retries: number; duplicates: number }> {
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstream } = await import('@nats-io/jetstream');
+  const nc = await connect({
+    servers: typeof natsUrl === 'string' ? natsUrl : [...natsUrl],
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+  });
+  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+  let retries = 0;
+  let duplicates = 0;
+  let published = 0;
+  try {
+    const js = jetstream(nc);
+    const one = async (e: { id: string; type: string }) => {
+      const data = JSON.stringify({ specversion: '1.0', id: e.id, type: e.type, source: '/test', data: {} });
+      for (;;) {
+        try {
+          const ack = await js.publish(`events.${e.type}`, data, { msgID: e.id, timeout: 5000 });
+          if (ack.duplicate) duplicates++;
+          opts.onPublished?.(++published);
+          return;
+        } catch (err) {
+          if (Date.now() > deadline)
+            throw new Error(`publishing event ${e.id} failed until the deadline: ${(err as Error).message}`);
+          retries++;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+    };
+    const inFlight = new Set<Promise<void>>();
+    // Paced without catching up: after a stall (a leader election) the rate stays `perSecond`.
+    let next = Date.now();
+    for (const e of events) {
+      if (opts.perSecond) {
+        const ahead = next - Date.now();
+        if (ahead > 5) await new Promise((r) => setTimeout(r, ahead));
+        next = Math.max(next, Date.now() - 100) + 1000 / opts.perSecond;
+      }
+      while (inFlight.size >= 256) await Promise.race(inFlight);
+      const p: Promise<void> = one(e).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    }
+    await Promise.all(inFlight);
+  } finally {
+    await nc.close();
+  }
+  return { retries, duplicates };
+}
+
+/** `n` events `<prefix>-0` … of one type. */
+export const events = (prefix: string, type: string, n: number) =>
+  Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${i}`, type }));
+
+/** What a receiver got, by event id: the requests and the webhook-ids they carried. */
+export function tally(requests: readonly { body: string; headers: Record<string, unknown> }[]): {
+  requests: number;
+  events: Map<string, { count: number; webhookIds: Set<string> }>;
+  /** Events sent more than once with different webhook-ids (must be none). */
+  mixed: string[];
+  duplicates: number;
+} {
+  const byEvent = new Map<string, { count: number; webhookIds: Set<string> }>();
+  for (const r of requests) {
+    let id = '?';
+    try {
+      id = String((JSON.parse(r.body) as { id: unknown }).id);
+    } catch {}
+    const e = byEvent.get(id) ?? { count: 0, webhookIds: new Set<string>() };
+    e.count++;
+    e.webhookIds.add(String(r.headers['webhook-id'] ?? ''));
+    byEvent.set(id, e);
+  }
+  const mixed = [...byEvent]
+    .filter(([, e]) => e.webhookIds.size !== 1 || e.webhookIds.has(''))
+    .map(([id]) => id);
+  return { requests: requests.length, events: byEvent, mixed, duplicates: requests.length - byEvent.size };
+}
+
+/** Messages in each named stream now (absent streams: null), read with a connection of its own. */
+export async function streamMessages(
+  natsUrl: string | readonly string[],
+  names: readonly string[],
+): Promise<Record<string, number | null>> {
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const nc = await connect({ servers: typeof natsUrl === 'string' ? natsUrl : [...natsUrl] });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const out: Record<string, number | null> = {};
+    for (const name of names) {
+      try {
+        out[name] = (await jsm.streams.info(name)).state.messages;
+      } catch {
+        out[name] = null;
+      }
+    }
+    return out;
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * Waits until hookd's work queues (HOOKD_DELIVERIES, HOOKD_RETRIES) are
+ * empty: nothing pending, nothing stranded; resolves with those and the
+ * dead letters' count.
+ */
+export async function workQueuesEmpty(
+  natsUrl: string | readonly string[],
+  timeoutMs = 30_000,
+): Promise<Record<string, number | null>> {
+  let last: Record<string, number | null> = {};
+  return waitFor(
+    'the work queues HOOKD_DELIVERIES and HOOKD_RETRIES to be empty',
+    async () => {
+      last = await streamMessages(natsUrl, ['HOOKD_DELIVERIES', 'HOOKD_RETRIES', 'HOOKD_DEAD_LETTERS']);
+      return last.HOOKD_DELIVERIES === 0 && last.HOOKD_RETRIES === 0 && last;
+    },
+    { timeoutMs, intervalMs: 250, saw: () => last },
+  );
+}
+
+/** A counter summed over the running replicas, and per replica (in the order given). */
+export async function countedOn(
+  replicas: readonly Replica[],
+  name: string,
+  labels: Record<string, string>,
+): Promise<{ total: number; per: number[] }> {
+  const per = await Promise.all(
+    replicas.map(async (r) => (r.running ? (await r.metrics()).sum(name, labels) : 0)),
+  );
+  return { total: per.reduce((a, b) => a + b, 0), per };
+}
+
+/**
+ * Waits for `n` distinct events at `receiver`, then for the replicas' count
+ * of succeeded deliveries of `identifier` to reach `n`; resolves with that count.
+ */
+export async function deliveredOn(
+  replicas: readonly Replica[],
+  receiver: Receiver,
+  identifier: string,
+  n: number,
+  timeoutMs = 60_000,
+): Promise<{ total: number; per: number[] }> {
+  await waitFor(
+    `${n} distinct events at the ${identifier} receiver`,
+    () => tally(receiver.requests).events.size >= n,
+    {
+      timeoutMs,
+      intervalMs: 200,
+      saw: () => `${tally(receiver.requests).events.size} events in ${receiver.requests.length} requests`,
+    },
+  );
+  let last = { total: 0, per: [] as number[] };
+  await waitFor(
+    `the replicas to count ${n} succeeded deliveries of ${identifier}`,
+    async () => {
+      last = await countedOn(replicas, 'hookd_deliveries_total', {
+        webhook: identifier,
+        outcome: 'succeeded',
+      });
+      return last.total >= n;
+    },
+    { timeoutMs: 30_000, intervalMs: 200, saw: () => last },
+  );
+  return last;
+}
+
+/**
+ * Waits until `receiver` got each of `n` events, then checks that none came
+ * with two webhook-ids, the work queues are empty and there are no dead
+ * letters; resolves with the tally (duplicates counted there).
+ */
+export async function everyEventArrived(
+  natsUrl: string | readonly string[],
+  receiver: Receiver,
+  n: number,
+  timeoutMs = 90_000,
+): Promise<ReturnType<typeof tally>> {
+  const t = await waitFor(
+    `${n} distinct events at the receiver`,
+    () => {
+      const t = tally(receiver.requests);
+      return t.events.size >= n && t;
+    },
+    { timeoutMs, intervalMs: 250, saw: () => `${tally(receiver.requests).events.size} of ${n}` },
+  );
+  assert.equal(t.events.size, n, 'no unexpected events');
+  assert.deepEqual(t.mixed.slice(0, 10), [], 'a duplicate carries the same webhook-id');
+  const left = await workQueuesEmpty(natsUrl);
+  assert.equal(left.HOOKD_DEAD_LETTERS ?? 0, 0, 'no dead letters');
+  return t;
+}
