@@ -3,8 +3,11 @@
  * holds BENCH_HELD (200,000) deliveries of a Stopped webhook. Publishes them
  * to its own nats-server, waits until hookd has stored them all
  * (`hookd_queue_depth{state="pending"}`), then samples RSS for
- * BENCH_HELD_WATCH_S (30) s more: it should stay flat.
+ * BENCH_HELD_WATCH_S (30) s more: it should stay flat. BENCH_BUILT=1 runs
+ * what the image ships, the compiled build (tsc into .bench/dist), instead of
+ * the sources through tsx.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -23,7 +26,15 @@ const js = jetstream(nc);
 const dirs = makeDirs({
   'held.yaml': `webhooks:\n  - identifier: held\n    url: http://127.0.0.1:9/never\n    state: Stopped\n    secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n`,
 });
-const hookd = await spawnHookd(dirs, { HOOKD_NATS_URL: nats.url });
+const built = process.env.BENCH_BUILT === '1';
+if (built)
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.json', '--outDir', '.bench/dist'], { stdio: 'inherit' });
+const hookd = await spawnHookd(
+  dirs,
+  { HOOKD_NATS_URL: nats.url },
+  built ? { entry: ['.bench/dist/cli.js'] } : {},
+);
+console.log(`hookd ${built ? 'built (.bench/dist)' : 'from source through tsx'}`);
 const pid = hookd.child.pid!;
 const pending = async () =>
   Number(

@@ -140,7 +140,12 @@ export interface HookdProcess {
 export async function spawnHookd(
   dirs: TestDirs,
   env: Record<string, string>,
-  opts: { configPath?: string; nodeArgs?: string[] } = {},
+  opts: {
+    configPath?: string;
+    nodeArgs?: string[];
+    /** What node runs (default: the sources through tsx); e.g. a build's `cli.js`. */
+    entry?: string[];
+  } = {},
 ): Promise<HookdProcess> {
   const port = await freePort();
   let output = '';
@@ -148,9 +153,7 @@ export async function spawnHookd(
     process.execPath,
     [
       ...(opts.nodeArgs ?? []),
-      '--import',
-      'tsx',
-      'src/cli.ts',
+      ...(opts.entry ?? ['--import', 'tsx', 'src/cli.ts']),
       'run',
       '--config',
       opts.configPath ?? dirs.configPath,
