@@ -58,7 +58,8 @@ async function storedApiWebhooks(config: Config, registry: TransportRegistry) {
     }
   }
   if (path === ':memory:' || !existsSync(path)) return { loaded: [], skipped: [] };
-  const store = openStore(path, { seal });
+  // Read once: no writer thread for a command that writes nothing.
+  const store = openStore(path, { seal, writer: 'inline' });
   try {
     return readApiWebhooks(store.webhooks.all(), registry);
   } finally {

@@ -30,7 +30,7 @@ export async function runRetry(
       out.stderr(`hookd retry: ${(err as Error).message}`);
       return 1;
     }
-  } else store = openStore(config.store.path);
+  } else store = openStore(config.store.path, { writer: 'inline' }); // one write: no writer thread
   try {
     const now = Date.now();
     const n = await store.deliveries.retryFailed(
