@@ -20,6 +20,7 @@ import {
   type FinishedRecord,
   type QueuedMessage,
   REJECTED_STREAM,
+  RETRIES_CONSUMER,
   RETRIES_STREAM,
   type RejectedRecord,
   SUCCEEDED_STREAM,
@@ -419,6 +420,66 @@ describe('JetStreamDispatchQueue with the dispatcher, one nats-server', () => {
     await waitFor('the backlog drained', () => seen.ok('held-hook').length === 51, {
       saw: () => seen.ok('held-hook').length,
     });
+  });
+
+  test("a held webhook's consumer deleted for inactivity: its backlog stays stored and is delivered once it may go", async (t) => {
+    const h = hook('expire-hook');
+    let open = true;
+    const seen = recorder(rx);
+    // 1.5 s instead of the default hour (CONSUMER_INACTIVE_MS).
+    const a = await replica([h], { admit: () => open, queue: { consumerInactiveMs: 1500 } });
+    t.after(() => a.stop());
+    await a.queue.insert([rendered('x-0', h)]);
+    await waitFor('one delivery while it may go', () => seen.ok('expire-hook').length === 1);
+    const c = await jsm.consumers.info(DELIVERIES_STREAM, consumerName('expire-hook'));
+    assert.equal(
+      c.config.inactive_threshold,
+      1500 * 1e6,
+      "the webhook's consumer has its inactive threshold",
+    );
+    const room = await jsm.consumers.info(RETRIES_STREAM, RETRIES_CONSUMER);
+    assert.ok(!room.config.inactive_threshold, 'the shared waiting room consumer never expires');
+    // Its last pull expires (or the consumer is gone already): nothing of the backlog below is handed out.
+    await waitFor('no pull of the webhook waiting', async () => {
+      const info = await jsm.consumers.info(DELIVERIES_STREAM, consumerName('expire-hook')).catch(() => null);
+      return info === null || (info.num_waiting === 0 && info.num_ack_pending === 0);
+    });
+    open = false;
+    const held = Array.from({ length: 20 }, (_, i) => rendered(`x-${i + 1}`, h));
+    await a.queue.insert(held);
+    await waitFor("the held webhook's consumer deleted by the server", async () => {
+      const info = await jsm.consumers.info(DELIVERIES_STREAM, consumerName('expire-hook')).catch(() => null);
+      return info === null;
+    });
+    assert.equal(
+      await count(jsm, DELIVERIES_STREAM, subjects.delivery('expire-hook')),
+      20,
+      'the backlog is still stored',
+    );
+    assert.equal(seen.ok('expire-hook').length, 1, 'nothing sent while held');
+    open = true;
+    a.dispatcher.rescanWebhook('expire-hook');
+    await waitFor(
+      'the backlog delivered through a consumer created again',
+      () => seen.ok('expire-hook').length === 21,
+      {
+        saw: () => seen.ok('expire-hook').length,
+      },
+    );
+    assert.deepEqual(
+      seen
+        .ok('expire-hook')
+        .map((s) => s.id)
+        .sort(),
+      [rendered('x-0', h), ...held].map((d) => d.id).sort(),
+      'each delivery once',
+    );
+    await waitFor(
+      'the queue to be empty',
+      async () => (await count(jsm, DELIVERIES_STREAM, subjects.delivery('expire-hook'))) === 0,
+    );
+    const again = await jsm.consumers.info(DELIVERIES_STREAM, consumerName('expire-hook'));
+    assert.equal(again.config.inactive_threshold, 1500 * 1e6);
   });
 });
 

@@ -9,16 +9,14 @@
  *   scheduler asks for that webhook, at most its free slots (lanes.ts).
  * - `complete` moves each attempted delivery on (moves.ts: end record or
  *   waiting room), then acknowledges it, after the publish is confirmed: a
- *   replica dying in between leaves it queued, to be attempted again with
- *   the same delivery id (at least once); its records are duplicates the
- *   streams drop.
+ *   replica dying in between leaves it queued, attempted again with the same
+ *   delivery id (at least once); its records are duplicates the streams drop.
  * - `dueByWebhook` is the stream's backlog per webhook (one stream info
  *   with `subjects_filter`, every `refreshMs`) plus this replica's buffers.
  *   `onWork` tells the owner a webhook has work: pulled messages arrived, a
  *   retry came back from the waiting room, a `hookd.activity.<webhook>`
  *   ping from any replica's intake, or a backlog nobody here pulls.
- * - `close` hands back everything taken and not settled, so another
- *   replica takes it at once.
+ * - `close` hands back everything taken and not settled, to any replica at once.
  */
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
@@ -44,6 +42,8 @@ export interface DispatchQueueOptions {
   concurrency: (webhookId: string) => number;
   /** Above the attempt timeout: a delivery taken by a replica that stopped answering goes to another after this. */
   ackWaitMs: number;
+  /** A webhook's consumer unused this long is deleted by the server (default 1 h; created again when needed). */
+  consumerInactiveMs?: number;
   /** A webhook has work now or at `at` (the owner calls `dispatcher.notify`). */
   onWork?: (webhookId: string, at: number) => void;
   /** Failures in the background (consumer setup, waiting room, stream info). */
@@ -89,6 +89,7 @@ export class JetStreamDispatchQueue {
       jsm,
       pub: this.pub,
       ackWaitMs: opts.ackWaitMs,
+      consumerInactiveMs: opts.consumerInactiveMs,
       bufferMaxAgeMs: opts.bufferMaxAgeMs ?? 3000,
       publishDeadlineMs: this.publishDeadlineMs,
       concurrency: opts.concurrency,
@@ -169,7 +170,7 @@ export class JetStreamDispatchQueue {
     const now = Date.now();
     const lane = this.lanes.lane(webhookId);
     const max = Math.max(1, Math.floor(this.opts.concurrency(webhookId)));
-    void lane.limit(max);
+    this.lanes.limit(lane, max);
     const rows: DueRow[] = [];
     for (const t of lane.take(limit, upTo, skip)) {
       let row: DueRow;

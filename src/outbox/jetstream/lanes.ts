@@ -30,6 +30,8 @@ export interface LanesDeps {
   jsm: JetStreamManager;
   pub: Publisher;
   ackWaitMs: number;
+  /** A webhook's consumer is deleted by the server after this long without pulls (`inactive_threshold`). */
+  consumerInactiveMs?: number;
   bufferMaxAgeMs: number;
   publishDeadlineMs: number;
   /** `MaxAckPending` of a webhook's consumer. */
@@ -72,7 +74,16 @@ export class Lanes {
     let lane = this.byId.get(webhookId);
     if (lane) return lane;
     const { nc, jsm, ackWaitMs, onError } = this.deps;
-    const created = new WebhookQueue({ nc, jsm, webhookId, inbox: this.inbox, ackWaitMs, onError });
+    const inactiveMs = this.deps.consumerInactiveMs;
+    const created = new WebhookQueue({
+      nc,
+      jsm,
+      webhookId,
+      inbox: this.inbox,
+      ackWaitMs,
+      inactiveMs,
+      onError,
+    });
     lane = created;
     this.byId.set(webhookId, created);
     this.byToken.set(idToken(webhookId), created);
@@ -80,6 +91,13 @@ export class Lanes {
       if (created.isReady) this.deps.work(webhookId);
     });
     return lane;
+  }
+
+  /** Keeps the webhook's consumer at `max`; one found gone is created again, then the webhook has work. */
+  limit(lane: WebhookQueue, max: number): void {
+    const ready = lane.isReady;
+    const limited = lane.limit(max);
+    if (!ready) void limited.then(() => lane.isReady && this.deps.work(lane.webhookId));
   }
 
   /** What this replica holds of a webhook: buffered, and started but not settled. */

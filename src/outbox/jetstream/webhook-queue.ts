@@ -22,6 +22,14 @@
  * messages, and slots freed by any replica, reach a waiting request at once.
  * `MaxDeliver` is never set (it hides a message in a work queue), nor
  * consumer `BackOff` (it redefines the ack wait).
+ *
+ * A consumer nobody pulls from for `inactiveMs` (default 1 h: a webhook
+ * deleted, or idle or held that long) is deleted by the server
+ * (`inactive_threshold`), so consumers of removed webhooks do not pile up.
+ * Nothing is lost with it: a work-queue stream keeps every message not
+ * acknowledged, and the consumer is created again when the webhook is
+ * next asked for (a pull that gets no answer at all, not even its expiry
+ * status, means the consumer is gone).
  */
 import { AckPolicy, type JetStreamManager } from '@nats-io/jetstream';
 import { type NatsConnection, nanos } from '@nats-io/transport-node';
@@ -34,6 +42,9 @@ export const PULL_EXPIRES_MS = 2000;
 
 export const consumerName = (webhookId: string) => `hookd-${idToken(webhookId)}`;
 
+/** How long a webhook's consumer may go without pulls before the server deletes it. */
+export const CONSUMER_INACTIVE_MS = 3_600_000;
+
 export interface WebhookQueueDeps {
   nc: NatsConnection;
   jsm: JetStreamManager;
@@ -42,6 +53,8 @@ export interface WebhookQueueDeps {
   inbox: string;
   /** Above the attempt timeout: a taken delivery not settled by then goes to another replica. */
   ackWaitMs: number;
+  /** The consumer's `inactive_threshold` (default `CONSUMER_INACTIVE_MS`). */
+  inactiveMs?: number;
   onError: (err: Error) => void;
 }
 
@@ -80,8 +93,18 @@ export class WebhookQueue {
    * expiry has passed).
    */
   pulling(now: number): boolean {
-    if (this.outstanding > 0 && now > this.outstandingUntil + 1000) this.outstanding = 0;
+    if (this.outstanding > 0 && now > this.outstandingUntil + 1000) {
+      // Not even the expiry status came: the consumer is gone (deleted for inactivity) or its server
+      // is; it is looked up (and created again if missing) before the next pull.
+      this.outstanding = 0;
+      this.lost();
+    }
     return this.outstanding > 0;
+  }
+
+  private lost(): void {
+    this.ready = false;
+    this.applied = 0;
   }
 
   /** When this replica's last pull request expires on the server (0: none waiting). */
@@ -105,11 +128,15 @@ export class WebhookQueue {
   }
 
   private async apply(): Promise<void> {
-    const { jsm, webhookId, ackWaitMs } = this.deps;
+    const { jsm, webhookId, ackWaitMs, inactiveMs } = this.deps;
     const name = consumerName(webhookId);
     while (this.applied !== this.wanted) {
       const want = this.wanted;
-      const limits = { ack_wait: nanos(ackWaitMs), max_ack_pending: want };
+      const limits = {
+        ack_wait: nanos(ackWaitMs),
+        max_ack_pending: want,
+        inactive_threshold: nanos(inactiveMs ?? CONSUMER_INACTIVE_MS),
+      };
       try {
         const existing = await jsm.consumers.info(DELIVERIES_STREAM, name).catch((err: Error) => {
           if (/not found/i.test(err.message)) return undefined;
@@ -169,10 +196,7 @@ export class WebhookQueue {
     else {
       // 409: consumer deleted, leadership change, too many waiting requests: ask again when next needed.
       this.outstanding = 0;
-      if (/deleted|not found/i.test(description)) {
-        this.ready = false;
-        this.applied = 0;
-      }
+      if (/deleted|not found/i.test(description)) this.lost();
     }
   }
 
