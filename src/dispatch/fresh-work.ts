@@ -16,9 +16,9 @@
  * the store took it meanwhile (the caller's `taken`), so nothing is sent twice.
  *
  * Memory is bounded: intake waits (`room`) while `limits.room` deliveries
- * wait here; when none of them was taken for `limits.waitMs`, the webhook
- * with the most goes to the store (a held webhook, or a slow receiver), so
- * intake never waits on a webhook that does not move.
+ * wait here; when memory is still full after `limits.waitMs`, the webhook
+ * with the most goes to the store (a held webhook, a rate-limited one, a
+ * slow receiver), so intake never waits long on a webhook that drains slowly.
  */
 import { dueRowOf, type NewDelivery } from '../outbox/index.ts';
 import type { DueRow, DueWork } from './due-work.ts';
@@ -82,8 +82,6 @@ export class FreshWork implements DueWork {
   private readonly queues = new Map<string, Queue>();
   private readonly fromStore = new Set<string>();
   private held = 0;
-  /** Deliveries taken from memory since start: intake's wait sees whether any moved. */
-  private takenCount = 0;
   private readonly waiters = new Set<() => void>();
 
   constructor(
@@ -125,20 +123,21 @@ export class FreshWork implements DueWork {
     this.freed();
   }
 
-  /** Resolves when intake may store more (see the header). */
+  /** Resolves when intake may store more (see the header): at once, or within about `waitMs`. */
   async room(): Promise<void> {
     while (this.held >= this.limits.room) {
-      const before = this.takenCount;
-      await new Promise<void>((resolve) => {
-        const done = () => {
+      const freed = await new Promise<boolean>((resolve) => {
+        const done = (ok: boolean) => {
           clearTimeout(timer);
-          this.waiters.delete(done);
-          resolve();
+          this.waiters.delete(wake);
+          resolve(ok);
         };
-        const timer = setTimeout(done, this.limits.waitMs);
-        this.waiters.add(done);
+        const wake = () => done(true);
+        const timer = setTimeout(() => done(false), this.limits.waitMs);
+        this.waiters.add(wake);
       });
-      if (this.held >= this.limits.room && this.takenCount === before) this.toStore(this.largest());
+      // Still full after waitMs: the largest queue drains too slowly (held, rate-limited, slow).
+      if (!freed && this.held >= this.limits.room) this.toStore(this.largest());
     }
   }
 
@@ -176,7 +175,6 @@ export class FreshWork implements DueWork {
       if (!exclude?.has(w.row.id)) out.push(w.row);
     }
     if (q.length === 0) this.queues.delete(webhookId);
-    this.takenCount += out.length;
     if (out.length) this.freed();
     return out;
   }

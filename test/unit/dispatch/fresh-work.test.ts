@@ -205,3 +205,29 @@ test('memory is bounded: intake waits for room, and a webhook that does not move
   fresh.add('held', [{ row: row('h9', 'held'), at: 0 }], never);
   assert.equal(fresh.size, 1, 'its new deliveries stay in the store');
 });
+
+test('a webhook that drains too slowly (rate-limited) does not hold intake: it goes to the store', async () => {
+  const fresh = new FreshWork(new FakeStore(), { room: 4, waitMs: 200 });
+  fresh.add(
+    'slow',
+    [0, 1, 2, 3, 4, 5].map((i) => ({ row: row(`s${i}`, 'slow'), at: 0 })),
+    never,
+  );
+  fresh.add('w', [{ row: row('w0'), at: 0 }], never);
+  let done = false;
+  const waiting = fresh.room().then(() => {
+    done = true;
+  });
+  // One is taken now and then, but memory stays full.
+  mock.timers.tick(100);
+  fresh.due('slow', 0, 1, []);
+  await Promise.resolve();
+  assert.equal(done, false);
+  mock.timers.tick(100);
+  await waiting;
+  assert.equal(fresh.size, 1, 'the slow webhook left memory; w keeps its one');
+  assert.deepEqual(
+    fresh.due('w', 0, 10, []).map((r) => r.id),
+    ['w0'],
+  );
+});
