@@ -1,8 +1,7 @@
 /**
- * The `jetstream` backend's queue as the dispatcher sees it (issue 15,
- * JETSTREAM.md): the `DueWork` the scheduler reads (`dueByWebhook`, `due`,
- * `nextDueOf`: synchronous, from what this replica knows), where attempt
- * results go (`complete`, `claimed`, `released`), and intake's `insert`.
+ * The `jetstream` backend's queue as the dispatcher sees it (issue 15, JETSTREAM.md): the
+ * `DueWork` the scheduler reads (`dueByWebhook`, `due`, `nextDueOf`: synchronous, from what this
+ * replica knows), where attempt results go (`complete`, `claimed`, `released`), intake's `insert`.
  *
  * - Each webhook's deliveries come through its own durable consumer
  *   (`MaxAckPending` = its concurrency, cluster-wide), pulled only when the
@@ -11,11 +10,11 @@
  *   waiting room), then acknowledges it, after the publish is confirmed: a
  *   replica dying in between leaves it queued, attempted again with the same
  *   delivery id (at least once); its records are duplicates the streams drop.
- * - `dueByWebhook` is the stream's backlog per webhook (one stream info
- *   with `subjects_filter`, every `refreshMs`) plus this replica's buffers.
- *   `onWork` tells the owner a webhook has work: pulled messages arrived, a
- *   retry came back from the waiting room, a `hookd.activity.<webhook>`
- *   ping from any replica's intake, or a backlog nobody here pulls.
+ * - `dueByWebhook` is the stream's backlog per webhook (a stream info with
+ *   `subjects_filter` every `refreshMs`) plus this replica's buffers. `onWork`
+ *   tells the owner a webhook has work: pulled messages arrived, a retry came
+ *   back from the waiting room, a `hookd.activity.<webhook>` ping from any
+ *   replica's intake, or a backlog nobody here pulls.
  * - `close` hands back everything taken and not settled, to any replica at once.
  */
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
