@@ -8,7 +8,8 @@
  *   deliveries/s from the first 2xx to the last;
  * - steady: 500/s and 1,000/s for BENCH_STEADY_S (20) s each; publish → 2xx
  *   latency p50/p99 of every event but those of the first BENCH_WARMUP_S (2) s;
- * - CPU per delivery (user + system, over the drain), bytes written per
+ * - CPU per delivery (user + system, over the drain; the nats-server's
+ *   too), write syscalls per delivery, bytes written per
  *   delivery (the process's storage writes over the drain: hookd's WAL and
  *   database; the pipe writes nothing) and peak RSS.
  *
@@ -78,6 +79,10 @@ function cpuMs(pid: number): number {
 }
 function writtenBytes(pid: number): number {
   return Number(/write_bytes: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? 0);
+}
+/** Write syscalls (each small write to a loopback socket costs both ends a wakeup). */
+function writeCalls(pid: number): number {
+  return Number(/syscw: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? 0);
 }
 function rssBytes(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
@@ -238,6 +243,10 @@ interface Result {
   bytesPerDelivery: number;
   /** The nats-server's storage writes per delivery over the drain (the jetstream backend's store). */
   natsBytesPerDelivery: number;
+  /** The nats-server's CPU per delivery over the drain (it shares the machine's cores with the system). */
+  natsCpuMsPerDelivery: number;
+  /** Write syscalls of the system's processes per delivery over the drain (sockets and files). */
+  writesPerDelivery: number;
   peakRssMiB: number;
 }
 
@@ -266,12 +275,16 @@ async function run(system: System): Promise<Result> {
   const cpu0 = sum(running.pids, cpuMs);
   const w0 = sum(running.pids, writtenBytes);
   const n0 = writtenBytes(natsPid);
+  const nc0 = cpuMs(natsPid);
+  const sw0 = sum(running.pids, writeCalls);
   const drained = await until(N, 300_000);
   if (!drained) throw new Error(`${system.name}: only ${received} of ${N} delivered`);
   const drain = (N - 1) / ((lastAt - firstAt) / 1000);
   const cpuMsPerDelivery = (sum(running.pids, cpuMs) - cpu0) / (N - 1);
   const bytesPerDelivery = (sum(running.pids, writtenBytes) - w0) / (N - 1);
   const natsBytesPerDelivery = (writtenBytes(natsPid) - n0) / (N - 1);
+  const natsCpuMsPerDelivery = (cpuMs(natsPid) - nc0) / (N - 1);
+  const writesPerDelivery = (sum(running.pids, writeCalls) - sw0) / (N - 1);
   const result: Result = {
     drain,
     p50: {},
@@ -279,6 +292,8 @@ async function run(system: System): Promise<Result> {
     cpuMsPerDelivery,
     bytesPerDelivery,
     natsBytesPerDelivery,
+    natsCpuMsPerDelivery,
+    writesPerDelivery,
     peakRssMiB: 0,
   };
   for (const rate of RATES) {
@@ -299,7 +314,8 @@ async function run(system: System): Promise<Result> {
 
 const fmt = (r: Result) =>
   `drain ${Math.round(r.drain)}/s; ${RATES.map((x) => `${x}/s p50 ${r.p50[x]} ms p99 ${r.p99[x]} ms`).join('; ')}; ` +
-  `CPU ${r.cpuMsPerDelivery.toFixed(3)} ms/delivery; written ${Math.round(r.bytesPerDelivery)} B/delivery ` +
+  `CPU ${r.cpuMsPerDelivery.toFixed(3)} ms/delivery (nats-server ${r.natsCpuMsPerDelivery.toFixed(3)} ms); ` +
+  `${r.writesPerDelivery.toFixed(1)} write calls/delivery; written ${Math.round(r.bytesPerDelivery)} B/delivery ` +
   `(nats-server ${Math.round(r.natsBytesPerDelivery)} B); peak RSS ${Math.round(r.peakRssMiB)} MiB`;
 
 console.log(
@@ -335,6 +351,12 @@ const rows: [string, (r: Result) => number, (v: number) => string][] = [
     'CPU per delivery (ms, drain, all processes of the system)',
     (r) => r.cpuMsPerDelivery,
     (v) => v.toFixed(3),
+  ],
+  ['CPU per delivery (ms, drain, the nats-server)', (r) => r.natsCpuMsPerDelivery, (v) => v.toFixed(3)],
+  [
+    'write syscalls per delivery (drain, all processes of the system)',
+    (r) => r.writesPerDelivery,
+    (v) => v.toFixed(1),
   ],
   ['bytes written per delivery (drain, hookd)', (r) => r.bytesPerDelivery, (v) => String(Math.round(v))],
   [
