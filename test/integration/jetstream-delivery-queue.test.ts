@@ -100,7 +100,11 @@ describe('single nats-server', () => {
     const queue = await DeliveryQueue.open(nc, { replicas: 1 });
     await events.publish('ev-1');
     const msg = await events.next();
-    const batch = [delivery('ev-1', 'orders-hook'), delivery('ev-1', 'billing.v2')];
+    // Intake hands each delivery over with its request head's JSON (for sqlite's head column): not queued twice.
+    const batch = [
+      { ...delivery('ev-1', 'orders-hook'), requestHead: '{"headers":{},"contentType":"application/json"}' },
+      delivery('ev-1', 'billing.v2'),
+    ];
     let storedWhenAcked = -1;
     const added = await queue.accept(
       {
@@ -129,8 +133,8 @@ describe('single nats-server', () => {
       assert.equal(m.subject, deliverySubject(d.webhookId));
       assert.equal(m.attempt, '0');
       assert.equal(m.notBefore, String(d.nextAttemptAt));
-      const { nextAttemptAt: _, ...body } = d;
-      assert.deepEqual(m.body, body);
+      const { nextAttemptAt: _, requestHead: _head, ...body } = d;
+      assert.deepEqual(m.body, body, 'the delivery as rendered, its request once');
     }
 
     // The same event again (another replica took it after this one died before acknowledging): nothing new.

@@ -53,7 +53,7 @@ const DUPLICATE_WINDOW_MS = 10 * 60_000;
 export const deliverySubject = (webhookId: string) => `${DELIVERIES_SUBJECT_PREFIX}.${idToken(webhookId)}`;
 
 /** What the stream's messages carry: the delivery as intake rendered it. */
-export type QueuedDelivery = Omit<NewDelivery, 'renderError' | 'nextAttemptAt'>;
+export type QueuedDelivery = Omit<NewDelivery, 'renderError' | 'nextAttemptAt' | 'requestHead'>;
 
 /** An event as its source hands it over: acknowledged once stored, or handed back. */
 export interface AckableEvent {
@@ -131,7 +131,7 @@ export class DeliveryQueue {
 
   /** A delivery whose request could not be rendered ends at once: its end record in dead letters. */
   private renderFailed(d: NewDelivery): Promise<boolean> {
-    const { renderError, nextAttemptAt: _, ...queued } = d;
+    const { renderError, nextAttemptAt: _, requestHead: _head, ...queued } = d;
     const error = renderError ?? 'render failed';
     const record: FinishedRecord = {
       ...queued,
@@ -169,7 +169,8 @@ export class DeliveryQueue {
 
   /** Publishes one delivery, retrying with the same id until the deadline; resolves to whether it was a duplicate. */
   private publishOne(d: NewDelivery): Promise<boolean> {
-    const { renderError: _, nextAttemptAt, ...queued } = d;
+    // requestHead (the head's JSON, for sqlite) is in `request` already: not written twice.
+    const { renderError: _, nextAttemptAt, requestHead: _head, ...queued } = d;
     const body: QueuedDelivery = queued;
     return this.send(deliverySubject(d.webhookId), JSON.stringify(body), msgIds.intake(d.id), {
       [ATTEMPT_HEADER]: '0',

@@ -94,7 +94,7 @@ export const msgIds = {
 } as const;
 
 /** A delivery in a work queue: as intake rendered it, with the attempts made so far. */
-export interface QueuedMessage extends Omit<NewDelivery, 'renderError' | 'nextAttemptAt'> {
+export interface QueuedMessage extends Omit<NewDelivery, 'renderError' | 'nextAttemptAt' | 'requestHead'> {
   /** Attempts made so far, oldest first (absent before the first). */
   attempts?: AttemptRow[];
 }
