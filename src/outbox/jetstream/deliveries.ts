@@ -123,8 +123,9 @@ export class JetStreamDeliveries implements DeliveryStore {
     let requeued = 0;
     const woken = new Set<string>();
     for (const { seq, record } of dead) {
-      const { state: _s, finishedAt: _f, lastError: _l, ...queued } = record;
-      const message: QueuedMessage = queued;
+      const { state: _s, finishedAt: _f, lastError: _l, request, ...queued } = record;
+      if (!request) continue; // not a dead letter hookd wrote (each keeps its request: records.ts)
+      const message: QueuedMessage = { ...queued, request };
       const h = headers();
       h.set(ATTEMPT_HEADER, '0');
       h.set(NOT_BEFORE_HEADER, String(filter.dueAt ?? now));

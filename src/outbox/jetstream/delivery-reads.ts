@@ -22,7 +22,7 @@
  */
 import { type JetStreamManager, jetstreamManager, type StoredMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { AttemptRow, DeliveryPage, DeliveryRow, DeliveryState } from '../contract.ts';
+import type { AttemptRow, DeliveryPage, DeliveryRow, DeliveryState, StoredRequest } from '../contract.ts';
 import { InvalidCursorError } from '../errors.ts';
 import { SubjectReader } from './browse.ts';
 import { idToken } from './buckets.ts';
@@ -50,6 +50,9 @@ const SOURCES = [
   { stream: DEAD_LETTERS_STREAM, subject: (w: string) => `hookd.dead.${w}.*`, state: 'failed' },
 ] as const;
 
+/** The request of a succeeded delivery's row: its record does not keep it (records.ts). */
+const NO_REQUEST: StoredRequest = { body: '' };
+
 /** A delivery id can only be a subject token of letters, digits, `-` and `_` (`msg_` and base64url). */
 export const isDeliveryId = (id: string) => /^[A-Za-z0-9_-]{1,200}$/.test(id);
 
@@ -69,8 +72,9 @@ export function rowOf(
   } catch {
     return undefined;
   }
-  if (typeof r?.id !== 'string' || typeof r.webhookId !== 'string' || typeof r.request?.body !== 'string')
-    return undefined;
+  if (typeof r?.id !== 'string' || typeof r.webhookId !== 'string') return undefined;
+  // A succeeded record has no request (records.ts); every other record has one.
+  if (stream !== SUCCEEDED_STREAM && typeof r.request?.body !== 'string') return undefined;
   const attempts = Array.isArray(r.attempts) ? r.attempts : [];
   const finished = stream === SUCCEEDED_STREAM || stream === DEAD_LETTERS_STREAM;
   const last = attempts.at(-1);
@@ -85,7 +89,7 @@ export function rowOf(
     priority: r.priority,
     attempts: numberHeader(m, ATTEMPT_HEADER) ?? attempts.length,
     received_at: r.receivedAt,
-    request: r.request,
+    request: r.request ?? NO_REQUEST,
     state: finished ? (stream === SUCCEEDED_STREAM ? 'succeeded' : 'failed') : 'pending',
     next_attempt_at: finished ? updated : (numberHeader(m, NOT_BEFORE_HEADER) ?? updated),
     updated_at: finished ? ((r as FinishedRecord).finishedAt ?? updated) : updated,

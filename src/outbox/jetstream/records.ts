@@ -99,8 +99,15 @@ export interface QueuedMessage extends Omit<NewDelivery, 'renderError' | 'nextAt
   attempts?: AttemptRow[];
 }
 
-/** The record that ends a delivery: the queued message with its outcome. */
-export interface FinishedRecord extends QueuedMessage {
+/**
+ * The record that ends a delivery: the queued message with its outcome. A
+ * succeeded one leaves out the request (`request` absent: nothing reads it,
+ * the API shows a delivery's attempts, and only dead letters are requeued),
+ * so each delivery's rendered request is written to a stream once; a dead
+ * letter keeps it (`hookd retry` sends it again).
+ */
+export interface FinishedRecord extends Omit<QueuedMessage, 'request'> {
+  request?: QueuedMessage['request'];
   state: 'succeeded' | 'failed';
   attempts: AttemptRow[];
   finishedAt: number;

@@ -104,14 +104,17 @@ export class TakenMessage {
     return this.extended({ attempts });
   }
 
-  /** The record that ends the delivery. */
+  /** The record that ends the delivery (a succeeded one without its request: records.ts). */
   finished(
     state: FinishedRecord['state'],
     attempts: AttemptRow[],
     finishedAt: number,
     lastError: string | null,
   ): string {
-    return this.extended({ state, attempts, finishedAt, lastError });
+    if (state === 'failed') return this.extended({ state, attempts, finishedAt, lastError });
+    const { request: _, ...rest } = this.delivery;
+    const record: FinishedRecord = { ...rest, state, attempts, finishedAt, lastError };
+    return JSON.stringify(record);
   }
 
   /**
