@@ -95,6 +95,13 @@ async function last<T>(jsm: JetStreamManager, stream: string, subject: string) {
 const count = async (jsm: JetStreamManager, stream: string, subject: string) =>
   (await jsm.streams.info(stream, { subjects_filter: subject })).state.subjects?.[subject] ?? 0;
 
+/** Waits until no pull of the webhook waits on the server and nothing is handed out (or its consumer is gone). */
+const noPullWaiting = (jsm: JetStreamManager, hookId: string) =>
+  waitFor('no pull of the webhook waiting', async () => {
+    const c = await jsm.consumers.info(DELIVERIES_STREAM, consumerName(hookId)).catch(() => null);
+    return c === null || (c.num_waiting === 0 && c.num_ack_pending === 0);
+  });
+
 describe('JetStreamDispatchQueue with the dispatcher, one nats-server', () => {
   let url: string;
   let rx: Receiver;
@@ -387,10 +394,7 @@ describe('JetStreamDispatchQueue with the dispatcher, one nats-server', () => {
     await a.queue.insert([rendered('h-0', h)]);
     await waitFor('one delivery while it may go', () => seen.ok('held-hook').length === 1);
     // Its last pull (asked for more than there was) expires on the server; then it is held.
-    await waitFor('no pull of the webhook waiting', async () => {
-      const c = await jsm.consumers.info(DELIVERIES_STREAM, consumerName('held-hook'));
-      return c.num_waiting === 0 && c.num_ack_pending === 0;
-    });
+    await noPullWaiting(jsm, 'held-hook');
     open = false;
     const toldBefore = a.told.get('held-hook') ?? 0;
     const held = Array.from({ length: 50 }, (_, i) => rendered(`h-${i + 1}`, h));
@@ -442,10 +446,7 @@ describe('JetStreamDispatchQueue with the dispatcher, one nats-server', () => {
     const room = await jsm.consumers.info(RETRIES_STREAM, RETRIES_CONSUMER);
     assert.ok(!room.config.inactive_threshold, 'the shared waiting room consumer never expires');
     // Its last pull expires (or the consumer is gone already): nothing of the backlog below is handed out.
-    await waitFor('no pull of the webhook waiting', async () => {
-      const info = await jsm.consumers.info(DELIVERIES_STREAM, consumerName('expire-hook')).catch(() => null);
-      return info === null || (info.num_waiting === 0 && info.num_ack_pending === 0);
-    });
+    await noPullWaiting(jsm, 'expire-hook');
     open = false;
     const held = Array.from({ length: 20 }, (_, i) => rendered(`x-${i + 1}`, h));
     await a.queue.insert(held);
@@ -482,6 +483,28 @@ describe('JetStreamDispatchQueue with the dispatcher, one nats-server', () => {
     );
     const again = await jsm.consumers.info(DELIVERIES_STREAM, consumerName('expire-hook'));
     assert.equal(again.config.inactive_threshold, 1500 * 1e6);
+  });
+  test("a webhook's consumer deleted while no pull of it waits is created again when the webhook has work", async (t) => {
+    const h = hook('gone-hook');
+    const seen = recorder(rx);
+    const a = await replica([h]);
+    t.after(() => a.stop());
+    await a.queue.insert([rendered('g-0', h)]);
+    await waitFor('one delivery', () => seen.ok('gone-hook').length === 1);
+    await noPullWaiting(jsm, 'gone-hook');
+    // As the server does after its inactive threshold (or an operator): nobody is told.
+    await jsm.consumers.delete(DELIVERIES_STREAM, consumerName('gone-hook'));
+    const more = Array.from({ length: 5 }, (_, i) => rendered(`g-${i + 1}`, h));
+    await a.queue.insert(more);
+    await waitFor(
+      'the new deliveries sent through a consumer created again',
+      () => seen.ok('gone-hook').length === 6,
+      {
+        saw: () => seen.ok('gone-hook').length,
+      },
+    );
+    const c = await jsm.consumers.info(DELIVERIES_STREAM, consumerName('gone-hook'));
+    assert.equal(c.config.filter_subject, subjects.delivery('gone-hook'));
   });
 });
 

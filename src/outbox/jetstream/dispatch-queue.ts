@@ -169,7 +169,7 @@ export class JetStreamDispatchQueue {
     const now = Date.now();
     const lane = this.lanes.lane(webhookId);
     const max = Math.max(1, Math.floor(this.opts.concurrency(webhookId)));
-    this.lanes.limit(lane, max);
+    this.lanes.limit(lane, max, now);
     const rows: DueRow[] = [];
     for (const t of lane.take(limit, upTo, skip)) {
       let row: DueRow;

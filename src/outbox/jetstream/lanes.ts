@@ -93,8 +93,9 @@ export class Lanes {
     return lane;
   }
 
-  /** Keeps the webhook's consumer at `max`; one found gone is created again, then the webhook has work. */
-  limit(lane: WebhookQueue, max: number): void {
+  /** Keeps the webhook's consumer at `max`; one found gone (or maybe gone) is set up again, then the webhook has work. */
+  limit(lane: WebhookQueue, max: number, now: number): void {
+    lane.checkIdle(now);
     const ready = lane.isReady;
     const limited = lane.limit(max);
     if (!ready) void limited.then(() => lane.isReady && this.deps.work(lane.webhookId));

@@ -70,6 +70,8 @@ export class WebhookQueue {
   private wanted = 0;
   private updating: Promise<void> | undefined;
   private ready = false;
+  /** When this replica last set up the consumer or sent it a pull request (0: never). */
+  private lastPullAt = 0;
   private readonly pullSubject: string;
   private readonly replyTo: string;
 
@@ -100,6 +102,16 @@ export class WebhookQueue {
       this.lost();
     }
     return this.outstanding > 0;
+  }
+
+  /**
+   * Idle here for half the consumer's inactive threshold: the server may
+   * have deleted it since, so it is looked up (created again if missing)
+   * before the next pull, rather than a pull going unanswered.
+   */
+  checkIdle(now: number): void {
+    const half = (this.deps.inactiveMs ?? CONSUMER_INACTIVE_MS) / 2;
+    if (this.ready && this.lastPullAt > 0 && now - this.lastPullAt > half) this.lost();
   }
 
   private lost(): void {
@@ -152,6 +164,7 @@ export class WebhookQueue {
           });
         this.applied = want;
         this.ready = true;
+        this.lastPullAt = Date.now();
       } catch (err) {
         this.deps.onError(
           new Error(
@@ -178,6 +191,7 @@ export class WebhookQueue {
     if (ask <= 0) return;
     this.outstanding += ask;
     this.outstandingUntil = now + PULL_EXPIRES_MS;
+    this.lastPullAt = now;
     this.deps.nc.publish(this.pullSubject, JSON.stringify({ batch: ask, expires: nanos(PULL_EXPIRES_MS) }), {
       reply: this.replyTo,
     });
