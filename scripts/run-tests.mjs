@@ -9,14 +9,16 @@
 // is printed in one piece when it ends; the last line is `N passed, N failed`.
 //
 // Environment: HOOKD_TEST_CONCURRENCY (files at once, default 2),
-// HOOKD_TEST_TIMEOUT_MS (per test, default 120000),
+// HOOKD_TEST_TIMEOUT_MS (default 300000: node applies --test-timeout to each
+// test and also to the file as a whole, so it must exceed the longest file,
+// e.g. the 3-node cluster runs take 60-80 s on an idle machine),
 // HOOKD_TEST_FILE_LIMIT_MS (per file, default 360000; above the chaos test's own 300 s).
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const concurrency = Math.max(1, Number(process.env.HOOKD_TEST_CONCURRENCY ?? 2));
-const testTimeoutMs = Number(process.env.HOOKD_TEST_TIMEOUT_MS ?? 120_000);
+const testTimeoutMs = Number(process.env.HOOKD_TEST_TIMEOUT_MS ?? 300_000);
 const fileLimitMs = Number(process.env.HOOKD_TEST_FILE_LIMIT_MS ?? 360_000);
 
 const roots = process.argv.slice(2).length ? process.argv.slice(2) : ['test'];
