@@ -1,7 +1,20 @@
 /** A stored delivery as the dispatcher reads it: what every backend hands out for a new delivery. */
 import type { DueRow, NewDelivery } from './contract.ts';
 
-export function dueRowOf(d: NewDelivery, attempts = 0): DueRow {
+export type QueuedFields = Pick<
+  NewDelivery,
+  | 'id'
+  | 'eventId'
+  | 'eventType'
+  | 'webhookId'
+  | 'identifier'
+  | 'transport'
+  | 'priority'
+  | 'receivedAt'
+  | 'request'
+>;
+
+export function dueRowOf(d: QueuedFields, attempts = 0): DueRow {
   return {
     id: d.id,
     event_id: d.eventId,

@@ -12,6 +12,7 @@
  */
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import type { AttemptRow, DueRow } from '../contract.ts';
+import { dueRowOf } from '../due-row.ts';
 import { StoreError } from '../errors.ts';
 import type { FinishedRecord, QueuedMessage } from './records.ts';
 import { ATTEMPT_HEADER, NOT_BEFORE_HEADER } from './records.ts';
@@ -84,19 +85,7 @@ export class TakenMessage {
 
   /** What the dispatcher sends. */
   row(): DueRow {
-    const d = this.delivery;
-    return {
-      id: d.id,
-      event_id: d.eventId,
-      event_type: d.eventType,
-      webhook_id: d.webhookId,
-      identifier: d.identifier,
-      transport: d.transport,
-      priority: d.priority,
-      attempts: this.attempt,
-      received_at: d.receivedAt,
-      request: d.request,
-    };
+    return dueRowOf(this.delivery, this.attempt);
   }
 
   /** The message with `attempts` as they are now (a retry waiting for its next attempt). */
