@@ -107,9 +107,16 @@ interface Candidate {
   msg: StoredMsg;
 }
 
-/** Newest first: stored later, then the later stream of the cursor, then the higher sequence. */
+/** The nanoseconds below the millisecond of a stored message's time (the server's RFC 3339 stamp has them; `time` does not). */
+const subMillis = (m: StoredMsg) =>
+  Number((/\.(\d+)/.exec(m.timestamp)?.[1] ?? '').padEnd(9, '0').slice(3, 9));
+
+/** Newest first: stored later (to the nanosecond), then the later stream of the cursor, then the higher sequence. */
 const newer = (a: Candidate, b: Candidate) =>
-  b.msg.time.getTime() - a.msg.time.getTime() || b.source - a.source || b.msg.seq - a.msg.seq;
+  b.msg.time.getTime() - a.msg.time.getTime() ||
+  subMillis(b.msg) - subMillis(a.msg) ||
+  b.source - a.source ||
+  b.msg.seq - a.msg.seq;
 
 /** The cursor: per stream, the sequence the next page reads below (0: that stream is done). */
 function parseCursor(before: string | undefined): number[] {
