@@ -70,7 +70,7 @@ interface Peer {
 
 async function startPeer(): Promise<Peer> {
   const root = mkdtempSync(join(tmpdir(), 'hookd-sftp-plain-'));
-  const keys = ssh2.utils.generateKeyPairSync('ed25519');
+  const keys = ssh2.utils.generateKeyPairSync('ecdsa', { bits: 256 });
   const blob = Buffer.from(keys.public.split(' ')[1]!, 'base64');
   const hostKey = `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
   const announced: string[][] = [];
