@@ -25,13 +25,17 @@ export class SqliteFile {
     this.db.exec(SCHEMA);
   }
 
-  /** Runs `fn` in one transaction at the given sync level. */
+  /**
+   * Runs `fn` in one transaction at the given sync level, holding the write
+   * lock from its start: a transaction that read first could not take the
+   * lock past another connection's commit (SQLITE_BUSY, without waiting).
+   */
   write<T>(level: SyncLevel, fn: () => T): T {
     if (level !== this.level) {
       this.db.pragma(`synchronous = ${level}`);
       this.level = level;
     }
-    return this.db.transaction(fn)();
+    return this.db.transaction(fn).immediate();
   }
 
   get open(): boolean {

@@ -123,6 +123,9 @@ export class WriteOps {
       error: { message: (err as Error)?.message ?? String(err), code: (err as { code?: string })?.code },
     });
     try {
+      // IMMEDIATE: the write lock is taken (waiting out the main connection's short writes, webhook
+      // states and API webhooks) before anything is read. A deferred transaction that read first
+      // could not take it past the other commit: SQLITE_BUSY at once, and every operation failed.
       this.db.transaction(() => {
         for (const o of ops) {
           if (!this.db.inTransaction) {
@@ -137,7 +140,7 @@ export class WriteOps {
           }
         }
         if (!this.db.inTransaction) throw new Error('the transaction was rolled back');
-      })();
+      }).immediate();
     } catch (err) {
       // Nothing of this group is known to be on disk.
       for (let i = 0; i < replies.length; i++) if (replies[i]!.ok) replies[i] = fail(err);

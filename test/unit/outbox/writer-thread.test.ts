@@ -104,3 +104,19 @@ test('one operation of a group that fails leaves the others; a rolled-back trans
   assert.equal(full[0]!.ok, count === 3, 'reported written exactly when it is');
   db.close();
 });
+
+test('an insert waits for a write on the main connection instead of failing (the writer takes its lock first)', async () => {
+  // A breaker opening saves the webhook's state on the main connection while intake stores a batch in
+  // the writer thread. A deferred transaction read first (is the delivery there?) and then could not
+  // upgrade to a write past the other commit: SQLITE_BUSY, and a 500 for POST /v1/events.
+  const store = new SqliteStore(join(dir, 'busy.db'));
+  const main = store.sqlite.db;
+  main.exec('BEGIN IMMEDIATE');
+  store.webhookStates.saveWebhookState('w1', 'TooManyErrors', 'breaker', null, 1);
+  const inserted = store.deliveries.insert(rows('busy', 3));
+  await new Promise((r) => setTimeout(r, 300));
+  main.exec('COMMIT');
+  assert.equal(await inserted, 3);
+  assert.equal(store.deliveries.depth().pending, 3);
+  await store.close();
+});
