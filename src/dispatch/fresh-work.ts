@@ -15,6 +15,10 @@
  * A delivery is added only after its commit returned and only if no read of
  * the store took it meanwhile (the caller's `taken`), so nothing is sent twice.
  *
+ * In store mode the store is read ahead (`READ_AHEAD` rows of a webhook, at
+ * most `AHEAD_LIMIT` over all): one read serves many takes, instead of
+ * each take reading the webhook's taken deliveries again to pass over them.
+ *
  * Memory is bounded: intake waits (`room`) while `limits.room` deliveries
  * wait here; when memory is still full after `limits.waitMs`, the webhook
  * with the most goes to the store (a held webhook, a rate-limited one, a
@@ -31,6 +35,11 @@ export interface FreshLimits {
 }
 
 const DEFAULT_LIMITS: FreshLimits = { room: 4096, waitMs: 200 };
+
+/** Rows of one webhook read from the store at once beyond what is asked for. */
+const READ_AHEAD = 256;
+/** Rows read ahead over all webhooks; past it, the least recently read webhook's go first. */
+const AHEAD_LIMIT = 4096;
 
 /** A delivery waiting in memory and when it is due. */
 export interface Waiting {
@@ -83,6 +92,14 @@ export class FreshWork implements DueWork {
   private readonly fromStore = new Set<string>();
   private held = 0;
   private readonly waiters = new Set<() => void>();
+  /**
+   * Store mode: rows read ahead, per webhook, least recently read first.
+   * Each is pending in the store and not taken; it was due when read
+   * (`at` is the read's `upTo`), and nothing but this queue reads it again
+   * before it is handed out: the store is read only when it is empty.
+   */
+  private readonly ahead = new Map<string, Queue>();
+  private aheadCount = 0;
 
   constructor(
     private readonly store: DueWork,
@@ -164,7 +181,7 @@ export class FreshWork implements DueWork {
   }
 
   due(webhookId: string, upTo: number, limit: number, skip: readonly string[]): DueRow[] {
-    if (this.fromStore.has(webhookId)) return this.store.due(webhookId, upTo, limit, skip);
+    if (this.fromStore.has(webhookId)) return this.dueFromStore(webhookId, upTo, limit, skip);
     const q = this.queues.get(webhookId);
     const out: DueRow[] = [];
     if (!q) return out;
@@ -181,6 +198,8 @@ export class FreshWork implements DueWork {
 
   nextDueOf(webhookId: string, skip: readonly string[]): number | undefined {
     if (this.fromStore.has(webhookId)) {
+      const first = this.ahead.get(webhookId)?.peek();
+      if (first) return first.at;
       const next = this.store.nextDueOf(webhookId, skip);
       // The store has nothing pending but what is taken: memory holds the rest from now on.
       if (next === undefined) this.fromStore.delete(webhookId);
@@ -195,5 +214,48 @@ export class FreshWork implements DueWork {
     }
     if (q.length === 0) this.queues.delete(webhookId);
     return q.peek()?.at;
+  }
+  /**
+   * Store mode: what was read ahead first, then one read of the store for
+   * the rest and up to `READ_AHEAD` more (none for a probe, which may take a
+   * delivery that is not due: only due rows are kept).
+   */
+  private dueFromStore(webhookId: string, upTo: number, limit: number, skip: readonly string[]): DueRow[] {
+    const out: DueRow[] = [];
+    const q = this.ahead.get(webhookId);
+    if (q) {
+      const exclude = skip.length > 0 ? new Set(skip) : undefined;
+      for (let w = q.peek(); w !== undefined && out.length < limit && w.at <= upTo; w = q.peek()) {
+        q.shift();
+        this.aheadCount--;
+        if (!exclude?.has(w.row.id)) out.push(w.row);
+      }
+      if (q.length > 0) return out;
+      this.ahead.delete(webhookId);
+    }
+    if (out.length === limit) return out;
+    const extra = upTo === Number.MAX_SAFE_INTEGER ? 0 : this.roomAhead();
+    // What this call hands out is not taken yet: the store must not hand it out again.
+    const passOver = out.length > 0 ? [...skip, ...out.map((r) => r.id)] : skip;
+    const rows = this.store.due(webhookId, upTo, limit - out.length + extra, passOver);
+    let i = 0;
+    while (out.length < limit && i < rows.length) out.push(rows[i++]!);
+    if (i < rows.length) {
+      const rest = new Queue();
+      for (; i < rows.length; i++) rest.items.push({ row: rows[i]!, at: upTo });
+      this.ahead.set(webhookId, rest);
+      this.aheadCount += rest.length;
+    }
+    return out;
+  }
+
+  /** How many rows may be read ahead now: the least recently read webhooks' make room (they stay in the store). */
+  private roomAhead(): number {
+    for (const [w, q] of this.ahead) {
+      if (AHEAD_LIMIT - this.aheadCount >= READ_AHEAD) break;
+      this.ahead.delete(w);
+      this.aheadCount -= q.length;
+    }
+    return Math.min(READ_AHEAD, AHEAD_LIMIT - this.aheadCount);
   }
 }

@@ -12,7 +12,6 @@ import type { RunningHookd } from '../helpers/hookd.ts';
 import { type NatsServer, waitForConsumer } from '../helpers/nats-server.ts';
 import { usePeers } from '../helpers/peers.ts';
 import type { Receiver } from '../helpers/receiver.ts';
-import { waitFor } from '../helpers/wait.ts';
 
 let nats: NatsServer;
 let receiver: Receiver;

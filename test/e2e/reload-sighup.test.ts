@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { type HookdProcess, spawnHookd, type TestDirs } from '../helpers/hookd.ts';
+import type { HookdProcess, TestDirs } from '../helpers/hookd.ts';
 import { usePeers } from '../helpers/peers.ts';
 import type { Receiver } from '../helpers/receiver.ts';
 import { until } from '../integration/api/helpers.ts';

@@ -126,21 +126,23 @@ export class WriteOps {
       // IMMEDIATE: the write lock is taken (waiting out the main connection's short writes, webhook
       // states and API webhooks) before anything is read. A deferred transaction that read first
       // could not take it past the other commit: SQLITE_BUSY at once, and every operation failed.
-      this.db.transaction(() => {
-        for (const o of ops) {
-          if (!this.db.inTransaction) {
-            // SQLite rolled the whole transaction back (a full disk, an I/O error): the rest fails too.
-            replies.push(fail(new Error('the transaction was rolled back by an earlier failure')));
-            continue;
+      this.db
+        .transaction(() => {
+          for (const o of ops) {
+            if (!this.db.inTransaction) {
+              // SQLite rolled the whole transaction back (a full disk, an I/O error): the rest fails too.
+              replies.push(fail(new Error('the transaction was rolled back by an earlier failure')));
+              continue;
+            }
+            try {
+              replies.push({ ok: true, value: this.db.transaction(() => this.apply(o))() });
+            } catch (err) {
+              replies.push(fail(err));
+            }
           }
-          try {
-            replies.push({ ok: true, value: this.db.transaction(() => this.apply(o))() });
-          } catch (err) {
-            replies.push(fail(err));
-          }
-        }
-        if (!this.db.inTransaction) throw new Error('the transaction was rolled back');
-      }).immediate();
+          if (!this.db.inTransaction) throw new Error('the transaction was rolled back');
+        })
+        .immediate();
     } catch (err) {
       // Nothing of this group is known to be on disk.
       for (let i = 0; i < replies.length; i++) if (replies[i]!.ok) replies[i] = fail(err);

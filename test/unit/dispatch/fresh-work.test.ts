@@ -231,3 +231,51 @@ test('a webhook that drains too slowly (rate-limited) does not hold intake: it g
     ['w0'],
   );
 });
+
+test('a webhook read from the store is read ahead: one read serves many takes, and nothing is handed out twice', () => {
+  const store = new FakeStore();
+  const fresh = new FreshWork(store);
+  store.pending = Array.from({ length: 1000 }, (_, i) => ({ row: row(`d${i}`), at: i }));
+  fresh.toStore('w');
+  // The scheduler's way: one or two at a time as slots free, passing what it has taken; results are
+  // written (the delivery leaves the store's pending rows) a few takes later.
+  const taken: string[] = [];
+  const seen = new Set<string>();
+  while (seen.size < 1000) {
+    const rows = fresh.due('w', 5000, 1 + (seen.size % 2), taken);
+    assert.ok(rows.length > 0, `${seen.size} handed out, then nothing`);
+    for (const r of rows) {
+      assert.ok(!seen.has(r.id), `${r.id} handed out twice`);
+      seen.add(r.id);
+      taken.push(r.id);
+    }
+    while (taken.length > 50) {
+      const done = taken.shift()!;
+      store.pending = store.pending.filter((p) => p.row.id !== done);
+    }
+  }
+  const reads = store.calls.filter((c) => c === 'due w').length;
+  assert.ok(reads <= 6, `1,000 deliveries took ${reads} reads of the store`);
+  // The last of them written: the store has none left but those taken; memory again.
+  assert.equal(fresh.nextDueOf('w', taken), undefined);
+  fresh.add('w', [{ row: row('fresh'), at: 0 }], never);
+  assert.deepEqual(
+    fresh.due('w', 5000, 10, taken).map((r) => r.id),
+    ['fresh'],
+  );
+});
+
+test('a probe reads no further than the one delivery it takes', () => {
+  const store = new FakeStore();
+  const fresh = new FreshWork(store);
+  store.pending = [
+    { row: row('later'), at: 100 },
+    { row: row('later2'), at: 200 },
+  ];
+  fresh.toStore('w');
+  assert.deepEqual(
+    fresh.due('w', Number.MAX_SAFE_INTEGER, 1, []).map((r) => r.id),
+    ['later'],
+  );
+  assert.equal(fresh.nextDueOf('w', ['later']), 200, 'the next is read from the store, when it is due');
+});
