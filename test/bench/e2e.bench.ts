@@ -21,7 +21,9 @@
  * the same nats-server; their CPU, writes and RSS are summed). The store of
  * the jetstream backend is the nats-server, so its writes per delivery are
  * reported for every system too. BENCH_SYSTEMS picks some (default
- * `pipe,sqlite,jetstream1,jetstream2`).
+ * `pipe,sqlite,jetstream1,jetstream2`). BENCH_NODE_ARGS: node options for
+ * hookd's processes (e.g. `--max-semi-space-size=8`); BENCH_PROFILE: a
+ * directory for their CPU profiles.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -208,9 +210,12 @@ function hookd(backend: 'sqlite' | 'jetstream', replicas: number): System {
               logLevel: 'info',
             });
             started.push(r);
-            await r.start(
-              process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [],
-            );
+            await r.start([
+              ...(process.env.BENCH_PROFILE
+                ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
+                : []),
+              ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+            ]);
           }),
         );
       } catch (err) {

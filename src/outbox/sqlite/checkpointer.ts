@@ -33,7 +33,12 @@ export class Checkpointer {
 
   constructor(path: string, everyMs = 500) {
     const driver = createRequire(import.meta.url).resolve(driverName);
-    this.thread = new Worker(SOURCE, { eval: true, workerData: { path, driver, everyMs } });
+    this.thread = new Worker(SOURCE, {
+      eval: true,
+      workerData: { path, driver, everyMs },
+      // It allocates next to nothing: a small heap, not the defaults' tens of MiB.
+      resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 },
+    });
     this.thread.unref();
     this.exited = new Promise((resolve) => this.thread.once('exit', () => resolve()));
     // A checkpointer that failed only means the main connection's own auto-checkpoint takes over.

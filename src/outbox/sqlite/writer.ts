@@ -49,6 +49,9 @@ const ENTRY = FROM_SOURCE
       .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./writer-thread.ts', import.meta.url).href)}); });`
   : new URL('./writer-thread.js', import.meta.url);
 
+/** The writer thread's young generation (MiB). */
+const WRITER_YOUNG_MB = 8;
+
 /** Writes in the writer thread; a thread that died is started again for the next operation. */
 export class ThreadWriter implements Writer {
   private thread: Worker | undefined;
@@ -61,7 +64,13 @@ export class ThreadWriter implements Writer {
   }
 
   private start(): Worker {
-    const thread = new Worker(ENTRY, { eval: FROM_SOURCE, workerData: this.data });
+    const thread = new Worker(ENTRY, {
+      eval: FROM_SOURCE,
+      workerData: this.data,
+      // What the thread allocates dies young (operations in transit): a young generation of the
+      // default size (48 MiB) only held garbage, about 30 MiB of RSS in the held-deliveries bench.
+      resourceLimits: { maxYoungGenerationSizeMb: WRITER_YOUNG_MB },
+    });
     thread.unref();
     thread.on('message', (replies: WriterReply) => {
       for (const [n, reply] of replies) {
