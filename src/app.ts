@@ -3,7 +3,8 @@
  * source → rules → templates → outbox → dispatcher → transports; store,
  * metrics and the HTTP API are side lanes handed in here. Wiring only: what
  * each part does lives in its folder (the catalog in force and its reloads
- * in catalog/live-catalog.ts, transport instances in transports/instances.ts).
+ * in catalog/live-catalog.ts, transport instances in transports/instances.ts,
+ * the jetstream store opened before the App in open-jetstream.ts).
  *
  * Over 300 lines only because the constructor wires every part by name.
  */
@@ -24,19 +25,14 @@ import {
   type Cluster,
   Dispatcher,
   firstAttemptAt,
+  perWebhookConcurrency,
   policyFor,
   WebhookStates,
 } from './dispatch/index.ts';
 import { createLogger, withTransportRedaction } from './logging.ts';
 import { Metrics, setWebhookStateGauge } from './metrics/index.ts';
-import {
-  DELIVERY_STATES,
-  JetStreamDispatchQueue,
-  JetStreamStore,
-  openStore,
-  RetentionLoop,
-  type Store,
-} from './outbox/index.ts';
+import { type OpenedJetStream, openJetStream } from './open-jetstream.ts';
+import { DELIVERY_STATES, openStore, RetentionLoop, type Store } from './outbox/index.ts';
 import type { WebhookState } from './rules/index.ts';
 import { Sandbox } from './sandbox/index.ts';
 import { KeyRing, specSeal } from './secrets/index.ts';
@@ -71,14 +67,6 @@ export function replicaId(env: NodeJS.ProcessEnv = process.env): string {
   return n === 1 ? base : `${base}-${n}`;
 }
 
-/** What `App.open` opened before the App (`store.backend: jetstream`): the store, on its own NATS connection. */
-interface Opened {
-  replica: string;
-  store: JetStreamStore;
-  keys: KeyRing;
-  seal: ReturnType<typeof specSeal>;
-}
-
 const NO_SECRETS_KEY =
   'security.secretsKey is not set: secrets of API webhooks are stored unencrypted (set HOOKD_SECURITY_SECRETS_KEY to base64 of 32 bytes)';
 
@@ -92,7 +80,7 @@ export class App {
   /** `HOOKD_REPLICA_ID`, else host-pid. */
   readonly replica: string;
   /** The jetstream store (undefined with sqlite). */
-  private readonly jetstream: Opened | undefined;
+  private readonly jetstream: OpenedJetStream | undefined;
   private rebuildTimer: NodeJS.Timeout | undefined;
   /**
    * jetstream: breakers fed from the outcome stream, one probe per cooldown,
@@ -129,58 +117,45 @@ export class App {
     const { config } = opts;
     if (config.store.backend === 'sqlite') return new App(opts);
     const registry = opts.registry ?? new TransportRegistry();
-    const keys = new KeyRing(config.security.secretsKey, config.security.previousSecretsKeys);
-    const seal = specSeal(keys, registry);
     const log = (opts.logger ?? createLogger(config.log.level)).child({ component: 'store' });
-    const replicas = config.store.jetstream.replicas;
-    const replica = replicaId(opts.env);
-    const box: { app?: App } = {};
     const onError = (err: Error) => log.warn({ err: err.message }, 'jetstream store');
-    log.info({ nats: config.nats.url, replica }, 'opening the jetstream store (waits for NATS)');
-    const store = await JetStreamStore.connect(config.nats.url!, {
-      name: `hookd ${replica}`,
-      waitForServer: true,
-      replicas,
-      retention: config.store.retention,
-      seal,
+    const box: { app?: App } = {};
+    const opened = await openJetStream(config, registry, replicaId(opts.env), log, {
+      concurrency: (id) => box.app?.concurrencyOf(id) ?? 1,
+      onWork: (id, at) => box.app?.dispatcher.notify(id, at),
       onError,
-      dispatch: (nc) =>
-        JetStreamDispatchQueue.open(nc, {
-          replicas,
-          retention: config.store.retention,
-          // Above the longest attempt: a taken delivery goes to another replica only when this one is gone.
-          ackWaitMs: Math.max(30_000, 2 * config.delivery.timeoutMs),
-          concurrency: (id) => box.app?.concurrencyOf(id) ?? 1,
-          onWork: (id, at) => box.app?.dispatcher.notify(id, at),
-          onError,
-        }),
     });
     try {
-      const app = new App({ ...opts, registry }, { replica, store, keys, seal });
-      box.app = app;
-      app.cluster = await attachCluster({
-        nc: store.nc,
-        replicas,
-        replica,
-        states: app.states,
-        sharedStates: store.webhookStates,
-        webhook: (id) => app.live.current.webhook(id),
-        wake: () => app.dispatcher.wake(),
-        maxCooldownMs: config.delivery.breaker.maxCooldownMs,
-        onError,
-      });
-      return app;
+      box.app = new App({ ...opts, registry }, opened);
+      await box.app.joinCluster(onError);
+      return box.app;
     } catch (err) {
       if (box.app) await box.app.stop().catch(() => {});
-      else await store.close().catch(() => {});
+      else await opened.store.close().catch(() => {});
       throw err;
     }
+  }
+
+  /** jetstream: breakers fed from the outcome stream, one probe per cooldown, states and rate limits shared. */
+  private async joinCluster(onError: (err: Error) => void): Promise<void> {
+    const opened = this.jetstream!;
+    this.cluster = await attachCluster({
+      nc: opened.store.nc,
+      replicas: this.config.store.jetstream.replicas,
+      replica: this.replica,
+      states: this.states,
+      sharedStates: opened.store.webhookStates,
+      webhook: (id) => this.live.current.webhook(id),
+      wake: () => this.dispatcher.wake(),
+      maxCooldownMs: this.config.delivery.breaker.maxCooldownMs,
+      onError,
+    });
   }
 
   /** Throws `ConfigError` when the rules are invalid: hookd does not start. Use `App.open` (any backend). */
   constructor(
     private readonly opts: AppOptions,
-    opened?: Opened,
+    opened?: OpenedJetStream,
   ) {
     const { config } = opts;
     if (config.store.backend === 'jetstream' && !opened)
@@ -362,9 +337,10 @@ export class App {
   /** A webhook's concurrency (its own, else `delivery.perWebhookConcurrency`'s default): its queue's cluster-wide limit. */
   concurrencyOf(webhookId: string): number {
     const d = this.config.delivery;
-    const perWebhook =
-      d.perWebhookConcurrency ?? Math.max(1, d.concurrency - Math.max(1, Math.floor(d.concurrency / 8)));
-    return Math.min(d.concurrency, this.live.current.webhook(webhookId)?.concurrency ?? perWebhook);
+    return Math.min(
+      d.concurrency,
+      this.live.current.webhook(webhookId)?.concurrency ?? perWebhookConcurrency(d),
+    );
   }
 
   /**

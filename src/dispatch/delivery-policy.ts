@@ -34,6 +34,20 @@ export function policyFor(w: Webhook | undefined, settings: Config['delivery']):
   };
 }
 
+/**
+ * Attempts in flight to one webhook at once unless the webhook sets its own
+ * `concurrency`: `delivery.perWebhookConcurrency`, else 7/8 of the global
+ * concurrency, so one busy webhook may use most of the pipe and the rest
+ * stays free for the others (a slow receiver holding every slot it gets
+ * never holds another webhook up).
+ */
+export function perWebhookConcurrency(settings: Config['delivery']): number {
+  const { concurrency } = settings;
+  return (
+    settings.perWebhookConcurrency ?? Math.max(1, concurrency - Math.max(1, Math.floor(concurrency / 8)))
+  );
+}
+
 /** When a new delivery's first attempt is due: the schedule's first entry, without jitter. */
 export function firstAttemptAt(policy: RetryPolicy, now: number): number {
   return now + (policy.schedule[0] ?? 0);

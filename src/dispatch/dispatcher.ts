@@ -14,7 +14,7 @@ import type { RenderedRequest, SendResult, TransportInstance } from '../transpor
 import { reportAttempt } from './attempt-report.ts';
 import { runAttempt } from './attempt-runner.ts';
 import { Deadlines } from './deadlines.ts';
-import { type Decision, decide, policyFor } from './delivery-policy.ts';
+import { type Decision, decide, perWebhookConcurrency, policyFor } from './delivery-policy.ts';
 import type { DueRow, DueWork } from './due-work.ts';
 import { FreshWork, waitingByWebhook } from './fresh-work.ts';
 import { Gates, type StateGate } from './gates.ts';
@@ -83,11 +83,7 @@ export class Dispatcher {
       webhook: deps.webhook,
       gate: new Gates({ states: deps.admission, rateLimits: this.rateLimits }),
       concurrency: deps.settings.concurrency,
-      // Unset: one busy webhook may use 7/8 of the pipe; the rest stays free for the others, so a
-      // slow receiver holding every slot it gets never holds another webhook up.
-      perWebhookConcurrency:
-        deps.settings.perWebhookConcurrency ??
-        Math.max(1, deps.settings.concurrency - Math.max(1, Math.floor(deps.settings.concurrency / 8))),
+      perWebhookConcurrency: perWebhookConcurrency(deps.settings),
       now: this.now,
     });
     this.results = new ResultWriter({

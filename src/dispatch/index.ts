@@ -12,6 +12,7 @@ export {
   escaped,
   firstAttemptAt,
   type NextStep,
+  perWebhookConcurrency,
   policyFor,
   type RetryPolicy,
   requeueAt,

@@ -5,11 +5,11 @@
  * dependencies are what this order records: transports come before outbox and
  * dispatch because the catalog validates webhooks against their schemas and
  * the dispatcher calls them; plugins add transports; secrets (where a
- * webhook keeps them, sealed at rest) know transports and the store's seam; secrets (where a
  * webhook keeps them, sealed at rest) know transports and the store's seam; the catalog loads files,
  * API webhooks (from the store) and plugins and compiles rules and templates.
  * sandbox runs conditions and JSONata in workers (it compiles them with rules
- * and templates). config and metrics are base lanes every stage may use; api, app.ts (the
+ * and templates). config and metrics are base lanes every stage may use; api,
+ * open-jetstream.ts (the jetstream store opened before the App), app.ts (the
  * composition root) and commands sit on top.
  */
 import assert from 'node:assert/strict';
@@ -32,6 +32,7 @@ const ORDER = [
   'dispatch',
   'api',
   'logging.ts',
+  'open-jetstream.ts',
   'app.ts',
   'commands',
   'cli.ts',
