@@ -3,6 +3,7 @@ import { App } from '../app.ts';
 import { loadTransports } from '../catalog/index.ts';
 import { ConfigError, formatProblem, loadConfig } from '../config/index.ts';
 import { createLogger } from '../logging.ts';
+import { collectWhenIdle } from './idle-collector.ts';
 import type { Output } from './output.ts';
 
 export async function runDaemon(opts: { config?: string; rules: string }, out: Output): Promise<number> {
@@ -30,11 +31,13 @@ export async function runDaemon(opts: { config?: string; rules: string }, out: O
     throw err;
   }
   await app.start();
+  const collector = collectWhenIdle();
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
+      collector.stop();
       app.logger.info({ signal }, 'signal received');
       // Exit even if a library left a handle open: shutdown is bounded by shutdownTimeoutMs.
       const exit = (code: number) => {
@@ -52,6 +55,7 @@ export async function runDaemon(opts: { config?: string; rules: string }, out: O
     fatal = () => {
       if (stopping) return;
       stopping = true;
+      collector.stop();
       app.stop().finally(() => {
         resolve(1);
         setTimeout(() => process.exit(1), 200).unref();

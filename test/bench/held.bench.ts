@@ -5,7 +5,7 @@
  * (`hookd_queue_depth{state="pending"}`), then samples RSS for
  * BENCH_HELD_WATCH_S (30) s more: it should stay flat. BENCH_BUILT=1 runs
  * what the image ships, the compiled build (tsc into .bench/dist), instead of
- * the sources through tsx.
+ * the sources through tsx; BENCH_NODE_ARGS: node options for hookd.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -32,7 +32,10 @@ if (built)
 const hookd = await spawnHookd(
   dirs,
   { HOOKD_NATS_URL: nats.url },
-  built ? { entry: ['.bench/dist/cli.js'] } : {},
+  {
+    ...(built ? { entry: ['.bench/dist/cli.js'] } : {}),
+    nodeArgs: process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean),
+  },
 );
 console.log(`hookd ${built ? 'built (.bench/dist)' : 'from source through tsx'}`);
 const pid = hookd.child.pid!;
