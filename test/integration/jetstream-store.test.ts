@@ -462,3 +462,37 @@ describe('JetStreamStore on a 3-node cluster (R3 streams)', () => {
     assert.deepEqual(pb, pa);
   });
 });
+
+describe('the daemon opening its store on a cluster without a JetStream quorum', () => {
+  test('waits until JetStream answers instead of failing at start', async () => {
+    const cluster = await peers.start(
+      'nats cluster',
+      () => startNatsCluster(),
+      (c) => c.stop(),
+    );
+    // Two of three members gone: no meta leader, every JetStream request times out (as while a
+    // cluster that has just started, or lost its leader, elects one).
+    await Promise.all(cluster.members.slice(1).map((m) => m.kill()));
+    const waits: string[] = [];
+    let opened: JetStreamStore | undefined;
+    const opening = JetStreamStore.connect(cluster.urls[0]!, {
+      name: 'waiting replica',
+      waitForServer: true,
+      replicas: 3,
+      retention: RETENTION,
+      refreshMs: 60_000,
+      onError: (err) => waits.push(err.message),
+    }).then((s) => {
+      opened = s;
+      peers.defer('waiting store', () => s.close());
+      return s;
+    });
+    await waitFor('the store to say it waits for JetStream', () => waits.length > 0, { timeoutMs: 60_000 });
+    assert.equal(opened, undefined, 'not open without JetStream');
+    assert.match(waits[0]!, /JetStream does not answer yet/);
+    await Promise.all(cluster.members.slice(1).map((m) => m.start()));
+    const store = await opening;
+    const info = await (await jetstreamManager(store.nc)).streams.info(SUCCEEDED_STREAM);
+    assert.equal(info.config.num_replicas, 3, 'opened once the quorum was back');
+  });
+});

@@ -13,8 +13,8 @@
  * - `prune()` deletes nothing: retention is the streams' max age, applied at
  *   open (streams.ts) and enforced by the server; it answers zeros.
  */
-import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { JetStreamApiError, type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
+import { connect, errors, type NatsConnection } from '@nats-io/transport-node';
 import { natsServers } from '../../source/index.ts';
 import type {
   AttemptLog,
@@ -102,8 +102,9 @@ export class JetStreamStore implements Store {
   /**
    * Connects to `url` (`nats.url`: one server, or a cluster's members joined
    * with commas) and opens the store on that connection, which the store
-   * then owns. `waitForServer`: keep trying to connect (the daemon) instead
-   * of failing at once (the one-shot commands).
+   * then owns. `waitForServer`: keep trying to connect, then wait until
+   * JetStream answers (the daemon), instead of failing at once (the one-shot
+   * commands).
    */
   static async connect(
     url: string,
@@ -121,6 +122,7 @@ export class JetStreamStore implements Store {
       });
     });
     try {
+      if (opts.waitForServer) await waitForJetStream(nc, opts.onError);
       const store = await JetStreamStore.open(nc, opts);
       store.owned = true;
       return store;
@@ -246,5 +248,38 @@ export class JetStreamStore implements Store {
     await this.shared.close();
     await this.refreshing;
     if (this.owned) await this.nc.drain().catch(() => this.nc.close());
+  }
+}
+
+/**
+ * Whether JetStream did not answer yet rather than refused: a cluster still
+ * electing its meta leader times out or has no responder, a member catching
+ * up answers 503.
+ */
+function notReady(err: unknown): boolean {
+  return (
+    err instanceof errors.TimeoutError ||
+    (err as Error)?.name === 'JetStreamNotEnabled' ||
+    (err instanceof JetStreamApiError && err.status === 503)
+  );
+}
+
+/**
+ * The daemon waits for JetStream itself, not only for a connection: a
+ * cluster that has just started (or lost its meta leader) answers no
+ * JetStream request for a while, and hookd would otherwise exit at start.
+ */
+async function waitForJetStream(nc: NatsConnection, onWait?: (err: Error) => void): Promise<void> {
+  for (let delayMs = 250; ; delayMs = Math.min(delayMs * 2, 5000)) {
+    try {
+      await jetstreamManager(nc);
+      return;
+    } catch (err) {
+      if (!notReady(err) || nc.isClosed()) throw err;
+      onWait?.(
+        new StoreError(`JetStream does not answer yet (${(err as Error).message}); waiting`, { cause: err }),
+      );
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
   }
 }
