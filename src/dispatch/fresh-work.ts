@@ -215,6 +215,7 @@ export class FreshWork implements DueWork {
     if (q.length === 0) this.queues.delete(webhookId);
     return q.peek()?.at;
   }
+
   /**
    * Store mode: what was read ahead first, then one read of the store for
    * the rest and up to `READ_AHEAD` more (none for a probe, which may take a
