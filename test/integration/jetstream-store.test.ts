@@ -470,9 +470,25 @@ describe('the daemon opening its store on a cluster without a JetStream quorum',
       () => startNatsCluster(),
       (c) => c.stop(),
     );
+    const probe = await peers.start(
+      'probe connection',
+      () => connect({ servers: cluster.urls[0]! }),
+      (c) => c.close(),
+    );
+    const jsm = await jetstreamManager(probe);
     // Two of three members gone: no meta leader, every JetStream request times out (as while a
-    // cluster that has just started, or lost its leader, elects one).
+    // cluster that has just started, or lost its leader, elects one). The survivor may lead on
+    // for a moment (and refuse R3 placement then): wait until it no longer answers.
     await Promise.all(cluster.members.slice(1).map((m) => m.kill()));
+    await waitFor(
+      'JetStream without a quorum to stop answering',
+      () =>
+        jsm.getAccountInfo().then(
+          () => false,
+          () => true,
+        ),
+      { timeoutMs: 60_000 },
+    );
     const waits: string[] = [];
     let opened: JetStreamStore | undefined;
     const opening = JetStreamStore.connect(cluster.urls[0]!, {
