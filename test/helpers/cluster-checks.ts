@@ -126,11 +126,13 @@ export async function streamMessages(
 /**
  * Waits until hookd's work queues (HOOKD_DELIVERIES, HOOKD_RETRIES) are
  * empty: nothing pending, nothing stranded; resolves with those and the
- * dead letters' count.
+ * dead letters' count. The default wait is above the queue's ack wait (30 s):
+ * a delivery whose ack was lost with a killed consumer leader stays queued
+ * until it is delivered again after that wait (a duplicate, same webhook-id).
  */
 export async function workQueuesEmpty(
   natsUrl: string | readonly string[],
-  timeoutMs = 30_000,
+  timeoutMs = 75_000,
 ): Promise<Record<string, number | null>> {
   let last: Record<string, number | null> = {};
   return waitFor(
