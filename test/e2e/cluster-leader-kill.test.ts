@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { events, everyEventArrived, publishEvents } from '../helpers/cluster-checks.ts';
-import { type NatsCluster, startNatsCluster } from '../helpers/nats-cluster.ts';
+import type { NatsCluster } from '../helpers/nats-cluster.ts';
 import { usePeers } from '../helpers/peers.ts';
 import type { Receiver } from '../helpers/receiver.ts';
 import { startOnCluster } from '../helpers/replicas.ts';
@@ -25,11 +25,7 @@ let cluster: NatsCluster;
 let receiver: Receiver;
 
 before(async () => {
-  cluster = await peers.start(
-    'nats cluster',
-    () => startNatsCluster(3),
-    (c) => c.stop(),
-  );
+  cluster = await peers.natsCluster();
   receiver = await peers.receiver();
   await startOnCluster(peers, cluster, 2, {
     rules: {

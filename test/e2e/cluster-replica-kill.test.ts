@@ -10,7 +10,6 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { events, everyEventArrived, publishEvents, tally } from '../helpers/cluster-checks.ts';
-import { startNatsCluster } from '../helpers/nats-cluster.ts';
 import { usePeers } from '../helpers/peers.ts';
 import type { Receiver } from '../helpers/receiver.ts';
 import { type Replica, startOnCluster } from '../helpers/replicas.ts';
@@ -24,11 +23,7 @@ let receiver: Receiver;
 let B: Replica;
 
 before(async () => {
-  const cluster = await peers.start(
-    'nats cluster',
-    () => startNatsCluster(3),
-    (c) => c.stop(),
-  );
+  const cluster = await peers.natsCluster();
   urls = cluster.urls;
   receiver = await peers.receiver();
   [, B] = (await startOnCluster(peers, cluster, 2, {

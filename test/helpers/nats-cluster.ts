@@ -4,7 +4,7 @@
  * temp store, routed to the others. Ready once JetStream has a meta leader
  * (the account info answers), so R3 streams and buckets can be created.
  *
- *   const cluster = await peers.start('nats cluster', startNatsCluster, (c) => c.stop());
+ *   const cluster = await peers.natsCluster();
  *   connect({ servers: cluster.urls });
  */
 import { jetstreamManager } from '@nats-io/jetstream';

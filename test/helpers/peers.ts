@@ -26,6 +26,7 @@ import {
   type TestDirs,
 } from './hookd.ts';
 import { startReceiver as startHttpReceiver } from './http-receiver.ts';
+import { startNatsCluster } from './nats-cluster.ts';
 import { startNats } from './nats-server.ts';
 import { startPrometheus } from './prometheus.ts';
 import { startReceiver } from './receiver.ts';
@@ -55,6 +56,14 @@ export class Peers {
 
   nats() {
     return this.start('nats-server', startNats, (n) => n.stop());
+  }
+  /** A nats-server cluster on loopback (three `-js` members), ready once JetStream has a meta leader. */
+  natsCluster() {
+    return this.start(
+      'nats cluster',
+      () => startNatsCluster(3),
+      (c) => c.stop(),
+    );
   }
   /** The scripted receiver of `receiver.ts` (per-request replies, `waitFor(n)`). */
   receiver() {

@@ -11,7 +11,6 @@ import { describe, test } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { api, type RunningHookd } from '../helpers/hookd.ts';
-import { startNatsCluster } from '../helpers/nats-cluster.ts';
 import { waitForConsumer } from '../helpers/nats-server.ts';
 import { usePeers } from '../helpers/peers.ts';
 import type { Receiver } from '../helpers/receiver.ts';
@@ -168,11 +167,7 @@ describe('two replicas (Apps) on one nats-server', () => {
 
 describe('two replicas (Apps) on a 3-node cluster, R3 streams and buckets', () => {
   test('a webhook created through A is delivered by the pair and both list the same deliveries', async () => {
-    const cluster = await peers.start(
-      'nats cluster',
-      () => startNatsCluster(),
-      (c) => c.stop(),
-    );
+    const cluster = await peers.natsCluster();
     const receiver = await peers.receiver();
     // nats.url lists every member (joined with commas), as an operator writes it for a cluster.
     const replica = () =>

@@ -47,7 +47,6 @@ import { KeyRing, specSeal } from '../../src/secrets/index.ts';
 import { createHttp } from '../../src/transports/http/index.ts';
 import { TransportRegistry } from '../../src/transports/index.ts';
 import { loopbackOnlyNetwork } from '../conformance/peers/network.ts';
-import { startNatsCluster } from '../helpers/nats-cluster.ts';
 import { usePeers } from '../helpers/peers.ts';
 import type { Receiver } from '../helpers/receiver.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -344,10 +343,6 @@ function scenarios(name: string, setup: () => Promise<{ urls: string[]; replicas
 scenarios('two replicas on one nats-server', async () => ({ urls: [(await peers.nats()).url], replicas: 1 }));
 
 scenarios('two replicas on a 3-node cluster (R3 streams and buckets), each on another member', async () => {
-  const cluster = await peers.start(
-    'nats cluster',
-    () => startNatsCluster(3),
-    (c) => c.stop(),
-  );
+  const cluster = await peers.natsCluster();
   return { urls: cluster.urls, replicas: 3 };
 });

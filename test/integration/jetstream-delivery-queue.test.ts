@@ -24,7 +24,6 @@ import {
   deliverySubject,
   NOT_BEFORE_HEADER,
 } from '../../src/outbox/jetstream/index.ts';
-import { startNatsCluster } from '../helpers/nats-cluster.ts';
 import { usePeers } from '../helpers/peers.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { newDelivery } from './jetstream-fixtures.ts';
@@ -172,11 +171,7 @@ describe('single nats-server', () => {
 
 describe('3-node cluster, R3 stream', () => {
   test('the stream leader killed while deliveries are published: every delivery stored exactly once', async (t) => {
-    const cluster = await peers.start(
-      'nats cluster',
-      () => startNatsCluster(3),
-      (c) => c.stop(),
-    );
+    const cluster = await peers.natsCluster();
     const nc = await connection(cluster.urls);
     const jsm = await jetstreamManager(nc);
     const queue = await DeliveryQueue.open(nc, { replicas: 3 });

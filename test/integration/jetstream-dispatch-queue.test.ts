@@ -28,7 +28,6 @@ import {
 } from '../../src/outbox/jetstream/index.ts';
 import type { Webhook } from '../../src/rules/webhook-schema.ts';
 import type { ReceivedRequest, Receiver } from '../helpers/http-receiver.ts';
-import { startNatsCluster } from '../helpers/nats-cluster.ts';
 import { usePeers } from '../helpers/peers.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { httpHook, type Replica, rendered, startReplica } from './jetstream-replica.ts';
@@ -510,11 +509,7 @@ describe('JetStreamDispatchQueue with the dispatcher, one nats-server', () => {
 
 describe('3-node cluster, R3 streams', () => {
   test("a replica killed and the queue's stream leader killed during delivery (with retries): every delivery arrives", async (t) => {
-    const cluster = await peers.start(
-      'nats cluster',
-      () => startNatsCluster(3),
-      (c) => c.stop(),
-    );
+    const cluster = await peers.natsCluster();
     const rx = await peers.httpReceiver();
     // Every 10th event's first attempt fails: those go through the waiting room (HOOKD_RETRIES, R3) too.
     const failedOnce = new Set<string>();

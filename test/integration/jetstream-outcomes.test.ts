@@ -20,7 +20,6 @@ import {
   ReplicaPresence,
   subjects,
 } from '../../src/outbox/jetstream/index.ts';
-import { startNatsCluster } from '../helpers/nats-cluster.ts';
 import { usePeers } from '../helpers/peers.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -138,11 +137,7 @@ describe('outcomes on a 3-node cluster, the stream leader killed', () => {
   test('both feeds read every record in the same order through the leader change', async (t) => {
     /** What the feeds reported (a stalled reader resumed). */
     const notes: string[] = [];
-    const cluster = await peers.start(
-      'nats cluster',
-      () => startNatsCluster(3),
-      (c) => c.stop(),
-    );
+    const cluster = await peers.natsCluster();
     const open = async (replica: string, first: number) => {
       // Each replica's connection prefers another member; all are listed, so it fails over.
       const servers = [...cluster.urls.slice(first), ...cluster.urls.slice(0, first)];

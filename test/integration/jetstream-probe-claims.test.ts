@@ -12,7 +12,7 @@ import { describe, test } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { msgIds, PROBES_STREAM, ProbeClaims, subjects } from '../../src/outbox/jetstream/index.ts';
-import { type NatsCluster, startNatsCluster } from '../helpers/nats-cluster.ts';
+import type { NatsCluster } from '../helpers/nats-cluster.ts';
 import { usePeers } from '../helpers/peers.ts';
 
 const peers = usePeers();
@@ -91,11 +91,7 @@ scenario('single nats-server', async () => {
 
 let cluster: NatsCluster;
 scenario('3-node cluster, R3 stream', async () => {
-  cluster = await peers.start(
-    'nats cluster',
-    () => startNatsCluster(3),
-    (c) => c.stop(),
-  );
+  cluster = await peers.natsCluster();
   return { urls: cluster.urls, replicas: 3 };
 });
 

@@ -24,7 +24,6 @@ import {
 } from '../../src/outbox/jetstream/index.ts';
 import { KeyRing, specSeal } from '../../src/secrets/index.ts';
 import { TransportRegistry } from '../../src/transports/index.ts';
-import { startNatsCluster } from '../helpers/nats-cluster.ts';
 import { usePeers } from '../helpers/peers.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -355,11 +354,7 @@ scenarios('single nats-server', async () => {
 });
 
 scenarios('3-node cluster, R3 buckets, each replica on another member', async () => {
-  const c = await peers.start(
-    'nats cluster',
-    () => startNatsCluster(3),
-    (x) => x.stop(),
-  );
+  const c = await peers.natsCluster();
   return {
     urlA: c.urls[0]!,
     urlB: c.urls[1]!,
