@@ -35,7 +35,6 @@ import {
   SUCCEEDED_STREAM,
   subjects,
 } from '../../src/outbox/jetstream/records.ts';
-import { startNatsCluster } from '../helpers/nats-cluster.ts';
 import { usePeers } from '../helpers/peers.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { newDelivery } from './jetstream-fixtures.ts';
@@ -421,11 +420,7 @@ test('probe: not ready while NATS is down, ready again once it is back', async (
 
 describe('JetStreamStore on a 3-node cluster (R3 streams)', () => {
   test('replicas on different members page the same deliveries', async () => {
-    const cluster = await peers.start(
-      'nats cluster',
-      () => startNatsCluster(),
-      (c) => c.stop(),
-    );
+    const cluster = await peers.natsCluster();
     const stores: JetStreamStore[] = [];
     for (const member of cluster.urls.slice(0, 2)) {
       const nc = await peers.start(
@@ -465,11 +460,7 @@ describe('JetStreamStore on a 3-node cluster (R3 streams)', () => {
 
 describe('the daemon opening its store on a cluster without a JetStream quorum', () => {
   test('waits until JetStream answers instead of failing at start', async () => {
-    const cluster = await peers.start(
-      'nats cluster',
-      () => startNatsCluster(),
-      (c) => c.stop(),
-    );
+    const cluster = await peers.natsCluster();
     const probe = await peers.start(
       'probe connection',
       () => connect({ servers: cluster.urls[0]! }),
@@ -491,7 +482,14 @@ describe('the daemon opening its store on a cluster without a JetStream quorum',
     );
     const waits: string[] = [];
     let opened: JetStreamStore | undefined;
+    // A test that fails before the store opens stops its waiting too (else it would wait for ever).
+    const giveUp = new AbortController();
+    peers.defer('the store waiting for JetStream', async () => {
+      giveUp.abort();
+      await opening.catch(() => {});
+    });
     const opening = JetStreamStore.connect(cluster.urls[0]!, {
+      signal: giveUp.signal,
       name: 'waiting replica',
       waitForServer: true,
       replicas: 3,

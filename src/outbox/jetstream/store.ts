@@ -108,7 +108,12 @@ export class JetStreamStore implements Store {
    */
   static async connect(
     url: string,
-    opts: JetStreamStoreOptions & { name: string; waitForServer?: boolean },
+    opts: JetStreamStoreOptions & {
+      name: string;
+      waitForServer?: boolean;
+      /** Gives up waiting for JetStream (the connection is closed). */
+      signal?: AbortSignal;
+    },
   ): Promise<JetStreamStore> {
     const nc = await connect({
       servers: natsServers(url),
@@ -122,7 +127,7 @@ export class JetStreamStore implements Store {
       });
     });
     try {
-      if (opts.waitForServer) await waitForJetStream(nc, opts.onError);
+      if (opts.waitForServer) await waitForJetStream(nc, opts.onError, opts.signal);
       const store = await JetStreamStore.open(nc, opts);
       store.owned = true;
       return store;
@@ -269,8 +274,13 @@ function notReady(err: unknown): boolean {
  * cluster that has just started (or lost its meta leader) answers no
  * JetStream request for a while, and hookd would otherwise exit at start.
  */
-async function waitForJetStream(nc: NatsConnection, onWait?: (err: Error) => void): Promise<void> {
+async function waitForJetStream(
+  nc: NatsConnection,
+  onWait?: (err: Error) => void,
+  signal?: AbortSignal,
+): Promise<void> {
   for (let delayMs = 250; ; delayMs = Math.min(delayMs * 2, 5000)) {
+    signal?.throwIfAborted();
     try {
       await jetstreamManager(nc);
       return;

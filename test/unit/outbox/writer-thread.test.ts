@@ -110,13 +110,16 @@ test('an insert waits for a write on the main connection instead of failing (the
   // the writer thread. A deferred transaction read first (is the delivery there?) and then could not
   // upgrade to a write past the other commit: SQLITE_BUSY, and a 500 for POST /v1/events.
   const store = new SqliteStore(join(dir, 'busy.db'));
-  const main = store.sqlite.db;
-  main.exec('BEGIN IMMEDIATE');
-  store.webhookStates.saveWebhookState('w1', 'TooManyErrors', 'breaker', null, 1);
-  const inserted = store.deliveries.insert(rows('busy', 3));
-  await new Promise((r) => setTimeout(r, 300));
-  main.exec('COMMIT');
-  assert.equal(await inserted, 3);
-  assert.equal(store.deliveries.depth().pending, 3);
-  await store.close();
+  try {
+    const main = store.sqlite.db;
+    main.exec('BEGIN IMMEDIATE');
+    store.webhookStates.saveWebhookState('w1', 'TooManyErrors', 'breaker', null, 1);
+    const inserted = store.deliveries.insert(rows('busy', 3));
+    await new Promise((r) => setTimeout(r, 300));
+    main.exec('COMMIT');
+    assert.equal(await inserted, 3);
+    assert.equal(store.deliveries.depth().pending, 3);
+  } finally {
+    await store.close();
+  }
 });
