@@ -6,7 +6,9 @@
 // runner's --test-timeout for every test and a wall limit for the whole file:
 // a file still running at its limit has its process group killed (every
 // peer it started with it) and is reported as failed. A file's spec output
-// is printed in one piece when it ends; the last line is `N passed, N failed`.
+// is printed in one piece when it ends. At the end, each failed test's error
+// is printed again without its stack (a log cut to its tail still says why),
+// then the failed files; the last line is `N passed, N failed`.
 //
 // Environment: HOOKD_TEST_CONCURRENCY (files at once, default 2),
 // HOOKD_TEST_TIMEOUT_MS (default 300000: node applies --test-timeout to each
@@ -146,7 +148,29 @@ async function worker() {
 const t0 = Date.now();
 await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));
 
+/**
+ * The failed tests of one file's spec output: each `✖ name` of its `failing
+ * tests:` section with the error's first lines, stack frames left out.
+ */
+function failures(out) {
+  const at = out.lastIndexOf('✖ failing tests:');
+  if (at < 0) return [];
+  const lines = [];
+  let kept = 0;
+  for (const line of out.slice(at).split('\n').slice(1)) {
+    if (/^test at /.test(line) || line.trim() === '') continue;
+    if (/^\s+at /.test(line)) continue;
+    if (line.startsWith('✖ ')) kept = 0;
+    if (kept++ < 8) lines.push(`    ${line}`);
+  }
+  return lines.slice(0, 80);
+}
+
 const failed = results.filter((r) => !r.ok);
+for (const r of failed) {
+  const why = failures(r.out);
+  if (why.length) process.stdout.write(`\n── why ${r.file} failed\n${why.join('\n')}\n`);
+}
 const pass = results.reduce((n, r) => n + r.pass, 0);
 const fail = results.reduce((n, r) => n + r.fail, 0);
 console.log(
