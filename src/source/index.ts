@@ -8,6 +8,13 @@ export { ConsumerLease } from './consumer-lease.ts';
 export { decodeEvent } from './decode.ts';
 export type { HookEvent, Rejection } from './event.ts';
 export { httpItems } from './http-modes.ts';
+export {
+  ensureConsumer,
+  ensureStream,
+  notReadyYet,
+  type PatienceOptions,
+  patiently,
+} from './jetstream-setup.ts';
 export { NatsSource } from './nats.ts';
 export { natsServers } from './nats-servers.ts';
 export { compilePointer, type Pointer } from './pointer.ts';

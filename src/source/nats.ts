@@ -12,7 +12,6 @@ import {
   type JsMsg,
   jetstream,
   jetstreamManager,
-  type StreamInfo,
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
@@ -21,6 +20,7 @@ import { inBatches } from './batches.ts';
 import type { ConsumerLease } from './consumer-lease.ts';
 import { type Decoded, decodeEvent } from './decode.ts';
 import type { HookEvent, Rejection } from './event.ts';
+import { ensureConsumer, ensureStream } from './jetstream-setup.ts';
 import { natsServers } from './nats-servers.ts';
 
 export interface NatsSourceDeps {
@@ -126,27 +126,26 @@ export class NatsSource {
       }
     }
     const jsm = await jetstreamManager(this.nc);
-    let stream: StreamInfo;
-    try {
-      stream = await jsm.streams.info(s.stream);
-      const theirs = [...stream.config.subjects].sort();
-      const ours = [...s.subjects].sort();
-      if (theirs.join('\n') !== ours.join('\n'))
-        logger.warn(
-          { stream: s.stream, streamSubjects: stream.config.subjects, natsSubjects: s.subjects },
-          'the existing stream has other subjects than nats.subjects; using the stream as it is',
-        );
-    } catch {
-      stream = await jsm.streams.add({ name: s.stream, subjects: s.subjects, max_age: nanos(s.maxAge) });
+    const onWait = (err: Error) => logger.warn({ err: err.message }, 'waiting for JetStream');
+    const { info: stream, created } = await ensureStream(
+      jsm,
+      { name: s.stream, subjects: s.subjects, max_age: nanos(s.maxAge) },
+      { onWait },
+    );
+    if (created)
       logger.info({ stream: s.stream, subjects: s.subjects, maxAgeMs: s.maxAge }, 'created JetStream stream');
-    }
+    else if ([...stream.config.subjects].sort().join('\n') !== [...s.subjects].sort().join('\n'))
+      logger.warn(
+        { stream: s.stream, streamSubjects: stream.config.subjects, natsSubjects: s.subjects },
+        'the existing stream has other subjects than nats.subjects; using the stream as it is',
+      );
     // Id-less events are keyed by the stream's own identity and the sequence:
     // a stream re-created under the same name starts its sequence again.
     this.streamIdentity = `${s.stream}@${stream.created}`;
-    try {
-      await jsm.consumers.info(s.stream, s.consumer);
-    } catch {
-      await jsm.consumers.add(s.stream, {
+    const consumerMade = await ensureConsumer(
+      jsm,
+      s.stream,
+      {
         durable_name: s.consumer,
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
@@ -155,9 +154,11 @@ export class NatsSource {
         // Bounded: hookd moves a message delivered past nats.maxDeliver to rejected_events;
         // the few deliveries beyond are for when storing that rejection fails too.
         max_deliver: s.maxDeliver + POISON_STORE_TRIES,
-      });
+      },
+      { onWait },
+    );
+    if (consumerMade.created)
       logger.info({ stream: s.stream, consumer: s.consumer }, 'created JetStream consumer');
-    }
     const consumer = await jetstream(this.nc).consumers.get(s.stream, s.consumer);
     this.pendingTimer = setInterval(() => {
       consumer

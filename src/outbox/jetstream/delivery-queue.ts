@@ -28,6 +28,7 @@
  */
 import { jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { type NatsConnection, nanos } from '@nats-io/transport-node';
+import { ensureStream } from '../../source/index.ts';
 import type { NewDelivery, Rejection } from '../contract.ts';
 import { StoreError } from '../errors.ts';
 import { idToken } from './buckets.ts';
@@ -84,15 +85,13 @@ export class DeliveryQueue {
     opts: { replicas: number; publishDeadlineMs?: number },
   ): Promise<DeliveryQueue> {
     const jsm = await jetstreamManager(nc);
-    await jsm.streams.info(DELIVERIES_STREAM).catch(() =>
-      jsm.streams.add({
-        name: DELIVERIES_STREAM,
-        subjects: [`${DELIVERIES_SUBJECT_PREFIX}.>`],
-        retention: RetentionPolicy.Workqueue,
-        num_replicas: opts.replicas,
-        duplicate_window: nanos(DUPLICATE_WINDOW_MS),
-      }),
-    );
+    await ensureStream(jsm, {
+      name: DELIVERIES_STREAM,
+      subjects: [`${DELIVERIES_SUBJECT_PREFIX}.>`],
+      retention: RetentionPolicy.Workqueue,
+      num_replicas: opts.replicas,
+      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    });
     return new DeliveryQueue(new Publisher(nc), opts.publishDeadlineMs ?? 30_000);
   }
 

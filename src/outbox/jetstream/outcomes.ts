@@ -25,6 +25,7 @@ import {
   jetstreamManager,
 } from '@nats-io/jetstream';
 import { type NatsConnection, nanos } from '@nats-io/transport-node';
+import { ensureStream } from '../../source/index.ts';
 import { StoreError } from '../errors.ts';
 import { tokenId } from './buckets.ts';
 import { OUTCOMES_STREAM, type OutcomeRecord, streamSubjects, subjects } from './records.ts';
@@ -80,14 +81,12 @@ export class OutcomeFeed {
    */
   static async open(nc: NatsConnection, opts: OutcomeFeedOptions): Promise<OutcomeFeed> {
     const jsm = await jetstreamManager(nc);
-    const info = await jsm.streams.info(OUTCOMES_STREAM).catch(() =>
-      jsm.streams.add({
-        name: OUTCOMES_STREAM,
-        subjects: [streamSubjects.outcomes],
-        max_age: nanos(MAX_AGE_MS),
-        num_replicas: opts.replicas,
-      }),
-    );
+    const { info } = await ensureStream(jsm, {
+      name: OUTCOMES_STREAM,
+      subjects: [streamSubjects.outcomes],
+      max_age: nanos(MAX_AGE_MS),
+      num_replicas: opts.replicas,
+    });
     const feed = new OutcomeFeed(jetstream(nc), jsm, opts);
     feed.readSeq = info.state.last_seq;
     await feed.read();

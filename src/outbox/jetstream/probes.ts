@@ -14,6 +14,7 @@
  */
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { type NatsConnection, nanos } from '@nats-io/transport-node';
+import { ensureStream } from '../../source/index.ts';
 import { msgIds, PROBES_STREAM, type ProbeClaim, streamSubjects, subjects } from './records.ts';
 import { retryUntil } from './retry.ts';
 
@@ -41,15 +42,13 @@ export class ProbeClaims {
   ): Promise<ProbeClaims> {
     const jsm = await jetstreamManager(nc);
     const window = Math.max(WINDOW_MS, opts.windowMs ?? 0);
-    await jsm.streams.info(PROBES_STREAM).catch(() =>
-      jsm.streams.add({
-        name: PROBES_STREAM,
-        subjects: [streamSubjects.probes],
-        max_age: nanos(window),
-        duplicate_window: nanos(window),
-        num_replicas: opts.replicas,
-      }),
-    );
+    await ensureStream(jsm, {
+      name: PROBES_STREAM,
+      subjects: [streamSubjects.probes],
+      max_age: nanos(window),
+      duplicate_window: nanos(window),
+      num_replicas: opts.replicas,
+    });
     return new ProbeClaims(jetstream(nc), jsm, opts.replica, opts.claimDeadlineMs ?? 5000);
   }
 

@@ -13,9 +13,9 @@
  * - `prune()` deletes nothing: retention is the streams' max age, applied at
  *   open (streams.ts) and enforced by the server; it answers zeros.
  */
-import { JetStreamApiError, type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
-import { connect, errors, type NatsConnection } from '@nats-io/transport-node';
-import { natsServers } from '../../source/index.ts';
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { natsServers, notReadyYet } from '../../source/index.ts';
 import type {
   AttemptLog,
   Pruned,
@@ -138,7 +138,7 @@ export class JetStreamStore implements Store {
   }
 
   static async open(nc: NatsConnection, opts: JetStreamStoreOptions): Promise<JetStreamStore> {
-    await ensureStreams(nc, { replicas: opts.replicas, retention: opts.retention });
+    await ensureStreams(nc, { replicas: opts.replicas, retention: opts.retention, onWait: opts.onError });
     const shared = await openSharedState(nc, {
       replicas: opts.replicas,
       seal: opts.seal,
@@ -257,19 +257,6 @@ export class JetStreamStore implements Store {
 }
 
 /**
- * Whether JetStream did not answer yet rather than refused: a cluster still
- * electing its meta leader times out or has no responder, a member catching
- * up answers 503.
- */
-function notReady(err: unknown): boolean {
-  return (
-    err instanceof errors.TimeoutError ||
-    (err as Error)?.name === 'JetStreamNotEnabled' ||
-    (err instanceof JetStreamApiError && err.status === 503)
-  );
-}
-
-/**
  * The daemon waits for JetStream itself, not only for a connection: a
  * cluster that has just started (or lost its meta leader) answers no
  * JetStream request for a while, and hookd would otherwise exit at start.
@@ -285,7 +272,7 @@ async function waitForJetStream(
       await jetstreamManager(nc);
       return;
     } catch (err) {
-      if (!notReady(err) || nc.isClosed()) throw err;
+      if (!notReadyYet(err) || nc.isClosed()) throw err;
       onWait?.(
         new StoreError(`JetStream does not answer yet (${(err as Error).message}); waiting`, { cause: err }),
       );

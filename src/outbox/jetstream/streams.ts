@@ -18,6 +18,7 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { type NatsConnection, nanos } from '@nats-io/transport-node';
+import { ensureStream, type PatienceOptions, patiently } from '../../source/index.ts';
 import type { Retention } from '../contract.ts';
 import { tokenId } from './buckets.ts';
 import {
@@ -67,43 +68,43 @@ const windowFor = (maxAgeMs: number | undefined) =>
  */
 export async function ensureStreams(
   nc: NatsConnection,
-  opts: { replicas: number; retention: Retention },
+  opts: { replicas: number; retention: Retention } & PatienceOptions,
 ): Promise<string[]> {
   const jsm = await jetstreamManager(nc);
   const changed: string[] = [];
   for (const s of streamConfigs(opts.retention)) {
-    if (await ensureStream(jsm, s, opts.replicas)) changed.push(s.name);
+    if (await applyStream(jsm, s, opts)) changed.push(s.name);
   }
   return changed;
 }
 
 /** Creates one stream, or sets its max age; true when an existing stream's max age changed. */
-async function ensureStream(
+async function applyStream(
   jsm: JetStreamManager,
   s: ReturnType<typeof streamConfigs>[number],
-  replicas: number,
+  opts: { replicas: number } & PatienceOptions,
 ): Promise<boolean> {
-  const info = await jsm.streams.info(s.name).catch(() => undefined);
-  if (!info) {
-    const cfg: Partial<StreamConfig> & { name: string } = {
-      name: s.name,
-      subjects: s.subjects,
-      num_replicas: replicas,
-      duplicate_window: windowFor(s.maxAgeMs),
-      ...(s.workQueue ? { retention: RetentionPolicy.Workqueue } : { max_age: nanos(s.maxAgeMs ?? 0) }),
-    };
-    // Another replica may create it at the same moment: then it is there.
-    await jsm.streams.add(cfg).catch(async (err) => {
-      if (!(await jsm.streams.info(s.name).catch(() => undefined))) throw err;
-    });
-    return false;
-  }
+  const cfg: Partial<StreamConfig> & { name: string } = {
+    name: s.name,
+    subjects: s.subjects,
+    num_replicas: opts.replicas,
+    duplicate_window: windowFor(s.maxAgeMs),
+    ...(s.workQueue ? { retention: RetentionPolicy.Workqueue } : { max_age: nanos(s.maxAgeMs ?? 0) }),
+  };
+  const { info, created } = await ensureStream(jsm, cfg, opts);
+  if (created) return false;
   if (s.maxAgeMs === undefined || info.config.max_age === nanos(s.maxAgeMs)) return false;
-  await jsm.streams.update(s.name, {
-    ...info.config,
-    max_age: nanos(s.maxAgeMs),
-    duplicate_window: Math.min(info.config.duplicate_window, windowFor(s.maxAgeMs)),
-  });
+  const maxAge = nanos(s.maxAgeMs);
+  await patiently(
+    `set the max age of the JetStream stream ${s.name}`,
+    () =>
+      jsm.streams.update(s.name, {
+        ...info.config,
+        max_age: maxAge,
+        duplicate_window: Math.min(info.config.duplicate_window, windowFor(s.maxAgeMs)),
+      }),
+    opts,
+  );
   return true;
 }
 

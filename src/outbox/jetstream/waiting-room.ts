@@ -26,6 +26,7 @@ import {
   jetstreamManager,
 } from '@nats-io/jetstream';
 import { type NatsConnection, nanos } from '@nats-io/transport-node';
+import { ensureConsumer as ensureDurable } from '../../source/index.ts';
 import { tokenId } from './buckets.ts';
 import type { Publisher } from './publisher.ts';
 import { ATTEMPT_HEADER, NOT_BEFORE_HEADER, RETRIES_STREAM } from './records.ts';
@@ -149,16 +150,10 @@ export class WaitingRoom {
 }
 
 async function ensureConsumer(jsm: JetStreamManager): Promise<void> {
-  const config = { ack_wait: nanos(30_000), max_ack_pending: RETRIES_MAX_ACK_PENDING };
-  const existing = await jsm.consumers.info(RETRIES_STREAM, RETRIES_CONSUMER).catch((err: Error) => {
-    if (/not found/i.test(err.message)) return undefined;
-    throw err;
+  await ensureDurable(jsm, RETRIES_STREAM, {
+    durable_name: RETRIES_CONSUMER,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: nanos(30_000),
+    max_ack_pending: RETRIES_MAX_ACK_PENDING,
   });
-  if (existing) return;
-  await jsm.consumers
-    .add(RETRIES_STREAM, { durable_name: RETRIES_CONSUMER, ack_policy: AckPolicy.Explicit, ...config })
-    .catch(async (err: Error) => {
-      // Another replica created it in between.
-      if (!(await jsm.consumers.info(RETRIES_STREAM, RETRIES_CONSUMER).catch(() => undefined))) throw err;
-    });
 }

@@ -14,6 +14,7 @@
  */
 import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { ensureStream } from '../../source/index.ts';
 import { StoreError } from '../errors.ts';
 import { NUMBERS_STREAM, NUMBERS_SUBJECT } from './buckets.ts';
 
@@ -36,13 +37,15 @@ export class WebhookNumbers {
     opts: { replicas: number; blockSize?: number; onError?: (err: Error) => void },
   ): Promise<WebhookNumbers> {
     const jsm = await jetstreamManager(nc);
-    await jsm.streams.info(NUMBERS_STREAM).catch(() =>
-      jsm.streams.add({
+    await ensureStream(
+      jsm,
+      {
         name: NUMBERS_STREAM,
         subjects: [NUMBERS_SUBJECT],
         max_msgs_per_subject: 1,
         num_replicas: opts.replicas,
-      }),
+      },
+      { onWait: opts.onError },
     );
     const numbers = new WebhookNumbers(jetstream(nc), opts.blockSize ?? 100, opts.onError ?? (() => {}));
     await numbers.reserve();
