@@ -5,18 +5,37 @@
  * the heap (RSS 240–280 MiB) for as long as hookd then sat idle. Making the
  * heap grow less instead (`--heap-growing-percent=20`) cost a third of a
  * drain's rate in more full collections. So: every `EVERY_MS`, when the heap
- * has grown well past what the last collection kept and almost nothing was
- * allocated since the last look (idle), one full collection, on the main
- * thread but only while it has nothing else to do.
+ * has grown well past what the last collection kept and the event loop was
+ * idle since the last look, one full collection, on the main thread but only
+ * while it has nothing else to do. (Idle is the loop's utilization, not the
+ * heap standing still: an idle daemon's timers and pings still allocate a
+ * few hundred KB a second into the young generation.)
+ *
+ * The heap can also hold little but keep much: after a burst, the old space
+ * kept 55 MiB for 25 MiB of live objects scattered over its pages, and the
+ * young generation its full 32 MiB (200k held deliveries: RSS 203–226 MiB).
+ * So an idle heap whose old space has `SLACK_BYTES` more than it uses is
+ * collected too, twice when the first leaves it fragmented (the second
+ * compacts the pages the first found sparse). Committed memory going down
+ * arms V8's memory reducer, which then shrinks the young generation.
  */
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { performance } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 const EVERY_MS = 5_000;
-/** Less heap movement than this between two looks is idle (a busy hookd allocates megabytes a second). */
-const QUIET_BYTES = 1 << 20;
+/** An event loop busy less than this share of the time between two looks is idle. */
+const QUIET_UTILIZATION = 0.05;
 /** Collect only when the heap holds this much more than the last collection kept. */
 const GROWN_BYTES = 32 << 20;
+/** Collect when the old space keeps this much more than it uses (beyond what the last collection left). */
+const SLACK_BYTES = 16 << 20;
+
+/** Bytes the old space has committed but does not use. */
+function oldSpaceSlack(): number {
+  const old = getHeapSpaceStatistics().find((s) => s.space_name === 'old_space');
+  return old ? old.space_size - old.space_used_size : 0;
+}
 
 export interface IdleCollector {
   /** Full collections run so far. */
@@ -29,16 +48,19 @@ export function collectWhenIdle(everyMs = EVERY_MS): IdleCollector {
   const gc = runInNewContext('gc') as () => void;
   const used = () => getHeapStatistics().used_heap_size;
   let kept = used();
-  let last = kept;
+  let slackKept = 0;
+  let loop = performance.eventLoopUtilization();
   let collections = 0;
   const timer = setInterval(() => {
-    const now = used();
-    const idle = Math.abs(now - last) < QUIET_BYTES;
-    last = now;
-    if (!idle || now - kept < GROWN_BYTES) return;
+    const since = performance.eventLoopUtilization(loop);
+    loop = performance.eventLoopUtilization();
+    if (since.utilization >= QUIET_UTILIZATION) return;
+    if (used() - kept < GROWN_BYTES && oldSpaceSlack() - slackKept < SLACK_BYTES) return;
     gc();
+    if (oldSpaceSlack() >= SLACK_BYTES) gc();
     collections++;
-    kept = last = used();
+    kept = used();
+    slackKept = oldSpaceSlack();
   }, everyMs);
   timer.unref();
   return {

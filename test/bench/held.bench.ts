@@ -16,8 +16,10 @@ import { startNats } from '../helpers/nats-server.ts';
 
 const N = Number(process.env.BENCH_HELD ?? 200_000);
 const WATCH_S = Number(process.env.BENCH_HELD_WATCH_S ?? 30);
-const rss = (pid: number) =>
-  Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+const statusMiB = (pid: number, field: string) =>
+  Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) /
+  1024;
+const rss = (pid: number) => statusMiB(pid, 'VmRSS');
 
 const nats = await startNats();
 const nc = await connect({ servers: nats.url });
@@ -78,6 +80,26 @@ console.log(
   `hookd RSS holding ${N} deliveries, sampled every second for ${WATCH_S} s: ` +
     `${Math.min(...samples).toFixed(0)}–${Math.max(...samples).toFixed(0)} MiB (first ${samples[0]!.toFixed(0)}, last ${samples.at(-1)!.toFixed(0)})`,
 );
+console.log(
+  `every 5 s: ${samples
+    .filter((_, i) => i % 5 === 0)
+    .map((s) => s.toFixed(0))
+    .join(' ')} MiB`,
+);
+// Where the resident memory is: anonymous (V8 heaps of every thread, malloc) against file-backed
+// (the node binary and libraries), and how much of it is the main thread's V8 heap.
+const metrics = await (await fetch(`${hookd.url}/metrics`)).text();
+const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? 0) / 2 ** 20;
+console.log(
+  `at the end: RSS ${rss(pid).toFixed(0)} MiB = anonymous ${statusMiB(pid, 'RssAnon').toFixed(0)} + ` +
+    `file ${statusMiB(pid, 'RssFile').toFixed(0)} + shmem ${statusMiB(pid, 'RssShmem').toFixed(0)}; ` +
+    `main thread V8 heap ${gauge('nodejs_heap_size_total_bytes').toFixed(0)} MiB ` +
+    `(used ${gauge('nodejs_heap_size_used_bytes').toFixed(0)}), external ${gauge('nodejs_external_memory_bytes').toFixed(0)} MiB`,
+);
+const spaces = [...metrics.matchAll(/^nodejs_heap_space_size_total_bytes\{space="(\w+)"\} (\S+)$/gm)]
+  .map((m) => `${m[1]} ${(Number(m[2]) / 2 ** 20).toFixed(0)}`)
+  .join(', ');
+console.log(`main thread V8 heap by space (MiB committed): ${spaces}`);
 hookd.child.kill('SIGTERM');
 await hookd.exited;
 await nc.close();
