@@ -13,11 +13,13 @@
  *
  * The heap can also hold little but keep much: after a burst, the old space
  * kept 55 MiB for 25 MiB of live objects scattered over its pages, and the
- * young generation its full 32 MiB (200k held deliveries: RSS 203–226 MiB).
- * So an idle heap whose old space has `SLACK_BYTES` more than it uses is
- * collected too, twice when the first leaves it fragmented (the second
- * compacts the pages the first found sparse). Committed memory going down
- * arms V8's memory reducer, which then shrinks the young generation.
+ * young generation its full 32 MiB, with no garbage to speak of (200k held
+ * deliveries: RSS 203–240 MiB for as long as hookd held them). So the first
+ * idle look after a busy spell also collects when the heap has `SPARE_BYTES`
+ * committed beyond what it uses (at most once a `SPARE_EVERY_MS`), twice when
+ * the first leaves the old space sparse: the second compacts the pages the
+ * first found fragmented. Committed memory going down arms V8's memory
+ * reducer, which then shrinks the young generation (RSS 153 MiB).
  */
 import { performance } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString } from 'node:v8';
@@ -26,10 +28,11 @@ import { runInNewContext } from 'node:vm';
 const EVERY_MS = 5_000;
 /** An event loop busy less than this share of the time between two looks is idle. */
 const QUIET_UTILIZATION = 0.05;
-/** Collect only when the heap holds this much more than the last collection kept. */
+/** Collect when the heap holds this much more than the last collection kept. */
 const GROWN_BYTES = 32 << 20;
-/** Collect when the old space keeps this much more than it uses (beyond what the last collection left). */
-const SLACK_BYTES = 16 << 20;
+/** After a busy spell, collect when the heap has this much committed beyond what it uses. */
+const SPARE_BYTES = 16 << 20;
+const SPARE_EVERY_MS = 60_000;
 
 /** Bytes the old space has committed but does not use. */
 function oldSpaceSlack(): number {
@@ -47,20 +50,34 @@ export function collectWhenIdle(everyMs = EVERY_MS): IdleCollector {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
   const used = () => getHeapStatistics().used_heap_size;
+  const spare = () => {
+    const h = getHeapStatistics();
+    return h.total_heap_size - h.used_heap_size;
+  };
   let kept = used();
-  let slackKept = 0;
+  /** A busy look since the last collection (starting up counts). */
+  let busySpell = true;
+  let spareCollectedAt = Number.NEGATIVE_INFINITY;
   let loop = performance.eventLoopUtilization();
   let collections = 0;
   const timer = setInterval(() => {
     const since = performance.eventLoopUtilization(loop);
     loop = performance.eventLoopUtilization();
-    if (since.utilization >= QUIET_UTILIZATION) return;
-    if (used() - kept < GROWN_BYTES && oldSpaceSlack() - slackKept < SLACK_BYTES) return;
+    if (since.utilization >= QUIET_UTILIZATION) {
+      busySpell = true;
+      return;
+    }
+    const afterSpell = busySpell;
+    busySpell = false;
+    const grown = used() - kept >= GROWN_BYTES;
+    const spareAfterSpell =
+      afterSpell && spare() >= SPARE_BYTES && Date.now() - spareCollectedAt >= SPARE_EVERY_MS;
+    if (!grown && !spareAfterSpell) return;
     gc();
-    if (oldSpaceSlack() >= SLACK_BYTES) gc();
+    if (oldSpaceSlack() >= SPARE_BYTES) gc();
     collections++;
     kept = used();
-    slackKept = oldSpaceSlack();
+    if (spareAfterSpell) spareCollectedAt = Date.now();
   }, everyMs);
   timer.unref();
   return {
