@@ -7,7 +7,7 @@ import { collectWhenIdle } from './idle-collector.ts';
 import type { Output } from './output.ts';
 
 export async function runDaemon(opts: { config?: string; rules: string }, out: Output): Promise<number> {
-  let app: App;
+  let app: App | undefined;
   let fatal: (() => void) | undefined;
   try {
     const config = loadConfig(opts.config);
@@ -22,15 +22,20 @@ export async function runDaemon(opts: { config?: string; rules: string }, out: O
         fatal?.();
       },
     });
+    await app.start();
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const p of err.problems) out.stderr(formatProblem(p));
       out.stderr('hookd: not starting: the configuration is invalid');
       return 1;
     }
-    throw err;
+    // What hookd names itself (a store or JetStream it cannot set up, a port in use) is said in a
+    // line; anything else is a bug worth its stack.
+    const known = typeof (err as { code?: unknown }).code === 'string';
+    out.stderr(`hookd: not starting: ${known ? (err as Error).message : ((err as Error).stack ?? err)}`);
+    await app?.stop().catch(() => {});
+    return 1;
   }
-  await app.start();
   const collector = collectWhenIdle();
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -11,6 +11,7 @@ export { httpItems } from './http-modes.ts';
 export {
   ensureConsumer,
   ensureStream,
+  JetStreamSetupError,
   notReadyYet,
   type PatienceOptions,
   patiently,

@@ -41,6 +41,11 @@ export function notReadyYet(err: unknown): boolean {
   return err instanceof JetStreamApiError && (err.status === 503 || NOT_PLACEABLE_YET.has(err.code));
 }
 
+/** What hookd needs on JetStream could not be set up; the message names it and gives the server's reason. */
+export class JetStreamSetupError extends Error {
+  readonly code = 'HOOKD_JETSTREAM_SETUP';
+}
+
 export interface PatienceOptions {
   /** How long a request that keeps failing with `notReadyYet` is tried again (default 60 s). */
   patienceMs?: number;
@@ -53,7 +58,8 @@ export interface PatienceOptions {
 /**
  * Runs `attempt` until it succeeds, trying again after a growing pause
  * (250 ms to 5 s) while it fails with `notReadyYet`; any other error, or the
- * last one once `patienceMs` is spent, is thrown as `cannot <what>: <reason>`.
+ * last one once `patienceMs` is spent, is thrown as a `JetStreamSetupError`
+ * `cannot <what>: <reason>`.
  */
 export async function patiently<T>(
   what: string,
@@ -68,7 +74,7 @@ export async function patiently<T>(
     } catch (err) {
       const reason = (err as Error)?.message ?? String(err);
       if (!notReadyYet(err) || Date.now() + pauseMs > deadline)
-        throw new Error(`cannot ${what}: ${reason}`, { cause: err });
+        throw new JetStreamSetupError(`cannot ${what}: ${reason}`, { cause: err });
       opts.onWait?.(new Error(`cannot ${what} yet (${reason}); trying again`, { cause: err }));
       await sleep(pauseMs, undefined, { signal: opts.signal });
     }

@@ -36,7 +36,10 @@ export interface NatsSourceDeps {
   onPending?: (pending: number) => void;
   /** Held while consuming (the sqlite store's one-process rule); taken before the consumer starts. */
   lease?: ConsumerLease;
-  /** The source cannot go on (the lease is held by another process, or was lost): hookd must stop. */
+  /**
+   * The source cannot go on (the lease is held by another process, or was
+   * lost; its stream or consumer cannot be set up): hookd must stop.
+   */
   onFatal?: (err: Error) => void;
 }
 
@@ -81,9 +84,18 @@ export class NatsSource {
    * Connects in the background: a NATS that is down at start is retried
    * forever while HTTP ingest keeps working.
    */
+  /**
+   * Connects (waiting for NATS as long as it takes), sets up the stream and
+   * consumer and starts consuming. A setup that fails for good (the stream
+   * cannot be created, JetStream refused for longer than the patience of
+   * `ensureStream`) is fatal: a hookd that serves its API but consumes
+   * nothing would look healthy while events pile up.
+   */
   start(): void {
-    void this.run().catch((err) => {
-      if (!this.stopped) this.deps.logger.error({ err }, 'NATS source stopped');
+    void this.run().catch((err: Error) => {
+      if (this.stopped) return;
+      if (this.deps.onFatal) this.deps.onFatal(err);
+      else this.deps.logger.error({ err: err.message }, 'NATS source stopped');
     });
   }
 
