@@ -5,22 +5,15 @@
  * reason) and acknowledged so they never block the stream. Several hookd
  * processes on the same consumer split the work.
  */
-import {
-  AckPolicy,
-  type ConsumerMessages,
-  DeliverPolicy,
-  type JsMsg,
-  jetstream,
-  jetstreamManager,
-} from '@nats-io/jetstream';
-import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
+import { type ConsumerMessages, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import { inBatches } from './batches.ts';
 import type { ConsumerLease } from './consumer-lease.ts';
 import { type Decoded, decodeEvent } from './decode.ts';
 import type { HookEvent, Rejection } from './event.ts';
-import { ensureConsumer, ensureStream } from './jetstream-setup.ts';
+import { openEventStream } from './event-stream.ts';
 import { natsServers } from './nats-servers.ts';
 
 export interface NatsSourceDeps {
@@ -50,8 +43,6 @@ export interface NatsSourceDeps {
  */
 const nakDelayMs = (deliveryCount: number) => Math.min(2000 * 2 ** Math.max(0, deliveryCount - 1), 300_000);
 const PENDING_POLL_MS = 5000;
-/** Deliveries past `nats.maxDeliver` the consumer allows, to store a poison message's rejection. */
-const POISON_STORE_TRIES = 3;
 
 export class NatsSource {
   private nc: NatsConnection | undefined;
@@ -81,15 +72,12 @@ export class NatsSource {
   private disconnected = false;
 
   /**
-   * Connects in the background: a NATS that is down at start is retried
-   * forever while HTTP ingest keeps working.
-   */
-  /**
-   * Connects (waiting for NATS as long as it takes), sets up the stream and
-   * consumer and starts consuming. A setup that fails for good (the stream
-   * cannot be created, JetStream refused for longer than the patience of
-   * `ensureStream`) is fatal: a hookd that serves its API but consumes
-   * nothing would look healthy while events pile up.
+   * Connects in the background (a NATS that is down at start is retried
+   * forever while HTTP ingest keeps working), sets up the stream and consumer
+   * and starts consuming. A setup that fails for good (the stream cannot be
+   * created, JetStream refused past `ensureStream`'s patience) is fatal: a
+   * hookd serving its API but consuming nothing would look healthy while
+   * events pile up.
    */
   start(): void {
     void this.run().catch((err: Error) => {
@@ -137,40 +125,7 @@ export class NatsSource {
         return;
       }
     }
-    const jsm = await jetstreamManager(this.nc);
-    const onWait = (err: Error) => logger.warn({ err: err.message }, 'waiting for JetStream');
-    const { info: stream, created } = await ensureStream(
-      jsm,
-      { name: s.stream, subjects: s.subjects, max_age: nanos(s.maxAge) },
-      { onWait },
-    );
-    if (created)
-      logger.info({ stream: s.stream, subjects: s.subjects, maxAgeMs: s.maxAge }, 'created JetStream stream');
-    else if ([...stream.config.subjects].sort().join('\n') !== [...s.subjects].sort().join('\n'))
-      logger.warn(
-        { stream: s.stream, streamSubjects: stream.config.subjects, natsSubjects: s.subjects },
-        'the existing stream has other subjects than nats.subjects; using the stream as it is',
-      );
-    // Id-less events are keyed by the stream's own identity and the sequence:
-    // a stream re-created under the same name starts its sequence again.
-    this.streamIdentity = `${s.stream}@${stream.created}`;
-    const consumerMade = await ensureConsumer(
-      jsm,
-      s.stream,
-      {
-        durable_name: s.consumer,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ack_wait: nanos(s.ackWaitMs),
-        max_ack_pending: s.batch * 8,
-        // Bounded: hookd moves a message delivered past nats.maxDeliver to rejected_events;
-        // the few deliveries beyond are for when storing that rejection fails too.
-        max_deliver: s.maxDeliver + POISON_STORE_TRIES,
-      },
-      { onWait },
-    );
-    if (consumerMade.created)
-      logger.info({ stream: s.stream, consumer: s.consumer }, 'created JetStream consumer');
+    this.streamIdentity = await openEventStream(await jetstreamManager(this.nc), s, logger);
     const consumer = await jetstream(this.nc).consumers.get(s.stream, s.consumer);
     this.pendingTimer = setInterval(() => {
       consumer
