@@ -5,6 +5,7 @@
  * streams (the work queues must end empty).
  */
 import assert from 'node:assert/strict';
+import { idToken } from '../../src/outbox/jetstream/index.ts';
 import type { Receiver } from './receiver.ts';
 import type { Replica } from './replicas.ts';
 import { waitFor } from './wait.ts';
@@ -129,20 +130,91 @@ export async function streamMessages(
  * dead letters' count. The default wait is above the queue's ack wait (30 s):
  * a delivery whose ack was lost with a killed consumer leader stays queued
  * until it is delivered again after that wait (a duplicate, same webhook-id).
+ * Messages still there after the wait pass only if each delivery has ended.
  */
 export async function workQueuesEmpty(
   natsUrl: string | readonly string[],
   timeoutMs = 75_000,
 ): Promise<Record<string, number | null>> {
   let last: Record<string, number | null> = {};
-  return waitFor(
-    'the work queues HOOKD_DELIVERIES and HOOKD_RETRIES to be empty',
-    async () => {
-      last = await streamMessages(natsUrl, ['HOOKD_DELIVERIES', 'HOOKD_RETRIES', 'HOOKD_DEAD_LETTERS']);
-      return last.HOOKD_DELIVERIES === 0 && last.HOOKD_RETRIES === 0 && last;
-    },
-    { timeoutMs, intervalMs: 250, saw: () => last },
-  );
+  try {
+    return await waitFor(
+      'the work queues HOOKD_DELIVERIES and HOOKD_RETRIES to be empty',
+      async () => {
+        last = await streamMessages(natsUrl, ['HOOKD_DELIVERIES', 'HOOKD_RETRIES', 'HOOKD_DEAD_LETTERS']);
+        return last.HOOKD_DELIVERIES === 0 && last.HOOKD_RETRIES === 0 && last;
+      },
+      // On expiry, what is left and what the consumers think of it (stranded or waiting to come again).
+      { timeoutMs, intervalMs: 250, saw: async () => ({ ...last, ...(await queueState(natsUrl)) }) },
+    );
+  } catch (err) {
+    // nats-server 2.9 can keep, after a leader was killed, messages that no consumer will hand
+    // out again: acknowledged ones (hookd purges those below the ack floor) or copies stored
+    // again when a killed leader's dedupe window was lost, beyond what the consumer's replica
+    // has. Left for the whole wait, they are acceptable only as deliveries that have ended:
+    // each one's end record is in HOOKD_SUCCEEDED. One that has not ended would be lost work.
+    if (last.HOOKD_RETRIES !== 0 || !last.HOOKD_DELIVERIES) throw err;
+    const notEnded = await leftoversNotEnded(natsUrl);
+    if (notEnded.length > 0)
+      throw new Error(`${(err as Error).message}; not delivered: ${notEnded.join(', ')}`);
+    console.log(
+      `# ${last.HOOKD_DELIVERIES} messages left in HOOKD_DELIVERIES by the nats-server, every one a delivery that ended (in HOOKD_SUCCEEDED)`,
+    );
+    return { ...last, endedButKept: last.HOOKD_DELIVERIES };
+  }
+}
+
+/** The delivery ids of HOOKD_DELIVERIES' messages that have no end record in HOOKD_SUCCEEDED. */
+async function leftoversNotEnded(natsUrl: string | readonly string[]): Promise<string[]> {
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const nc = await connect({ servers: typeof natsUrl === 'string' ? natsUrl : [...natsUrl] });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const { state } = await jsm.streams.info('HOOKD_DELIVERIES');
+    const notEnded: string[] = [];
+    for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
+      const m = await jsm.streams.getMessage('HOOKD_DELIVERIES', { seq }).catch(() => null);
+      if (!m) continue; // deleted in between
+      const { id, webhookId } = m.json<{ id: string; webhookId: string }>();
+      const end = await jsm.streams
+        .getMessage('HOOKD_SUCCEEDED', { last_by_subj: `hookd.succeeded.${idToken(webhookId)}.${id}` })
+        .catch(() => null);
+      if (!end) notEnded.push(id);
+    }
+    return notEnded;
+  } finally {
+    await nc.close();
+  }
+}
+
+/** HOOKD_DELIVERIES' sequence range and each consumer's view of it. */
+async function queueState(natsUrl: string | readonly string[]): Promise<Record<string, unknown>> {
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const nc = await connect({ servers: typeof natsUrl === 'string' ? natsUrl : [...natsUrl] });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const { state, cluster } = await jsm.streams.info('HOOKD_DELIVERIES');
+    const consumers: Record<string, unknown> = {};
+    for await (const c of jsm.consumers.list('HOOKD_DELIVERIES'))
+      consumers[c.name] = {
+        pending: c.num_pending,
+        ackPending: c.num_ack_pending,
+        redelivered: c.num_redelivered,
+        delivered: c.delivered.stream_seq,
+        ackFloor: c.ack_floor.stream_seq,
+        leader: c.cluster?.leader,
+      };
+    return {
+      deliveries: { first: state.first_seq, last: state.last_seq, leader: cluster?.leader },
+      consumers,
+    };
+  } catch (err) {
+    return { stateUnreadable: (err as Error).message };
+  } finally {
+    await nc.close();
+  }
 }
 
 /** A counter summed over the running replicas, and per replica (in the order given). */

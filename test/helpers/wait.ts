@@ -13,7 +13,7 @@ export interface WaitOptions {
   timeoutMs?: number;
   /** Pause between checks (default 50 ms). */
   intervalMs?: number;
-  /** Describes the state on expiry, when the check's own value (often `false`) says too little. */
+  /** Describes the state on expiry (may be async), when the check's own value (often `false`) says too little. */
   saw?: () => unknown;
 }
 
@@ -54,7 +54,7 @@ export async function waitFor<T>(
       let seen: unknown = last;
       if (saw) {
         try {
-          seen = saw();
+          seen = await saw();
         } catch (err) {
           seen = err;
         }
