@@ -281,7 +281,16 @@ export async function everyEventArrived(
       const t = tally(receiver.requests);
       return t.events.size >= n && t;
     },
-    { timeoutMs, intervalMs: 250, saw: () => `${tally(receiver.requests).events.size} of ${n}` },
+    {
+      timeoutMs,
+      intervalMs: 250,
+      // Where the missing ones may be: queued (and whether a consumer still owes them) or nowhere.
+      saw: async () => ({
+        arrived: `${tally(receiver.requests).events.size} of ${n}`,
+        ...(await streamMessages(natsUrl, ['HOOKD_DELIVERIES', 'HOOKD_RETRIES', 'HOOKD_DEAD_LETTERS'])),
+        ...(await queueState(natsUrl)),
+      }),
+    },
   );
   assert.equal(t.events.size, n, 'no unexpected events');
   assert.deepEqual(t.mixed.slice(0, 10), [], 'a duplicate carries the same webhook-id');
