@@ -16,18 +16,11 @@
  *   back from the waiting room, a `hookd.activity.<webhook>` ping from any
  *   replica's intake, or a backlog nobody here pulls.
  * - `close` hands back everything taken and not settled, to any replica at once.
- * - Every 30 s, messages the stream kept after their consumer acknowledged
- *   them (nats-server 2.9 after a leader change) are purged (acked-leftovers.ts).
- *
- * Over 300 lines as one concept: the queue's read side, write side and
- * timers share the lanes and the backlog; the parts that stand alone (lanes,
- * moves, waiting room, intake, leftovers) are files of their own.
  */
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { AttemptResult, DueRow, NewDelivery, Rejection, Retention } from '../contract.ts';
 import { StoreError } from '../errors.ts';
-import { sweepAckedLeftovers } from './acked-leftovers.ts';
 import { tokenId } from './buckets.ts';
 import { DeliveryQueue } from './delivery-queue.ts';
 import { Lanes } from './lanes.ts';
@@ -60,8 +53,6 @@ export interface DispatchQueueOptions {
   refreshMs?: number;
   /** How long a publish is retried (same msg-id) before it fails (default 30 s). */
   publishDeadlineMs?: number;
-  /** How often acknowledged messages the stream kept are purged (default 30 s). */
-  leftoversMs?: number;
 }
 
 export class JetStreamDispatchQueue {
@@ -139,10 +130,6 @@ export class JetStreamDispatchQueue {
     this.timers.push(
       setInterval(() => this.lanes.tick(Date.now()), TICK_MS).unref(),
       setInterval(() => void this.refresh(), this.opts.refreshMs ?? 1000).unref(),
-      setInterval(
-        () => void sweepAckedLeftovers(this.jsm, this.backlog, this.onError),
-        this.opts.leftoversMs ?? 30_000,
-      ).unref(),
     );
   }
 
