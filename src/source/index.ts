@@ -11,10 +11,13 @@ export { httpItems } from './http-modes.ts';
 export {
   ensureConsumer,
   ensureStream,
+  isCode,
   JetStreamSetupError,
   notReadyYet,
   type PatienceOptions,
   patiently,
+  replicasText,
+  STREAM_NAME_IN_USE,
 } from './jetstream-setup.ts';
 export { NatsSource } from './nats.ts';
 export { natsServers } from './nats-servers.ts';

@@ -25,7 +25,8 @@ const NOT_PLACEABLE_YET = new Set([
   10008, // JetStream system temporarily unavailable
   10023, // insufficient resources
 ]);
-const NAME_IN_USE = 10058; // stream name already in use with a different configuration
+/** A stream (or bucket) created by another client at the same moment, with other settings. */
+export const STREAM_NAME_IN_USE = 10058;
 const CONSUMER_EXISTS = 10148; // consumer already exists
 const CONSUMER_NAME_IN_USE = 10013; // consumer name already in use
 
@@ -81,7 +82,10 @@ export async function patiently<T>(
   }
 }
 
-const isCode = (err: unknown, ...codes: number[]) =>
+/** `n replica(s)`, as the set-up errors say it. */
+export const replicasText = (n: number) => `${n} replica${n === 1 ? '' : 's'}`;
+
+export const isCode = (err: unknown, ...codes: number[]) =>
   err instanceof JetStreamApiError && codes.includes(err.code);
 
 /**
@@ -95,7 +99,7 @@ export function ensureStream(
 ): Promise<{ info: StreamInfo; created: boolean }> {
   const replicas = config.num_replicas ?? 1;
   return patiently(
-    `create the JetStream stream ${config.name} (${replicas} replica${replicas === 1 ? '' : 's'})`,
+    `create the JetStream stream ${config.name} (${replicasText(replicas)})`,
     async () => {
       try {
         return { info: await jsm.streams.info(config.name), created: false };
@@ -105,7 +109,7 @@ export function ensureStream(
       try {
         return { info: await jsm.streams.add(config), created: true };
       } catch (err) {
-        if (!isCode(err, NAME_IN_USE)) throw err;
+        if (!isCode(err, STREAM_NAME_IN_USE)) throw err;
         return { info: await jsm.streams.info(config.name), created: false };
       }
     },

@@ -3,10 +3,9 @@
  * names start with `HOOKD_` / `hookd.`), how they are opened, and how a
  * webhook id becomes a key.
  */
-import { JetStreamApiError } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { patiently } from '../../source/index.ts';
+import { isCode, patiently, replicasText, STREAM_NAME_IN_USE } from '../../source/index.ts';
 
 /** API webhooks: `webhook.<id>` (the sealed spec) and `gone.<number>` (a deletion, never undone). */
 export const WEBHOOKS_BUCKET = 'HOOKD_WEBHOOKS';
@@ -15,8 +14,6 @@ export const STATES_BUCKET = 'HOOKD_STATES';
 /** Blocks of webhook numbers: each publish's stream sequence is a block only its publisher hands out. */
 export const NUMBERS_STREAM = 'HOOKD_WEBHOOK_NUMBERS';
 export const NUMBERS_SUBJECT = 'hookd.webhook-numbers';
-/** The server's code for a stream (a bucket) created by another client at the same moment. */
-const STREAM_NAME_IN_USE = 10058;
 
 /**
  * Creates the bucket with `replicas` (1, or 3 on a cluster), or opens it as
@@ -25,9 +22,9 @@ const STREAM_NAME_IN_USE = 10058;
  */
 export async function openBucket(nc: NatsConnection, name: string, replicas: number): Promise<KV> {
   const kvm = new Kvm(nc);
-  return patiently(`create the KV bucket ${name} (${replicas} replica${replicas === 1 ? '' : 's'})`, () =>
+  return patiently(`create the KV bucket ${name} (${replicasText(replicas)})`, () =>
     kvm.create(name, { history: 1, replicas }).catch((err: unknown) => {
-      if (err instanceof JetStreamApiError && err.code === STREAM_NAME_IN_USE) return kvm.open(name);
+      if (isCode(err, STREAM_NAME_IN_USE)) return kvm.open(name);
       throw err;
     }),
   );
