@@ -15,7 +15,7 @@
  * CHAOS_KILLS (3), CHAOS_NATS_RESTARTS (1), CHAOS_NATS_DOWN_MS (2000),
  * CHAOS_OUTAGE_MS (30000), CHAOS_FAIL_RATE (0.1), CHAOS_SLOW_RATE (0.01),
  * CHAOS_TIMEOUT_MS (hookd's delivery timeout, 2000), CHAOS_DEADLINE_MS
- * (480000), CHAOS_SEED (random; printed).
+ * (480000), CHAOS_SEED (random; printed), CHAOS_LOG_LEVEL (hookd's, warn).
  *
  * `--backend jetstream --replicas 2` (or CHAOS_BACKEND, CHAOS_REPLICAS; issue
  * 15 acceptance 4): the replicas run with `store.backend: jetstream` on the
@@ -23,11 +23,13 @@
  * each time) while the others go on. The default is `--backend sqlite` with
  * one hookd, restarted on its own file.
  */
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Database } from '../../src/outbox/sqlite/driver.ts';
-import { streamMessages } from '../helpers/cluster-checks.ts';
+import { streamMessages, tracePairs } from '../helpers/cluster-checks.ts';
 import { type NatsServer, startNats, waitForConsumer } from '../helpers/nats-server.ts';
 import { makeReplica, parseMetrics, type Replica } from '../helpers/replicas.ts';
 
@@ -54,6 +56,9 @@ if (!Number.isInteger(REPLICAS) || REPLICAS < 1 || (BACKEND === 'sqlite' && REPL
   throw new Error(
     `--replicas: expected 1 with sqlite or a whole number >= 1 with jetstream, got ${REPLICAS}`,
   );
+
+/** hookd's log level in the run (CHAOS_LOG_LEVEL): `info` or `debug` to trace a loss through a kept log. */
+const LOG_LEVEL = process.env.CHAOS_LOG_LEVEL || 'warn';
 
 const S = {
   backend: BACKEND as 'sqlite' | 'jetstream',
@@ -237,7 +242,7 @@ function hookdEnv(natsUrl: string): Record<string, string> {
     HOOKD_DELIVERY_BREAKER_COOLDOWN_MS: '1000',
     HOOKD_DELIVERY_BREAKER_MAX_COOLDOWN_MS: '4000',
     HOOKD_DELIVERY_SHUTDOWN_TIMEOUT_MS: '2000',
-    HOOKD_LOG_LEVEL: 'warn',
+    HOOKD_LOG_LEVEL: LOG_LEVEL,
   };
 }
 
@@ -291,6 +296,25 @@ async function storeSummary(natsUrl: string, replica: Replica): Promise<string> 
   }
 }
 
+/** Where each lost pair was last seen: what its receiver got, and its records in hookd's streams. */
+async function traceLost(
+  natsUrl: string,
+  pairs: readonly string[],
+  receivers: ReadonlyMap<WebhookName, ChaosReceiver>,
+): Promise<void> {
+  const traces =
+    S.backend === 'jetstream' ? await tracePairs(natsUrl, pairs).catch(() => undefined) : undefined;
+  for (const pair of pairs) {
+    const [event, webhook] = pair.split('/') as [string, WebhookName];
+    const ids = receivers.get(webhook)?.webhookIds.get(event);
+    const got = ids ? `requests with webhook-id ${[...ids].join(', ')}` : 'no request';
+    const records = traces?.get(pair)?.records ?? [];
+    log(
+      `lost ${pair}: receiver had ${got}; ${records.length ? records.join('; ') : 'no record in the streams'}`,
+    );
+  }
+}
+
 async function main(): Promise<number> {
   const random = prng(S.seed);
   const deadline = started + S.deadlineMs;
@@ -316,7 +340,7 @@ async function main(): Promise<number> {
       backend: S.backend,
       rules,
       env: hookdEnv(nats.url),
-      logLevel: 'warn',
+      logLevel: LOG_LEVEL,
     }),
   );
   const victim = replicas[0]!;
@@ -328,8 +352,11 @@ async function main(): Promise<number> {
     await Promise.all([...receivers.values()].map((r) => r.close()));
     await nats.stop();
     for (const r of replicas) {
-      if (keep) log(`kept replica ${r.name}'s store and rules in ${r.dirs.dir}`);
-      else r.dirs.cleanup();
+      if (keep) {
+        // Every line of every run of the replica, for tracing a loss.
+        writeFileSync(join(r.dirs.dir, 'hookd.log'), r.logs.map((l) => JSON.stringify(l)).join('\n'));
+        log(`kept replica ${r.name}'s store, rules and log (hookd.log) in ${r.dirs.dir}`);
+      } else r.dirs.cleanup();
     }
   };
   process.once('SIGINT', () => {
@@ -475,12 +502,15 @@ async function main(): Promise<number> {
     let duplicates = 0;
     let sameIds = true;
     let unexpected = 0;
+    const lostPairs: string[] = [];
     for (let i = 0; i < S.events; i++) {
       if (!acked[i]) continue;
       for (const w of WANTS[typeOf(i)]) {
         const n = receivers.get(w)!.ok.get(eventId(i)) ?? 0;
-        if (n === 0) lost++;
-        else {
+        if (n === 0) {
+          lost++;
+          lostPairs.push(`${eventId(i)}/${w}`);
+        } else {
           arrived++;
           duplicates += n - 1;
         }
@@ -503,6 +533,7 @@ async function main(): Promise<number> {
       `state changes to Active: ${changes.filter((c) => c.to === 'Active').length}; hookd restarts ${restarts}; ` +
         `final SIGTERM exit ${exitCode}; store: ${store}`,
     );
+    if (lostPairs.length > 0) await traceLost(nats.url, lostPairs.slice(0, 20), receivers);
     if (unexpected > 0) log(`FAIL: ${unexpected} requests for pairs no webhook wanted`);
     if (published < S.events)
       log(`FAIL: only ${published} of ${S.events} events were acknowledged by JetStream`);

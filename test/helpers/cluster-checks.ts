@@ -298,3 +298,79 @@ export async function everyEventArrived(
   assert.equal(left.HOOKD_DEAD_LETTERS ?? 0, 0, 'no dead letters');
   return t;
 }
+
+/** Where one (event, webhook) pair left traces in hookd's streams. */
+export interface PairTrace {
+  /** Records naming the pair: `<stream> #<seq> <attempt outcomes>` (work queues, end records, outcomes). */
+  records: string[];
+}
+
+/**
+ * For deliveries a run found missing: every record of them in hookd's
+ * streams, so a loss says where the delivery was last seen (queued, waiting,
+ * ended, or never stored). Reads the streams whole, without consumers on the
+ * work queues (a read must not take work): message gets, one per sequence.
+ * `pairs` are `<event id>/<webhook identifier>`.
+ */
+export async function tracePairs(
+  natsUrl: string | readonly string[],
+  pairs: readonly string[],
+): Promise<Map<string, PairTrace>> {
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const nc = await connect({ servers: typeof natsUrl === 'string' ? natsUrl : [...natsUrl] });
+  const out = new Map<string, PairTrace>(pairs.map((p) => [p, { records: [] }]));
+  const byDelivery = new Map<string, string>();
+  try {
+    const jsm = await jetstreamManager(nc);
+    for (const stream of ['HOOKD_DELIVERIES', 'HOOKD_RETRIES', 'HOOKD_SUCCEEDED', 'HOOKD_DEAD_LETTERS']) {
+      let state: { first_seq: number; last_seq: number };
+      try {
+        state = (await jsm.streams.info(stream)).state;
+      } catch {
+        continue;
+      }
+      for (let seq = state.first_seq; seq <= state.last_seq && seq > 0; seq++) {
+        const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+        if (!m) continue;
+        let d: {
+          id?: string;
+          eventId?: string;
+          identifier?: string;
+          attempts?: { outcome: string; status: number | null }[];
+        };
+        try {
+          d = m.json();
+        } catch {
+          continue;
+        }
+        const key = `${d.eventId}/${d.identifier}`;
+        const trace = out.get(key);
+        if (!trace) continue;
+        if (d.id) byDelivery.set(d.id, key);
+        const attempts = (d.attempts ?? []).map((a) => `${a.outcome}${a.status ? ` ${a.status}` : ''}`);
+        trace.records.push(
+          `${stream} #${seq} at ${new Date(m.time).toISOString()} id ${d.id} msg-id ${m.header?.get('Nats-Msg-Id')} attempt header ${m.header?.get('Hookd-Attempt')} attempts [${attempts.join(', ')}]`,
+        );
+      }
+    }
+    // Breaker outcomes name failed deliveries by id.
+    try {
+      const { state } = await jsm.streams.info('HOOKD_OUTCOMES');
+      for (let seq = state.first_seq; seq <= state.last_seq && seq > 0; seq++) {
+        const m = await jsm.streams.getMessage('HOOKD_OUTCOMES', { seq }).catch(() => null);
+        const r = m?.json<{ kind: string; deliveryId?: string; replica?: string; at?: number }>();
+        const key = r?.deliveryId && byDelivery.get(r.deliveryId);
+        if (key)
+          out
+            .get(key)!
+            .records.push(
+              `HOOKD_OUTCOMES #${seq} ${r.kind} by ${r.replica} at ${new Date(r.at ?? 0).toISOString()}`,
+            );
+      }
+    } catch {}
+    return out;
+  } finally {
+    await nc.close();
+  }
+}
