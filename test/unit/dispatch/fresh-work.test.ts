@@ -279,3 +279,39 @@ test('a probe reads no further than the one delivery it takes', () => {
   );
   assert.equal(fresh.nextDueOf('w', ['later']), 200, 'the next is read from the store, when it is due');
 });
+
+test('a drain keeps intake waiting, not the store: memory over its bound but taken fast stays in memory', async () => {
+  const store = new FakeStore();
+  const fresh = new FreshWork(store, { room: 4, waitMs: 200 });
+  // Intake stored several batches at once: 12 wait, 8 over the bound.
+  fresh.add(
+    'w',
+    Array.from({ length: 12 }, (_, i) => ({ row: row(`w${i}`), at: 0 })),
+    never,
+  );
+  let done = false;
+  const waiting = fresh.room().then(() => {
+    done = true;
+  });
+  // The dispatcher takes 5 in the first wait: at that rate memory is under the bound within two more.
+  for (let i = 0; i < 5; i++) {
+    mock.timers.tick(40);
+    fresh.due('w', 0, 1, []);
+  }
+  await Promise.resolve();
+  assert.equal(done, false, 'still over the bound: intake waits');
+  assert.equal(fresh.size, 7, 'nothing went to the store');
+  for (let i = 0; i < 4; i++) {
+    mock.timers.tick(40);
+    fresh.due('w', 0, 1, []);
+  }
+  await waiting;
+  assert.equal(fresh.size, 3);
+  assert.deepEqual(
+    store.calls.filter((c) => c.startsWith('due')),
+    [],
+    'the store was never read',
+  );
+  fresh.add('w', [{ row: row('w12'), at: 0 }], never);
+  assert.equal(fresh.size, 4, 'new deliveries of the webhook still wait in memory');
+});
