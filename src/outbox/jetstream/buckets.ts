@@ -30,12 +30,16 @@ export async function openBucket(nc: NatsConnection, name: string, replicas: num
   );
 }
 
+const PLAIN_TOKEN = /^[-_a-zA-Z0-9]+$/;
+
 /**
  * A webhook id as one KV key token. Keys allow `[-_=a-zA-Z0-9]` in a token:
  * every other UTF-8 byte, and `=` itself, is written `=XX` (two hex digits),
  * so distinct ids never share a key.
  */
 export function idToken(id: string): string {
+  // Most ids are a token as they are (no escaping): checked once, without building a string.
+  if (PLAIN_TOKEN.test(id)) return id;
   let out = '';
   for (const ch of id) {
     if (/[-_a-zA-Z0-9]/.test(ch)) out += ch;

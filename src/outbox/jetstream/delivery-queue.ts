@@ -39,6 +39,7 @@ import {
   type FinishedRecord,
   msgIds,
   NOT_BEFORE_HEADER,
+  queuedText,
   REASON_HEADER,
   type RejectedRecord,
   subjects,
@@ -168,12 +169,9 @@ export class DeliveryQueue {
 
   /** Publishes one delivery, retrying with the same id until the deadline; resolves to whether it was a duplicate. */
   private publishOne(d: NewDelivery): Promise<boolean> {
-    // requestHead (the head's JSON, for sqlite) is in `request` already: not written twice.
-    const { renderError: _, nextAttemptAt, requestHead: _head, ...queued } = d;
-    const body: QueuedDelivery = queued;
-    return this.send(deliverySubject(d.webhookId), JSON.stringify(body), msgIds.intake(d.id), {
+    return this.send(deliverySubject(d.webhookId), queuedText(d), msgIds.intake(d.id), {
       [ATTEMPT_HEADER]: '0',
-      [NOT_BEFORE_HEADER]: String(nextAttemptAt),
+      [NOT_BEFORE_HEADER]: String(d.nextAttemptAt),
     });
   }
 

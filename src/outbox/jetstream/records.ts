@@ -93,6 +93,34 @@ export const msgIds = {
   probe: (webhookId: string, openedAt: number, round: number) => `${idToken(webhookId)}.${openedAt}.${round}`,
 } as const;
 
+/**
+ * The queued message of a new delivery (`QueuedMessage` as text), its
+ * rendered request last: the records that follow it (a retry with its
+ * attempts, the end record, which leaves the request out) are made by
+ * cutting and joining this text (taken.ts), so the request is serialized
+ * once, here. `requestHead` (the request but its body, as intake measured
+ * it) is used when given.
+ */
+export function queuedText(d: NewDelivery): string {
+  const fields = JSON.stringify({
+    id: d.id,
+    eventId: d.eventId,
+    eventType: d.eventType,
+    webhookId: d.webhookId,
+    identifier: d.identifier,
+    transport: d.transport,
+    priority: d.priority,
+    receivedAt: d.receivedAt,
+  });
+  const body = JSON.stringify(d.request.body);
+  let request: string;
+  if (d.requestHead === undefined) {
+    const { body: _, ...head } = d.request;
+    request = JSON.stringify({ ...head, body: d.request.body });
+  } else request = d.requestHead === '{}' ? `{"body":${body}}` : `${d.requestHead.slice(0, -1)},"body":${body}}`;
+  return `${fields.slice(0, -1)},"request":${request}}`;
+}
+
 /** A delivery in a work queue: as intake rendered it, with the attempts made so far. */
 export interface QueuedMessage extends Omit<NewDelivery, 'renderError' | 'nextAttemptAt' | 'requestHead'> {
   /** Attempts made so far, oldest first (absent before the first). */

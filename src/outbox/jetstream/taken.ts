@@ -47,6 +47,8 @@ export class TakenMessage {
   started = false;
   private text: string | undefined;
   private parsed: QueuedMessage | undefined;
+  /** Where the text's top-level `,"request":` starts when `request` is its last member, else -1 (undefined: not looked). */
+  private requestAt: number | undefined;
 
   constructor(
     private readonly msg: Msg,
@@ -101,22 +103,46 @@ export class TakenMessage {
     lastError: string | null,
   ): string {
     if (state === 'failed') return this.extended({ state, attempts, finishedAt, lastError });
-    const { request: _, ...rest } = this.delivery;
+    const d = this.delivery;
+    const at = this.requestStart();
+    // A first attempt's message ends with its request: the record is the text before it, then the outcome.
+    if (at > 0 && d.attempts === undefined)
+      return `${this.text!.slice(0, at)},${JSON.stringify({ state, attempts, finishedAt, lastError }).slice(1)}`;
+    const { request: _, ...rest } = d;
     const record: FinishedRecord = { ...rest, state, attempts, finishedAt, lastError };
     return JSON.stringify(record);
   }
 
   /**
-   * The queued message with more members. On a first attempt the message
-   * has no `attempts`, so the members are appended to its text as it came
-   * (the rendered request is not serialized again); later, it is rebuilt.
+   * The queued message with more members, `request` still last. On a first
+   * attempt the message has none of them, so they are put into its text as
+   * it came, before the request (which is not serialized again); later, the
+   * message is rebuilt.
    */
   private extended(more: Record<string, unknown>): string {
     const d = this.delivery;
+    const at = this.requestStart();
     const text = this.text!;
-    if (d.attempts === undefined && text.endsWith('}') && text.length > 2)
-      return `${text.slice(0, -1)},${JSON.stringify(more).slice(1)}`;
-    return JSON.stringify({ ...d, ...more });
+    if (at > 0 && d.attempts === undefined)
+      return `${text.slice(0, at)},${JSON.stringify(more).slice(1, -1)}${text.slice(at)}`;
+    const { request, ...rest } = d;
+    return JSON.stringify({ ...rest, ...more, request });
+  }
+
+  /**
+   * Where the top-level `request` member starts in the text (at its comma)
+   * when it is the last member, as hookd writes it (records.ts,
+   * `queuedText`); -1 otherwise (a message written another way is rebuilt).
+   * The first `,"request":` in the text is the top-level one: the members
+   * before it are scalars and attempt rows, whose strings cannot hold a bare
+   * quote.
+   */
+  private requestStart(): number {
+    if (this.requestAt === undefined) {
+      const keys = Object.keys(this.delivery);
+      this.requestAt = keys[keys.length - 1] === 'request' ? this.text!.indexOf(',"request":') : -1;
+    }
+    return this.requestAt;
   }
 
   ack(): void {
