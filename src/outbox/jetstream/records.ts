@@ -112,12 +112,12 @@ export function queuedText(d: NewDelivery): string {
     priority: d.priority,
     receivedAt: d.receivedAt,
   });
-  const body = JSON.stringify(d.request.body);
-  let request: string;
-  if (d.requestHead === undefined) {
-    const { body: _, ...head } = d.request;
-    request = JSON.stringify({ ...head, body: d.request.body });
-  } else request = d.requestHead === '{}' ? `{"body":${body}}` : `${d.requestHead.slice(0, -1)},"body":${body}}`;
+  let head = d.requestHead;
+  if (head === undefined) {
+    const { body: _, ...rest } = d.request;
+    head = JSON.stringify(rest);
+  }
+  const request = `${head === '{}' ? '{' : `${head.slice(0, -1)},`}"body":${JSON.stringify(d.request.body)}}`;
   return `${fields.slice(0, -1)},"request":${request}}`;
 }
 
