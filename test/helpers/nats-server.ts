@@ -39,7 +39,7 @@ function binary(): string {
 /** `args`: more command-line options (a cluster member's name, cluster port and routes). */
 export async function startNats(opts: { args?: readonly string[] } = {}): Promise<NatsServer> {
   const bin = binary();
-  const port = await freePort();
+  let port = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), 'hookd-nats-'));
   let child: ChildProcess | undefined;
   let stderr = '';
@@ -89,11 +89,20 @@ export async function startNats(opts: { args?: readonly string[] } = {}): Promis
     await exited;
     child = undefined;
   };
-  try {
-    await start();
-  } catch (err) {
-    rmSync(storeDir, { recursive: true, force: true });
-    throw err;
+  for (let tries = 1; ; tries++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      // A port free when chosen was taken before the server bound it (another process's test):
+      // the first start may pick others; a restart keeps the client port it has.
+      if (tries < 3 && stderr.includes('address already in use')) {
+        port = await freePort();
+        continue;
+      }
+      rmSync(storeDir, { recursive: true, force: true });
+      throw err;
+    }
   }
   return {
     url: `nats://127.0.0.1:${port}`,
