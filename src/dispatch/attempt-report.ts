@@ -27,6 +27,8 @@ export function reportAttempt(
     metrics.deliveries.inc({ webhook: label, type, outcome: next.state });
     metrics.deliveryDuration.observe({ type }, (now - row.received_at) / 1000);
   }
+  // A success's line is at debug: its fields are not even built unless that level is on (one object per delivery).
+  if (result.outcome === 'success' && !logger.isLevelEnabled('debug')) return;
   const log = {
     delivery: row.id,
     event: row.event_id,
