@@ -303,7 +303,12 @@ async function traceLost(
   receivers: ReadonlyMap<WebhookName, ChaosReceiver>,
 ): Promise<void> {
   const traces =
-    S.backend === 'jetstream' ? await tracePairs(natsUrl, pairs).catch(() => undefined) : undefined;
+    S.backend === 'jetstream'
+      ? await tracePairs(natsUrl, pairs).catch((err: Error) => {
+          log(`could not read hookd's streams to trace the losses: ${err.message}`);
+          return undefined;
+        })
+      : undefined;
   for (const pair of pairs) {
     const [event, webhook] = pair.split('/') as [string, WebhookName];
     const ids = receivers.get(webhook)?.webhookIds.get(event);

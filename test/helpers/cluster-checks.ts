@@ -5,6 +5,7 @@
  * streams (the work queues must end empty).
  */
 import assert from 'node:assert/strict';
+import type { JetStreamManager, StoredMsg } from '@nats-io/jetstream';
 import { idToken } from '../../src/outbox/jetstream/index.ts';
 import type { Receiver } from './receiver.ts';
 import type { Replica } from './replicas.ts';
@@ -105,11 +106,7 @@ export async function streamMessages(
   natsUrl: string | readonly string[],
   names: readonly string[],
 ): Promise<Record<string, number | null>> {
-  const { connect } = await import('@nats-io/transport-node');
-  const { jetstreamManager } = await import('@nats-io/jetstream');
-  const nc = await connect({ servers: typeof natsUrl === 'string' ? natsUrl : [...natsUrl] });
-  try {
-    const jsm = await jetstreamManager(nc);
+  return withJsm(natsUrl, async (jsm) => {
     const out: Record<string, number | null> = {};
     for (const name of names) {
       try {
@@ -119,8 +116,38 @@ export async function streamMessages(
       }
     }
     return out;
+  });
+}
+
+/** Runs `fn` with a JetStream manager on a connection of its own, closed after. */
+async function withJsm<T>(
+  natsUrl: string | readonly string[],
+  fn: (jsm: JetStreamManager) => Promise<T>,
+): Promise<T> {
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const nc = await connect({ servers: typeof natsUrl === 'string' ? natsUrl : [...natsUrl] });
+  try {
+    return await fn(await jetstreamManager(nc));
   } finally {
     await nc.close();
+  }
+}
+
+/**
+ * Every message stored in `stream` now, in sequence order, read by message
+ * get (no consumer: a read of a work queue must not take work). Deleted
+ * ones are passed over; a stream that does not exist has none.
+ */
+async function* storedMessages(jsm: JetStreamManager, stream: string): AsyncGenerator<StoredMsg> {
+  const state = await jsm.streams.info(stream).then(
+    (i) => i.state,
+    () => undefined,
+  );
+  if (!state) return;
+  for (let seq = Math.max(1, state.first_seq); seq <= state.last_seq; seq++) {
+    const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+    if (m) yield m;
   }
 }
 
@@ -166,16 +193,9 @@ export async function workQueuesEmpty(
 
 /** The delivery ids of HOOKD_DELIVERIES' messages that have no end record in HOOKD_SUCCEEDED. */
 async function leftoversNotEnded(natsUrl: string | readonly string[]): Promise<string[]> {
-  const { connect } = await import('@nats-io/transport-node');
-  const { jetstreamManager } = await import('@nats-io/jetstream');
-  const nc = await connect({ servers: typeof natsUrl === 'string' ? natsUrl : [...natsUrl] });
-  try {
-    const jsm = await jetstreamManager(nc);
-    const { state } = await jsm.streams.info('HOOKD_DELIVERIES');
+  return withJsm(natsUrl, async (jsm) => {
     const notEnded: string[] = [];
-    for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
-      const m = await jsm.streams.getMessage('HOOKD_DELIVERIES', { seq }).catch(() => null);
-      if (!m) continue; // deleted in between
+    for await (const m of storedMessages(jsm, 'HOOKD_DELIVERIES')) {
       const { id, webhookId } = m.json<{ id: string; webhookId: string }>();
       const end = await jsm.streams
         .getMessage('HOOKD_SUCCEEDED', { last_by_subj: `hookd.succeeded.${idToken(webhookId)}.${id}` })
@@ -183,18 +203,12 @@ async function leftoversNotEnded(natsUrl: string | readonly string[]): Promise<s
       if (!end) notEnded.push(id);
     }
     return notEnded;
-  } finally {
-    await nc.close();
-  }
+  });
 }
 
 /** HOOKD_DELIVERIES' sequence range and each consumer's view of it. */
 async function queueState(natsUrl: string | readonly string[]): Promise<Record<string, unknown>> {
-  const { connect } = await import('@nats-io/transport-node');
-  const { jetstreamManager } = await import('@nats-io/jetstream');
-  const nc = await connect({ servers: typeof natsUrl === 'string' ? natsUrl : [...natsUrl] });
-  try {
-    const jsm = await jetstreamManager(nc);
+  return withJsm(natsUrl, async (jsm) => {
     const { state, cluster } = await jsm.streams.info('HOOKD_DELIVERIES');
     const consumers: Record<string, unknown> = {};
     for await (const c of jsm.consumers.list('HOOKD_DELIVERIES'))
@@ -209,12 +223,8 @@ async function queueState(natsUrl: string | readonly string[]): Promise<Record<s
     return {
       deliveries: { first: state.first_seq, last: state.last_seq, leader: cluster?.leader },
       consumers,
-    };
-  } catch (err) {
-    return { stateUnreadable: (err as Error).message };
-  } finally {
-    await nc.close();
-  }
+    } as Record<string, unknown>;
+  }).catch((err: Error) => ({ stateUnreadable: err.message }));
 }
 
 /** A counter summed over the running replicas, and per replica (in the order given). */
@@ -316,23 +326,11 @@ export async function tracePairs(
   natsUrl: string | readonly string[],
   pairs: readonly string[],
 ): Promise<Map<string, PairTrace>> {
-  const { connect } = await import('@nats-io/transport-node');
-  const { jetstreamManager } = await import('@nats-io/jetstream');
-  const nc = await connect({ servers: typeof natsUrl === 'string' ? natsUrl : [...natsUrl] });
   const out = new Map<string, PairTrace>(pairs.map((p) => [p, { records: [] }]));
   const byDelivery = new Map<string, string>();
-  try {
-    const jsm = await jetstreamManager(nc);
+  return withJsm(natsUrl, async (jsm) => {
     for (const stream of ['HOOKD_DELIVERIES', 'HOOKD_RETRIES', 'HOOKD_SUCCEEDED', 'HOOKD_DEAD_LETTERS']) {
-      let state: { first_seq: number; last_seq: number };
-      try {
-        state = (await jsm.streams.info(stream)).state;
-      } catch {
-        continue;
-      }
-      for (let seq = state.first_seq; seq <= state.last_seq && seq > 0; seq++) {
-        const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
-        if (!m) continue;
+      for await (const m of storedMessages(jsm, stream)) {
         let d: {
           id?: string;
           eventId?: string;
@@ -350,27 +348,26 @@ export async function tracePairs(
         if (d.id) byDelivery.set(d.id, key);
         const attempts = (d.attempts ?? []).map((a) => `${a.outcome}${a.status ? ` ${a.status}` : ''}`);
         trace.records.push(
-          `${stream} #${seq} at ${new Date(m.time).toISOString()} id ${d.id} msg-id ${m.header?.get('Nats-Msg-Id')} attempt header ${m.header?.get('Hookd-Attempt')} attempts [${attempts.join(', ')}]`,
+          `${stream} #${m.seq} at ${new Date(m.time).toISOString()} id ${d.id} msg-id ${m.header?.get('Nats-Msg-Id')} attempt header ${m.header?.get('Hookd-Attempt')} attempts [${attempts.join(', ')}]`,
         );
       }
     }
     // Breaker outcomes name failed deliveries by id.
-    try {
-      const { state } = await jsm.streams.info('HOOKD_OUTCOMES');
-      for (let seq = state.first_seq; seq <= state.last_seq && seq > 0; seq++) {
-        const m = await jsm.streams.getMessage('HOOKD_OUTCOMES', { seq }).catch(() => null);
-        const r = m?.json<{ kind: string; deliveryId?: string; replica?: string; at?: number }>();
-        const key = r?.deliveryId && byDelivery.get(r.deliveryId);
-        if (key)
-          out
-            .get(key)!
-            .records.push(
-              `HOOKD_OUTCOMES #${seq} ${r.kind} by ${r.replica} at ${new Date(r.at ?? 0).toISOString()}`,
-            );
+    for await (const m of storedMessages(jsm, 'HOOKD_OUTCOMES')) {
+      let r: { kind: string; deliveryId?: string; replica?: string; at?: number };
+      try {
+        r = m.json();
+      } catch {
+        continue;
       }
-    } catch {}
+      const key = r.deliveryId && byDelivery.get(r.deliveryId);
+      if (key)
+        out
+          .get(key)!
+          .records.push(
+            `HOOKD_OUTCOMES #${m.seq} ${r.kind} by ${r.replica} at ${new Date(r.at ?? 0).toISOString()}`,
+          );
+    }
     return out;
-  } finally {
-    await nc.close();
-  }
+  });
 }
