@@ -33,6 +33,7 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
   const started = await Promise.allSettled(
     routePorts.map((p, i) =>
       startNats({
+        readyTimeoutMs: 60_000,
         args: [
           '-n',
           `${name}-${i + 1}`,

@@ -36,8 +36,14 @@ function binary(): string {
   );
 }
 
-/** `args`: more command-line options (a cluster member's name, cluster port and routes). */
-export async function startNats(opts: { args?: readonly string[] } = {}): Promise<NatsServer> {
+/**
+ * `args`: more command-line options (a cluster member's name, cluster port and routes).
+ * `readyTimeoutMs`: how long a start may take to be healthy (20 s; a cluster member is healthy only
+ * once the members elect a meta leader, which takes some election rounds of 4–9 s each on 2.9).
+ */
+export async function startNats(
+  opts: { args?: readonly string[]; readyTimeoutMs?: number } = {},
+): Promise<NatsServer> {
   const bin = binary();
   let port = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), 'hookd-nats-'));
@@ -74,7 +80,7 @@ export async function startNats(opts: { args?: readonly string[] } = {}): Promis
           if (c.exitCode !== null) throw new GiveUp(`nats-server exited with ${c.exitCode}: ${stderr}`);
           return (await fetch(`http://127.0.0.1:${monitor}/healthz`)).ok;
         },
-        { timeoutMs: 20_000, saw: () => `stderr: ${stderr}` },
+        { timeoutMs: opts.readyTimeoutMs ?? 20_000, saw: () => `stderr: ${stderr}` },
       );
     } catch (err) {
       await kill(true);
