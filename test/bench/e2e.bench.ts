@@ -23,9 +23,11 @@
  * reported for every system too. BENCH_SYSTEMS picks some (default
  * `pipe,sqlite,jetstream1,jetstream2`). BENCH_NODE_ARGS: node options for
  * hookd's processes (e.g. `--max-semi-space-size=8`); BENCH_PROFILE: a
- * directory for their CPU profiles.
+ * directory for their CPU profiles. BENCH_BUILT=1 runs what the image ships,
+ * the compiled build (tsc into .bench/dist), instead of the sources through
+ * tsx (what `npm start` runs in a checkout that was not built).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { cpus, totalmem } from 'node:os';
@@ -42,6 +44,12 @@ const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 2);
 const RATES = [500, 1000];
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const ROOT = join(import.meta.dirname, '../..');
+const BUILT = process.env.BENCH_BUILT === '1';
+if (BUILT)
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.json', '--outDir', '.bench/dist'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
 
 // ---- the receiver: counts 2xx and measures publish → arrival latency ----
 let received = 0;
@@ -208,6 +216,7 @@ function hookd(backend: 'sqlite' | 'jetstream', replicas: number): System {
                 'bench.yaml': `webhooks:\n  - identifier: bench\n    url: ${target}\n    secret: ${SECRET}\n`,
               },
               logLevel: 'info',
+              ...(BUILT ? { entry: ['.bench/dist/cli.js'] } : {}),
             });
             started.push(r);
             await r.start([
@@ -326,7 +335,7 @@ const fmt = (r: Result) =>
 console.log(
   `machine: ${cpus().length} x ${cpus()[0]?.model}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; ` +
     `${N} events drained, ${RATES.join(' and ')}/s for ${STEADY_S} s (first ${WARMUP_S} s not counted), ${ROUNDS} rounds; ` +
-    `systems: ${chosen.map((c) => c.name).join(', ')}`,
+    `systems: ${chosen.map((c) => c.name).join(', ')}; hookd ${BUILT ? 'built (.bench/dist)' : 'from source through tsx'}`,
 );
 const rounds: Map<System, Result>[] = [];
 for (let k = 0; k < ROUNDS; k++) {

@@ -42,6 +42,8 @@ export interface ReplicaOptions {
   backend?: 'jetstream' | 'sqlite';
   /** Log level of every replica (default info: breaker transitions and state changes are logged at info/warn). */
   logLevel?: string;
+  /** What node runs (default the sources through tsx; the benchmarks may run the compiled build). */
+  entry?: readonly string[];
 }
 
 export interface ApiAnswer<T = unknown> {
@@ -67,6 +69,7 @@ export class Replica {
     private readonly env: Record<string, string>,
     /** The backend its config file sets. */
     readonly backend: 'jetstream' | 'sqlite' = 'jetstream',
+    private readonly entry: readonly string[] = ['--import', 'tsx', 'src/cli.ts'],
   ) {}
 
   get url(): string {
@@ -91,17 +94,7 @@ export class Replica {
     let partial = '';
     const child = spawn(
       process.execPath,
-      [
-        ...nodeArgs,
-        '--import',
-        'tsx',
-        'src/cli.ts',
-        'run',
-        '--config',
-        this.dirs.configPath,
-        '--rules',
-        this.dirs.rulesDir,
-      ],
+      [...nodeArgs, ...this.entry, 'run', '--config', this.dirs.configPath, '--rules', this.dirs.rulesDir],
       {
         cwd: ROOT,
         env: {
@@ -296,6 +289,7 @@ export function makeReplica(name: string, opts: ReplicaOptions): Replica {
     dirs,
     { HOOKD_LOG_LEVEL: opts.logLevel ?? 'info', ...opts.env },
     opts.backend ?? 'jetstream',
+    opts.entry,
   );
 }
 
