@@ -55,6 +55,15 @@ const row = (attempt: number, outcome: AttemptRow['outcome']): AttemptRow => ({
   response: null,
 });
 
+/** What a first attempt's success ends as: the delivery without its request, and the outcome. */
+const succeededFirstTime = (withoutRequest: object) => ({
+  ...withoutRequest,
+  state: 'succeeded',
+  attempts: [row(1, 'success')],
+  finishedAt: 5,
+  lastError: null,
+});
+
 /** Members in the order the text has them. */
 const keysOf = (text: string) => Object.keys(JSON.parse(text) as object);
 
@@ -88,13 +97,7 @@ test('records cut from a first attempt parse to what building them as objects gi
 
   const { request: _r, ...withoutRequest } = queued;
   const ok = pulled(queuedText(d)).finished('succeeded', [row(1, 'success')], 5, null);
-  assert.deepEqual(JSON.parse(ok), {
-    ...withoutRequest,
-    state: 'succeeded',
-    attempts: [row(1, 'success')],
-    finishedAt: 5,
-    lastError: null,
-  });
+  assert.deepEqual(JSON.parse(ok), succeededFirstTime(withoutRequest));
 
   const dead = pulled(queuedText(d)).finished('failed', [row(1, 'permanent')], 6, 'gone');
   assert.deepEqual(JSON.parse(dead), {
@@ -136,11 +139,5 @@ test('a message with its request elsewhere (an older hookd wrote it) is rebuilt,
   const retry = pulled(older).queuedWith([row(1, 'retryable')]);
   assert.deepEqual(JSON.parse(retry), { ...queued, attempts: [row(1, 'retryable')] });
   const ok = pulled(older).finished('succeeded', [row(1, 'success')], 5, null);
-  assert.deepEqual(JSON.parse(ok), {
-    ...rest,
-    state: 'succeeded',
-    attempts: [row(1, 'success')],
-    finishedAt: 5,
-    lastError: null,
-  });
+  assert.deepEqual(JSON.parse(ok), succeededFirstTime(rest));
 });
